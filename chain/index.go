@@ -1,0 +1,509 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+)
+
+// Node is the index's record of one valid block: enough to choose the best
+// chain and detect duplicate messages without holding the block itself.
+type Node struct {
+	Hash      Hash
+	Parent    *Node
+	Height    uint64
+	Work      *big.Int // chain work from genesis up to and including this block
+	MessageID Hash
+	Time      int64 // Unix milliseconds of the message
+}
+
+// MaxOrphans bounds the orphan pool; the oldest orphan is dropped first.
+const MaxOrphans = 1024
+
+// maxInvalid bounds how many invalid block hashes are remembered.
+const maxInvalid = 8192
+
+// Index is the block tree: every valid block known, side chains included,
+// with the best chain and a bounded pool of orphans. It is not safe for
+// concurrent use; the node's loop owns it.
+type Index struct {
+	difficulty uint32
+	nodes      map[Hash]*Node
+	best       []*Node         // best chain by height; best[0] is genesis
+	bestMsgs   map[Hash]uint64 // message id -> height, for blocks on the best chain
+
+	orphans     map[Hash]*Block   // by block hash
+	orphanKids  map[Hash][]Hash   // parent hash -> orphan hashes
+	orphanOrder []Hash            // arrival order, for eviction
+	invalid     map[Hash]ErrorCode
+	invalidFIFO []Hash
+}
+
+// NewIndex starts an index holding only the genesis block of difficulty d.
+func NewIndex(d uint32) *Index {
+	g := Genesis(d)
+	gh, _ := ParseHash(g.Hash)
+	root := &Node{Hash: gh, Work: new(big.Int)}
+	ts, _ := ParseTime(GenesisTime)
+	root.Time = ts
+	return &Index{
+		difficulty: d,
+		nodes:      map[Hash]*Node{gh: root},
+		best:       []*Node{root},
+		bestMsgs:   map[Hash]uint64{},
+		orphans:    map[Hash]*Block{},
+		orphanKids: map[Hash][]Hash{},
+		invalid:    map[Hash]ErrorCode{},
+	}
+}
+
+// Difficulty is the network's difficulty.
+func (ix *Index) Difficulty() uint32 { return ix.difficulty }
+
+// Genesis is block 0.
+func (ix *Index) Genesis() *Node { return ix.best[0] }
+
+// Tip is the last block of the best chain.
+func (ix *Index) Tip() *Node { return ix.best[len(ix.best)-1] }
+
+// Height is the tip's height.
+func (ix *Index) Height() uint64 { return uint64(len(ix.best) - 1) }
+
+// Node returns the index's record of a valid block, or nil.
+func (ix *Index) Node(h Hash) *Node { return ix.nodes[h] }
+
+// Has reports whether h is a known valid block or a held orphan.
+func (ix *Index) Has(h Hash) bool {
+	_, ok := ix.nodes[h]
+	if !ok {
+		_, ok = ix.orphans[h]
+	}
+	return ok
+}
+
+// InvalidCode returns the reason a block hash was refused, or 0.
+func (ix *Index) InvalidCode(h Hash) ErrorCode { return ix.invalid[h] }
+
+// AtHeight returns the best chain's block at height h, or nil.
+func (ix *Index) AtHeight(h uint64) *Node {
+	if h >= uint64(len(ix.best)) {
+		return nil
+	}
+	return ix.best[h]
+}
+
+// OnBest reports whether n is on the best chain.
+func (ix *Index) OnBest(n *Node) bool {
+	return n != nil && n.Height < uint64(len(ix.best)) && ix.best[n.Height] == n
+}
+
+// HasMessage reports the best-chain height holding a message id.
+func (ix *Index) HasMessage(id Hash) (uint64, bool) {
+	h, ok := ix.bestMsgs[id]
+	return h, ok
+}
+
+// Orphans is how many blocks wait for their parent.
+func (ix *Index) Orphans() int { return len(ix.orphans) }
+
+// OrphanRoot follows an orphan's ancestry to the first missing parent.
+func (ix *Index) OrphanRoot(h Hash) Hash {
+	for i := 0; i < MaxOrphans; i++ {
+		b, ok := ix.orphans[h]
+		if !ok {
+			return h
+		}
+		p, err := ParseHash(b.PrevHash)
+		if err != nil {
+			return h
+		}
+		h = p
+	}
+	return h
+}
+
+// Better reports whether chain tip a beats tip b: more work, then the
+// smaller hash.
+func Better(a, b *Node) bool {
+	if c := a.Work.Cmp(b.Work); c != 0 {
+		return c > 0
+	}
+	return a.Hash.Less(b.Hash)
+}
+
+// Accepted is a block the index took in.
+type Accepted struct {
+	Block  *Block
+	Parsed *Parsed
+	Node   *Node
+}
+
+// Rejected is a held orphan that proved invalid once its parent came.
+type Rejected struct {
+	Block *Block
+	Err   error
+}
+
+// Result says what one Add changed.
+type Result struct {
+	Known    bool        // the block was already held
+	Orphan   bool        // the block waits for its parent (MissedBlock)
+	Missing  Hash        // with Orphan: the first ancestor to fetch
+	Accepted []Accepted  // the block and any orphans it connected, in order
+	Rejected []Rejected  // orphans that turned out invalid
+	Fork     bool        // the block did not extend the tip it found
+	OldTip   *Node       // best tip before
+	NewTip   *Node       // best tip after
+	// Disconnected lists the blocks that left the best chain, tip first;
+	// Connected the blocks that joined it, in ascending height.
+	Disconnected []*Node
+	Connected    []*Node
+}
+
+// TipChanged reports whether the best tip moved.
+func (r *Result) TipChanged() bool { return r.OldTip != r.NewTip }
+
+// Reorg reports whether blocks left the best chain.
+func (r *Result) Reorg() bool { return len(r.Disconnected) > 0 }
+
+// Add validates a block against its parent and takes it in. A block whose
+// parent is unknown is held as an orphan; a block that breaks a rule returns
+// a *RuleError and changes nothing.
+func (ix *Index) Add(b *Block, now time.Time) (*Result, error) {
+	return ix.add(b, nil, now)
+}
+
+// AddVerified takes in a block that the caller already passed through
+// Validate against its parent in this index (so signatures can be checked
+// in parallel outside). Duplicate messages are still checked here.
+func (ix *Index) AddVerified(b *Block, p *Parsed, now time.Time) (*Result, error) {
+	return ix.add(b, p, now)
+}
+
+func (ix *Index) add(b *Block, pre *Parsed, now time.Time) (*Result, error) {
+	res := &Result{OldTip: ix.Tip()}
+	res.NewTip = res.OldTip
+	claimed, err := ParseHash(b.Hash)
+	if err != nil {
+		return res, ruleErrorf(InvalidBlockHash, "hash: %v", err)
+	}
+	if ix.Has(claimed) {
+		res.Known = true
+		return res, nil
+	}
+	if code := ix.invalid[claimed]; code != 0 {
+		return res, ruleErrorf(code, "block %s was already refused", claimed.Short())
+	}
+	prev, err := ParseHash(b.PrevHash)
+	if err != nil {
+		return res, ruleErrorf(PreviousHashBlockError, "prev_hash: %v", err)
+	}
+	if code := ix.invalid[prev]; code != 0 {
+		ix.markInvalid(claimed, PreviousHashBlockError)
+		return res, ruleErrorf(PreviousHashBlockError, "parent %s is invalid (%v)", prev.Short(), code)
+	}
+	parent := ix.nodes[prev]
+	if parent == nil {
+		if err := ix.holdOrphan(b, claimed, prev, now); err != nil {
+			return res, err
+		}
+		res.Orphan = true
+		res.Missing = ix.OrphanRoot(claimed)
+		return res, nil
+	}
+	res.Fork = parent != res.OldTip
+	acc, err := ix.connect(b, pre, parent, now)
+	if err != nil {
+		ix.rememberInvalid(claimed, err)
+		return res, err
+	}
+	res.Accepted = append(res.Accepted, acc)
+	ix.adoptOrphans(res, acc.Node, now)
+	ix.finish(res)
+	return res, nil
+}
+
+// connect validates b on parent and links it into the tree. It does not
+// move the best chain; finish does.
+func (ix *Index) connect(b *Block, pre *Parsed, parent *Node, now time.Time) (Accepted, error) {
+	p := pre
+	if p == nil {
+		var err error
+		p, err = Validate(b, Parent{Number: parent.Height, Hash: parent.Hash}, ix.difficulty, now)
+		if err != nil {
+			return Accepted{}, err
+		}
+	}
+	if h, dup := ix.ancestorHasMessage(parent, p.MessageID); dup {
+		return Accepted{}, ruleErrorf(DuplicateMessage, "message %s is already in block %d of this chain", p.MessageID.Short(), h)
+	}
+	n := &Node{
+		Hash:      p.Hash,
+		Parent:    parent,
+		Height:    parent.Height + 1,
+		Work:      new(big.Int).Add(parent.Work, BlockWork(b.Difficulty)),
+		MessageID: p.MessageID,
+		Time:      p.Time,
+	}
+	ix.nodes[n.Hash] = n
+	if Better(n, ix.Tip()) {
+		ix.setTip(n)
+	}
+	return Accepted{Block: b, Parsed: p, Node: n}, nil
+}
+
+// ancestorHasMessage checks whether id appears on the chain ending at n:
+// the side branch is walked, the best-chain part is a map lookup.
+func (ix *Index) ancestorHasMessage(n *Node, id Hash) (uint64, bool) {
+	for ; n != nil && !ix.OnBest(n); n = n.Parent {
+		if n.MessageID == id {
+			return n.Height, true
+		}
+	}
+	if n == nil {
+		return 0, false
+	}
+	if h, ok := ix.bestMsgs[id]; ok && h <= n.Height {
+		return h, true
+	}
+	return 0, false
+}
+
+// setTip makes n the best tip, rewriting the best chain from the fork point.
+func (ix *Index) setTip(n *Node) {
+	var path []*Node
+	fork := n
+	for ; !ix.OnBest(fork); fork = fork.Parent {
+		path = append(path, fork)
+	}
+	for _, old := range ix.best[fork.Height+1:] {
+		delete(ix.bestMsgs, old.MessageID)
+	}
+	ix.best = ix.best[:fork.Height+1]
+	for i := len(path) - 1; i >= 0; i-- {
+		ix.best = append(ix.best, path[i])
+		ix.bestMsgs[path[i].MessageID] = path[i].Height
+	}
+}
+
+// finish records how the best chain moved between OldTip and the new tip.
+func (ix *Index) finish(res *Result) {
+	res.NewTip = ix.Tip()
+	if res.NewTip == res.OldTip {
+		return
+	}
+	old, cur := res.OldTip, res.NewTip
+	var connected []*Node
+	for old != cur {
+		if old.Height >= cur.Height {
+			res.Disconnected = append(res.Disconnected, old)
+			old = old.Parent
+		} else {
+			connected = append(connected, cur)
+			cur = cur.Parent
+		}
+	}
+	for i := len(connected) - 1; i >= 0; i-- {
+		res.Connected = append(res.Connected, connected[i])
+	}
+}
+
+func (ix *Index) holdOrphan(b *Block, h, prev Hash, now time.Time) error {
+	// An orphan cannot be checked against its parent yet, but its own hash
+	// and work can: that keeps junk out of the pool.
+	if b.Difficulty != ix.difficulty {
+		return ruleErrorf(InvalidDifficulty, "difficulty %d, the network's is %d", b.Difficulty, ix.difficulty)
+	}
+	if err := checkMessage(b.Message); err != nil {
+		return err
+	}
+	p, err := b.Parse()
+	if err != nil {
+		return err
+	}
+	if err := checkHash(b, p); err != nil {
+		// A block that names an unknown parent and whose hash does not
+		// verify either is no orphan worth keeping: it does not link.
+		return ruleErrorf(PreviousHashBlockError, "prev_hash %s names no known block, and %v", prev.Short(), err)
+	}
+	if len(ix.orphanOrder) >= MaxOrphans {
+		ix.dropOrphan(ix.orphanOrder[0])
+	}
+	cp := *b
+	ix.orphans[h] = &cp
+	ix.orphanKids[prev] = append(ix.orphanKids[prev], h)
+	ix.orphanOrder = append(ix.orphanOrder, h)
+	return nil
+}
+
+func (ix *Index) dropOrphan(h Hash) {
+	b, ok := ix.orphans[h]
+	if !ok {
+		return
+	}
+	delete(ix.orphans, h)
+	prev, _ := ParseHash(b.PrevHash)
+	kids := ix.orphanKids[prev]
+	for i, k := range kids {
+		if k == h {
+			kids = append(kids[:i:i], kids[i+1:]...)
+			break
+		}
+	}
+	if len(kids) == 0 {
+		delete(ix.orphanKids, prev)
+	} else {
+		ix.orphanKids[prev] = kids
+	}
+	for i, k := range ix.orphanOrder {
+		if k == h {
+			ix.orphanOrder = append(ix.orphanOrder[:i:i], ix.orphanOrder[i+1:]...)
+			break
+		}
+	}
+}
+
+// adoptOrphans connects held orphans that descend from n, breadth first.
+func (ix *Index) adoptOrphans(res *Result, n *Node, now time.Time) {
+	queue := []*Node{n}
+	for len(queue) > 0 {
+		parent := queue[0]
+		queue = queue[1:]
+		kids := append([]Hash(nil), ix.orphanKids[parent.Hash]...)
+		for _, k := range kids {
+			b := ix.orphans[k]
+			ix.dropOrphan(k)
+			acc, err := ix.connect(b, nil, parent, now)
+			if err != nil {
+				ix.rememberInvalid(k, err)
+				res.Rejected = append(res.Rejected, Rejected{Block: b, Err: err})
+				continue
+			}
+			res.Accepted = append(res.Accepted, acc)
+			queue = append(queue, acc.Node)
+		}
+	}
+}
+
+// rememberInvalid keeps a refused hash so it is not fetched again, except
+// for a time too far ahead, which may become valid later.
+func (ix *Index) rememberInvalid(h Hash, err error) {
+	code := CodeOf(err)
+	if code == 0 || code == InvalidTimestamp {
+		return
+	}
+	ix.markInvalid(h, code)
+}
+
+func (ix *Index) markInvalid(h Hash, code ErrorCode) {
+	if _, ok := ix.invalid[h]; ok {
+		return
+	}
+	if len(ix.invalidFIFO) >= maxInvalid {
+		delete(ix.invalid, ix.invalidFIFO[0])
+		ix.invalidFIFO = ix.invalidFIFO[1:]
+	}
+	ix.invalid[h] = code
+	ix.invalidFIFO = append(ix.invalidFIFO, h)
+}
+
+// ErrNotTip is returned by AppendStored for a block that does not extend the tip.
+var ErrNotTip = errors.New("stored block does not extend the best chain")
+
+// AppendStored extends the best chain with a block read back from this
+// node's own store: it checks the link, hash and proof of work but not the
+// signature, which was verified before the block was stored.
+func (ix *Index) AppendStored(b *Block) (*Node, error) {
+	tip := ix.Tip()
+	p, err := CheckStored(b, Parent{Number: tip.Height, Hash: tip.Hash})
+	if err != nil {
+		return nil, err
+	}
+	if b.Difficulty != ix.difficulty {
+		return nil, ruleErrorf(InvalidDifficulty, "difficulty %d, the network's is %d", b.Difficulty, ix.difficulty)
+	}
+	if h, dup := ix.bestMsgs[p.MessageID]; dup {
+		return nil, ruleErrorf(DuplicateMessage, "message %s is already in block %d", p.MessageID.Short(), h)
+	}
+	n := &Node{
+		Hash:      p.Hash,
+		Parent:    tip,
+		Height:    tip.Height + 1,
+		Work:      new(big.Int).Add(tip.Work, BlockWork(b.Difficulty)),
+		MessageID: p.MessageID,
+		Time:      p.Time,
+	}
+	ix.nodes[n.Hash] = n
+	ix.best = append(ix.best, n)
+	ix.bestMsgs[n.MessageID] = n.Height
+	return n, nil
+}
+
+// LocatorHeights lists the heights of a locator for a chain whose tip is at
+// height tip: the 10 newest one by one, then doubling steps, ending at 0.
+func LocatorHeights(tip uint64) []uint64 {
+	var out []uint64
+	step := uint64(1)
+	h := tip
+	for {
+		out = append(out, h)
+		if h == 0 {
+			return out
+		}
+		if len(out) >= 10 {
+			step *= 2
+		}
+		if h < step {
+			h = 0
+		} else {
+			h -= step
+		}
+	}
+}
+
+// Locator lists best-chain hashes at LocatorHeights of the tip.
+func (ix *Index) Locator() []Hash {
+	hs := LocatorHeights(ix.Height())
+	out := make([]Hash, len(hs))
+	for i, h := range hs {
+		out[i] = ix.best[h].Hash
+	}
+	return out
+}
+
+// MaxBlocksPerReply caps a blocks answer.
+const MaxBlocksPerReply = 500
+
+// After answers get_blocks: the best chain after the first locator hash on
+// it (genesis if none), ascending, at most min(limit, 500) blocks.
+func (ix *Index) After(locator []Hash, limit int) []*Node {
+	if limit <= 0 || limit > MaxBlocksPerReply {
+		limit = MaxBlocksPerReply
+	}
+	start := uint64(0)
+	for _, h := range locator {
+		if n := ix.nodes[h]; ix.OnBest(n) {
+			start = n.Height
+			break
+		}
+	}
+	end := start + uint64(limit)
+	if end > ix.Height() {
+		end = ix.Height()
+	}
+	out := make([]*Node, 0, end-start)
+	for h := start + 1; h <= end; h++ {
+		out = append(out, ix.best[h])
+	}
+	return out
+}
+
+// BestChain returns the best chain's nodes from genesis to tip (a copy).
+func (ix *Index) BestChain() []*Node { return append([]*Node(nil), ix.best...) }
+
+// String describes the tip, for logs.
+func (ix *Index) String() string {
+	t := ix.Tip()
+	return fmt.Sprintf("height %d tip %s work %s", t.Height, t.Hash.Short(), t.Work)
+}

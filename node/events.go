@@ -1,0 +1,209 @@
+package node
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event is one thing that happened in the node, for the dashboard and the
+// headless JSON-lines stream. Payload is one of the types below.
+type Event struct {
+	Time    time.Time
+	Node    string // devnet: which node; empty otherwise
+	Payload Payload
+}
+
+// Payload is the typed body of an event; Kind is its wire name.
+type Payload interface{ Kind() string }
+
+// MarshalJSON flattens the event: {"time":…,"event":kind,["node":…,] payload fields}.
+func (e Event) MarshalJSON() ([]byte, error) {
+	body, err := json.Marshal(e.Payload)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]json.RawMessage{}
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return nil, err
+	}
+	put := func(k string, v any) {
+		raw, _ := json.Marshal(v)
+		fields[k] = raw
+	}
+	put("time", e.Time.UTC().Format(time.RFC3339Nano))
+	put("event", e.Payload.Kind())
+	if e.Node != "" {
+		put("node", e.Node)
+	}
+	return json.Marshal(fields)
+}
+
+// Started is emitted once the node listens and has loaded its chain.
+type Started struct {
+	Listen  string `json:"listen"`
+	NodeID  string `json:"node_id"`
+	Genesis string `json:"genesis"`
+	Sender  string `json:"sender"`
+	DataDir string `json:"data_dir"`
+	Height  uint64 `json:"height"`
+	Tip     string `json:"tip"`
+	// WalletCreated is set when this start made a new wallet.
+	WalletCreated bool   `json:"wallet_created,omitempty"`
+	WalletPath    string `json:"wallet_path,omitempty"`
+	// Recovered says the stored chain was cut back to its valid prefix.
+	Recovered string `json:"recovered,omitempty"`
+}
+
+// MessageQueued: a posted message is signed and durably pending.
+type MessageQueued struct {
+	MessageID string `json:"message_id"`
+	Message   string `json:"message"`
+	Queue     int    `json:"queue"`
+	// Requeued is set when the message came back from a block that left the best chain.
+	Requeued bool `json:"requeued,omitempty"`
+}
+
+// MiningProgress is a periodic miner report; it may be dropped.
+type MiningProgress struct {
+	MessageID  string  `json:"message_id"`
+	Message    string  `json:"message"`
+	Height     uint64  `json:"height"`
+	Attempts   uint64  `json:"attempts"`
+	Expected   float64 `json:"expected"`
+	HashRate   float64 `json:"hash_rate"`
+	ETASeconds float64 `json:"eta_seconds"`
+	Queue      int     `json:"queue"`
+	Threads    int     `json:"threads"`
+}
+
+// MiningIdle: the queue is empty and the miner stopped.
+type MiningIdle struct{}
+
+// BlockMined: this node found a block for one of its messages.
+type BlockMined struct {
+	Height      uint64  `json:"height"`
+	Hash        string  `json:"hash"`
+	MessageID   string  `json:"message_id"`
+	Message     string  `json:"message"`
+	Attempts    uint64  `json:"attempts"`
+	Seconds     float64 `json:"seconds"`
+	HashRate    float64 `json:"hash_rate"`
+	QueueLength int     `json:"queue"`
+}
+
+// BlockAccepted: a valid block joined the index (best chain or side chain).
+type BlockAccepted struct {
+	Height    uint64 `json:"height"`
+	Hash      string `json:"hash"`
+	PrevHash  string `json:"prev_hash"`
+	Sender    string `json:"sender"`
+	Message   string `json:"message"`
+	TimeStamp string `json:"timeStamp"`
+	MessageID string `json:"message_id"`
+	Peer      string `json:"peer,omitempty"` // empty when mined here
+	OnBest    bool   `json:"on_best"`
+}
+
+// BlockRejected: a block broke a rule.
+type BlockRejected struct {
+	Hash   string `json:"hash,omitempty"`
+	Height uint64 `json:"height"`
+	Reason string `json:"reason"` // the PROTOCOL.md reason code
+	Detail string `json:"detail"`
+	Peer   string `json:"peer,omitempty"`
+}
+
+// Fork: a valid block that does not extend the tip it found.
+type Fork struct {
+	Height uint64 `json:"height"`
+	Hash   string `json:"hash"`
+	Parent string `json:"parent"`
+	Tip    string `json:"tip"`
+	Peer   string `json:"peer,omitempty"`
+}
+
+// Reorg: the best chain switched branches.
+type Reorg struct {
+	Depth     int    `json:"depth"`
+	OldTip    string `json:"old_tip"`
+	NewTip    string `json:"new_tip"`
+	OldHeight uint64 `json:"old_height"`
+	NewHeight uint64 `json:"new_height"`
+	Returned  int    `json:"returned"` // messages put back in the pending pool
+}
+
+// TipChanged: the best tip moved (any cause).
+type TipChanged struct {
+	Height uint64 `json:"height"`
+	Hash   string `json:"hash"`
+	Work   string `json:"work"`
+}
+
+// PeerOnline: a session with a peer completed its handshake.
+type PeerOnline struct {
+	Peer    string `json:"peer"`
+	NodeID  string `json:"node_id"`
+	Height  uint64 `json:"height"`
+	Agent   string `json:"agent"`
+	Inbound bool   `json:"inbound"`
+}
+
+// PeerOffline: a session ended.
+type PeerOffline struct {
+	Peer   string `json:"peer"`
+	Reason string `json:"reason"`
+}
+
+// PeerPenalized: a peer broke the protocol and is refused for a while.
+type PeerPenalized struct {
+	Peer   string `json:"peer"`
+	Reason string `json:"reason"`
+	Until  string `json:"until,omitempty"`
+}
+
+// SyncStarted: a nearest-neighbour sync round began.
+type SyncStarted struct {
+	Peer    string `json:"peer"`
+	Latency string `json:"latency"`
+	Height  uint64 `json:"height"`
+	Behind  uint64 `json:"behind"` // blocks the peer announces beyond ours, when known
+}
+
+// SyncBacktrack: the peer failed; the round moves on to the next nearest.
+type SyncBacktrack struct {
+	Peer   string `json:"peer"`
+	Reason string `json:"reason"`
+	Next   string `json:"next,omitempty"`
+}
+
+// SyncFinished: the round ended.
+type SyncFinished struct {
+	Peer   string `json:"peer,omitempty"`
+	Blocks int    `json:"blocks"`
+	Height uint64 `json:"height"`
+	Tip    string `json:"tip"`
+	Note   string `json:"note,omitempty"`
+}
+
+// Warning: something the user should know that is not a protocol event.
+type Warning struct {
+	Message string `json:"message"`
+}
+
+func (Started) Kind() string        { return "started" }
+func (MessageQueued) Kind() string  { return "message_queued" }
+func (MiningProgress) Kind() string { return "mining_progress" }
+func (MiningIdle) Kind() string     { return "mining_idle" }
+func (BlockMined) Kind() string     { return "block_mined" }
+func (BlockAccepted) Kind() string  { return "block_accepted" }
+func (BlockRejected) Kind() string  { return "block_rejected" }
+func (Fork) Kind() string           { return "fork" }
+func (Reorg) Kind() string          { return "reorg" }
+func (TipChanged) Kind() string     { return "tip_changed" }
+func (PeerOnline) Kind() string     { return "peer_online" }
+func (PeerOffline) Kind() string    { return "peer_offline" }
+func (PeerPenalized) Kind() string  { return "peer_penalized" }
+func (SyncStarted) Kind() string    { return "sync_started" }
+func (SyncBacktrack) Kind() string  { return "sync_backtrack" }
+func (SyncFinished) Kind() string   { return "sync_finished" }
+func (Warning) Kind() string        { return "warning" }
