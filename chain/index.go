@@ -293,20 +293,26 @@ func (ix *Index) finish(res *Result) {
 	if res.NewTip == res.OldTip {
 		return
 	}
-	old, cur := res.OldTip, res.NewTip
-	var connected []*Node
-	for old != cur {
-		if old.Height >= cur.Height {
-			res.Disconnected = append(res.Disconnected, old)
-			old = old.Parent
+	res.Disconnected, res.Connected = Diff(res.OldTip, res.NewTip)
+}
+
+// Diff walks from two tips to their common ancestor: disconnected lists the
+// blocks only on from's chain, tip first; connected the blocks only on to's
+// chain, in ascending height.
+func Diff(from, to *Node) (disconnected, connected []*Node) {
+	for from != to {
+		if from.Height >= to.Height {
+			disconnected = append(disconnected, from)
+			from = from.Parent
 		} else {
-			connected = append(connected, cur)
-			cur = cur.Parent
+			connected = append(connected, to)
+			to = to.Parent
 		}
 	}
-	for i := len(connected) - 1; i >= 0; i-- {
-		res.Connected = append(res.Connected, connected[i])
+	for i, j := 0, len(connected)-1; i < j; i, j = i+1, j-1 {
+		connected[i], connected[j] = connected[j], connected[i]
 	}
+	return disconnected, connected
 }
 
 func (ix *Index) holdOrphan(b *Block, h, prev Hash, now time.Time) error {
@@ -506,4 +512,19 @@ func (ix *Index) BestChain() []*Node { return append([]*Node(nil), ix.best...) }
 func (ix *Index) String() string {
 	t := ix.Tip()
 	return fmt.Sprintf("height %d tip %s work %s", t.Height, t.Hash.Short(), t.Work)
+}
+
+// LocatorFrom lists hashes at LocatorHeights of n's height along n's own
+// chain, which need not be the best one: syncing a long side branch
+// continues from where the last answer ended.
+func (ix *Index) LocatorFrom(n *Node) []Hash {
+	hs := LocatorHeights(n.Height)
+	out := make([]Hash, 0, len(hs))
+	for _, h := range hs {
+		for n.Height > h {
+			n = n.Parent
+		}
+		out = append(out, n.Hash)
+	}
+	return out
 }
