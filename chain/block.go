@@ -276,10 +276,10 @@ func LeadingZeroBits(h Hash) int {
 
 // MeetsDifficulty reports whether h has at least d leading zero bits.
 func MeetsDifficulty(h Hash, d uint32) bool {
-	full := int(d / 8)
-	if full > len(h) {
+	if d > 8*uint32(len(h)) {
 		return false
 	}
+	full := int(d / 8)
 	for i := 0; i < full; i++ {
 		if h[i] != 0 {
 			return false

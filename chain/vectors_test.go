@@ -171,3 +171,20 @@ func TestLocatorVector(t *testing.T) {
 		}
 	}
 }
+
+func TestMeetsDifficultyEdges(t *testing.T) {
+	var zero Hash
+	one := Hash{0x01}
+	for _, c := range []struct {
+		h    Hash
+		d    uint32
+		want bool
+	}{
+		{zero, 0, true}, {zero, 256, true}, {zero, 257, false}, {zero, 263, false}, {zero, 1 << 31, false},
+		{one, 7, true}, {one, 8, false}, {Hash{0x80}, 0, true}, {Hash{0x80}, 1, false},
+	} {
+		if got := MeetsDifficulty(c.h, c.d); got != c.want {
+			t.Errorf("MeetsDifficulty(%s, %d) = %v, want %v", c.h.Short(), c.d, got, c.want)
+		}
+	}
+}
