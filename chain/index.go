@@ -33,9 +33,9 @@ type Index struct {
 	best       []*Node         // best chain by height; best[0] is genesis
 	bestMsgs   map[Hash]uint64 // message id -> height, for blocks on the best chain
 
-	orphans     map[Hash]*Block   // by block hash
-	orphanKids  map[Hash][]Hash   // parent hash -> orphan hashes
-	orphanOrder []Hash            // arrival order, for eviction
+	orphans     map[Hash]*Block // by block hash
+	orphanKids  map[Hash][]Hash // parent hash -> orphan hashes
+	orphanOrder []Hash          // arrival order, for eviction
 	invalid     map[Hash]ErrorCode
 	invalidFIFO []Hash
 }
@@ -147,14 +147,14 @@ type Rejected struct {
 
 // Result says what one Add changed.
 type Result struct {
-	Known    bool        // the block was already held
-	Orphan   bool        // the block waits for its parent (MissedBlock)
-	Missing  Hash        // with Orphan: the first ancestor to fetch
-	Accepted []Accepted  // the block and any orphans it connected, in order
-	Rejected []Rejected  // orphans that turned out invalid
-	Fork     bool        // the block did not extend the tip it found
-	OldTip   *Node       // best tip before
-	NewTip   *Node       // best tip after
+	Known    bool       // the block was already held
+	Orphan   bool       // the block waits for its parent (MissedBlock)
+	Missing  Hash       // with Orphan: the first ancestor to fetch
+	Accepted []Accepted // the block and any orphans it connected, in order
+	Rejected []Rejected // orphans that turned out invalid
+	Fork     bool       // the block did not extend the tip it found
+	OldTip   *Node      // best tip before
+	NewTip   *Node      // best tip after
 	// Disconnected lists the blocks that left the best chain, tip first;
 	// Connected the blocks that joined it, in ascending height.
 	Disconnected []*Node
