@@ -1,0 +1,208 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/meshchain/meshchain/node"
+)
+
+// maxEvents bounds the events pane's history.
+const maxEvents = 500
+
+// eventsPane is the node's recent history, newest first, coloured by kind.
+type eventsPane struct {
+	st      *Styles
+	w, h    int
+	focused bool
+
+	items  []eventItem // newest first
+	total  int         // events shown since start, including those dropped from history
+	offset int
+	now    time.Time
+	loc    *time.Location
+}
+
+type eventItem struct {
+	at    time.Time
+	node  string
+	kind  string
+	label string
+	text  string
+}
+
+func (p *eventsPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.Scroll(0)
+}
+
+func (p *eventsPane) visible() int { return max(1, p.h-2) }
+
+// Add records an event if it is one the pane shows.
+func (p *eventsPane) Add(ev node.Event) {
+	label, text, ok := describe(ev.Payload)
+	if !ok {
+		return
+	}
+	it := eventItem{at: ev.Time, node: Sanitize(ev.Node), kind: ev.Payload.Kind(), label: label, text: text}
+	p.items = append([]eventItem{it}, p.items...)
+	if len(p.items) > maxEvents {
+		p.items = p.items[:maxEvents]
+	}
+	p.total++
+	if p.offset > 0 {
+		// Someone is reading older events: keep them in place.
+		p.offset++
+	}
+	p.Scroll(0)
+}
+
+func (p *eventsPane) Scroll(delta int) {
+	p.offset = clamp(p.offset+delta, 0, max(0, len(p.items)-p.visible()))
+}
+
+func (p *eventsPane) Page(dir int) { p.Scroll(dir * max(1, p.visible()-1)) }
+func (p *eventsPane) Home()        { p.offset = 0 }
+func (p *eventsPane) End()         { p.Scroll(len(p.items)) }
+
+func (p *eventsPane) View() string {
+	note := "newest first"
+	if p.offset > 0 {
+		note = fmt.Sprintf("%d newer above", p.offset)
+	}
+	return p.st.box(fmt.Sprintf("Events %d", len(p.items)), note, "", p.lines(p.w-4), p.w, p.h, p.focused)
+}
+
+func (p *eventsPane) lines(w int) []string {
+	if len(p.items) == 0 {
+		return []string{p.st.Dim.Render("no events yet")}
+	}
+	wide := w >= 70
+	var out []string
+	for i := p.offset; i < len(p.items) && i < p.offset+p.visible(); i++ {
+		it := p.items[i]
+		ts := clockTime(it.at, p.now, p.loc, false)
+		if it.at.IsZero() {
+			ts = "--:--:--"
+		}
+		label := it.label
+		if wide {
+			label = fit(label, 9)
+		}
+		head := p.st.Dim.Render(ts) + " "
+		if it.node != "" {
+			head += p.st.Dim.Render("["+it.node+"]") + " "
+		}
+		out = append(out, head+p.st.eventStyle(it.kind).Render(label)+" "+it.text)
+	}
+	return out
+}
+
+// describe turns an event into a label and a line of text (sanitized); ok is
+// false for events the pane leaves out (frequent progress, tip moves that a
+// block or reorg line already tells).
+func describe(pl node.Payload) (label, text string, ok bool) {
+	switch e := pl.(type) {
+	case node.Started:
+		text = fmt.Sprintf("listening on %s, height %s, tip %s", Sanitize(e.Listen), commas(e.Height), short(e.Tip))
+		if e.WalletCreated {
+			text += "; new wallet written to " + Sanitize(e.WalletPath) + ": back up its words"
+		}
+		if e.Recovered != "" {
+			text += "; stored chain recovered: " + Sanitize(e.Recovered)
+		}
+		return "started", text, true
+	case node.MessageQueued:
+		label = "queued"
+		if e.Requeued {
+			label = "requeued"
+		}
+		return label, fmt.Sprintf("%s, queue %d", quote(e.Message), e.Queue), true
+	case node.BlockMined:
+		return "mined", fmt.Sprintf("#%s %s %s in %s, %s attempts", commas(e.Height), short(e.Hash),
+			quote(e.Message), seconds(e.Seconds), humanCount(float64(e.Attempts))), true
+	case node.BlockAccepted:
+		if e.Peer == "" {
+			return "", "", false // our own block: "mined" says it
+		}
+		text = fmt.Sprintf("#%s %s from %s %s", commas(e.Height), short(e.Hash), Sanitize(e.Peer), quote(e.Message))
+		if !e.OnBest {
+			text += " (side chain)"
+		}
+		return "block", text, true
+	case node.BlockRejected:
+		text = fmt.Sprintf("#%s %s: %s", commas(e.Height), short(e.Hash), Sanitize(e.Reason))
+		if e.Peer != "" {
+			text += " from " + Sanitize(e.Peer)
+		}
+		if e.Detail != "" {
+			text += ": " + Sanitize(e.Detail)
+		}
+		return "rejected", text, true
+	case node.Fork:
+		text = fmt.Sprintf("#%s %s on %s, not on our tip %s", commas(e.Height), short(e.Hash), short(e.Parent), short(e.Tip))
+		if e.Peer != "" {
+			text += ", from " + Sanitize(e.Peer)
+		}
+		return "fork", text, true
+	case node.Reorg:
+		text = fmt.Sprintf("depth %d: #%s %s → #%s %s", e.Depth, commas(e.OldHeight), short(e.OldTip), commas(e.NewHeight), short(e.NewTip))
+		if e.Returned > 0 {
+			text += fmt.Sprintf(", %d %s back to the pool", e.Returned, plural(uint64(e.Returned), "message", "messages"))
+		}
+		return "reorg", text, true
+	case node.PeerOnline:
+		dir := "outbound"
+		if e.Inbound {
+			dir = "inbound"
+		}
+		text = fmt.Sprintf("%s online (%s), height %s", Sanitize(e.Peer), dir, commas(e.Height))
+		if e.Agent != "" {
+			text += ", " + Sanitize(e.Agent)
+		}
+		return "peer up", text, true
+	case node.PeerOffline:
+		text = Sanitize(e.Peer) + " offline"
+		if e.Reason != "" {
+			text += ": " + Sanitize(e.Reason)
+		}
+		return "peer down", text, true
+	case node.PeerPenalized:
+		text = Sanitize(e.Peer) + ": " + Sanitize(e.Reason)
+		if e.Until != "" {
+			text += ", refused until " + Sanitize(e.Until)
+		}
+		return "penalised", text, true
+	case node.SyncStarted:
+		text = "from " + Sanitize(e.Peer)
+		if e.Latency != "" {
+			text += " (" + Sanitize(e.Latency) + ")"
+		}
+		if e.Behind > 0 {
+			text += fmt.Sprintf(", %s %s behind", commas(e.Behind), plural(e.Behind, "block", "blocks"))
+		}
+		return "sync", text, true
+	case node.SyncBacktrack:
+		text = Sanitize(e.Peer) + " failed: " + Sanitize(e.Reason)
+		if e.Next != "" {
+			text += "; trying " + Sanitize(e.Next)
+		} else {
+			text += "; no other peer to try"
+		}
+		return "backtrack", text, true
+	case node.SyncFinished:
+		parts := []string{}
+		if e.Peer != "" {
+			parts = append(parts, "from "+Sanitize(e.Peer))
+		}
+		parts = append(parts, fmt.Sprintf("%d %s, height %s, tip %s", e.Blocks, plural(uint64(max(e.Blocks, 0)), "block", "blocks"), commas(e.Height), short(e.Tip)))
+		if e.Note != "" {
+			parts = append(parts, Sanitize(e.Note))
+		}
+		return "synced", strings.Join(parts, ", "), true
+	case node.Warning:
+		return "warning", Sanitize(e.Message), true
+	}
+	return "", "", false
+}

@@ -1,0 +1,162 @@
+package ui
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+
+	"github.com/meshchain/meshchain/node"
+)
+
+// Golden tests run the real program through teatest at a fixed size with an
+// ASCII colour profile, then compare the final screen (text only) with
+// testdata/<test>.golden. Regenerate with: go test ./ui/ -run Golden -update
+
+const goldenW, goldenH = 100, 30
+
+// probeMsg lets a test look at the running model: the program's filter sees
+// the model before each message, so a probe answers "is it there yet?".
+type probeMsg struct{}
+
+type harness struct {
+	t    *testing.T
+	tm   *teatest.TestModel
+	mu   sync.Mutex
+	cond func(Model) bool
+	hit  chan struct{}
+}
+
+func startHarness(t *testing.T, f *fakeNode, w, h int) *harness {
+	t.Helper()
+	hs := &harness{t: t, hit: make(chan struct{}, 1)}
+	m := testModel(f)
+	filter := func(tm tea.Model, msg tea.Msg) tea.Msg {
+		if _, ok := msg.(probeMsg); !ok {
+			return msg
+		}
+		hs.mu.Lock()
+		cond := hs.cond
+		hs.mu.Unlock()
+		if mm, ok := tm.(Model); ok && cond != nil && cond(mm) {
+			select {
+			case hs.hit <- struct{}{}:
+			default:
+			}
+		}
+		return nil
+	}
+	hs.tm = teatest.NewTestModel(t, m,
+		teatest.WithInitialTermSize(w, h),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.Ascii), tea.WithFilter(filter)),
+	)
+	return hs
+}
+
+// waitUntil probes the program until cond holds for its model.
+func (hs *harness) waitUntil(what string, cond func(Model) bool) {
+	hs.t.Helper()
+	hs.mu.Lock()
+	hs.cond = cond
+	hs.mu.Unlock()
+	deadline := time.After(10 * time.Second)
+	for {
+		hs.tm.Send(probeMsg{})
+		select {
+		case <-hs.hit:
+			return
+		case <-deadline:
+			hs.t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// finish quits and returns the final screen as plain text.
+func (hs *harness) finish() string {
+	hs.t.Helper()
+	if err := hs.tm.Quit(); err != nil {
+		hs.t.Fatal(err)
+	}
+	fm := hs.tm.FinalModel(hs.t, teatest.WithFinalTimeout(10*time.Second)).(Model)
+	return ansi.Strip(fm.View().Content)
+}
+
+func loaded(events int) func(Model) bool {
+	return func(m Model) bool {
+		return m.haveSnap && m.log.total == events && m.width > 0
+	}
+}
+
+func TestGoldenEmptyNode(t *testing.T) {
+	f := newFakeNode(emptySnapshot())
+	hs := startHarness(t, f, goldenW, goldenH)
+	hs.waitUntil("first snapshot", loaded(0))
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+func TestGoldenBusyDevnet(t *testing.T) {
+	evs := busyEvents()
+	f := newFakeNode(busySnapshot(), evs...)
+	hs := startHarness(t, f, goldenW, goldenH)
+	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+func TestGoldenForkTree(t *testing.T) {
+	evs := busyEvents()
+	f := newFakeNode(busySnapshot(), evs...)
+	hs := startHarness(t, f, goldenW, goldenH)
+	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.tm.Type("t")
+	hs.waitUntil("tree view", func(m Model) bool { return m.chain.treeMode })
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+func TestGoldenBlockDetail(t *testing.T) {
+	snap := busySnapshot()
+	f := newFakeNode(snap)
+	sel := snap.Recent[1] // one below the tip
+	sel.Message = "a longer message, to show how the detail view wraps text that does not fit on one line of the pane, and keeps its line breaks:\nsecond line\x1b[2J"
+	snap.Recent[1] = sel
+	f.snap = snap
+	f.blocks[sel.Hash] = fullBlock(sel)
+	hs := startHarness(t, f, goldenW, goldenH)
+	hs.waitUntil("snapshot", loaded(0))
+	hs.tm.Send(tea.KeyPressMsg{Code: 'j', Text: "j"})
+	hs.tm.Send(tea.KeyPressMsg{Code: tea.KeyEnter})
+	hs.waitUntil("block detail", func(m Model) bool { return m.focus == focusDetail && m.detail.block != nil })
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+func TestGoldenHelp(t *testing.T) {
+	f := newFakeNode(busySnapshot())
+	hs := startHarness(t, f, goldenW, goldenH)
+	hs.waitUntil("snapshot", loaded(0))
+	hs.tm.Type("?")
+	hs.waitUntil("full help", func(m Model) bool { return m.showHelp })
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+func TestGoldenSmallTerminal(t *testing.T) {
+	evs := busyEvents()
+	f := newFakeNode(busySnapshot(), evs...)
+	hs := startHarness(t, f, 80, 24)
+	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+// countShown is how many of evs the events pane lists.
+func countShown(evs []node.Event) int {
+	n := 0
+	for _, ev := range evs {
+		if _, _, ok := describe(ev.Payload); ok {
+			n++
+		}
+	}
+	return n
+}

@@ -1,0 +1,77 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/lipgloss/v2"
+)
+
+// header is two lines: the node's name and sync state in words, then the
+// figures (height, tip, network, address, wallet).
+func (m Model) header(w int) string {
+	st := m.st
+	title := "meshchain"
+	if m.opts.Title != "" {
+		title += " · " + Sanitize(m.opts.Title)
+	}
+	words, style := m.syncWords()
+	left := st.Title.Render(title) + "  " + style.Render(words)
+
+	online, known := peerCounts(m.snap)
+	right := st.Label.Render("peers ") + st.Value.Render(fmt.Sprintf("%d/%d", online, known)) + st.Label.Render(" online")
+	switch {
+	case m.snapErr != nil:
+		right = st.Bad.Render("node not answering: " + Sanitize(m.snapErr.Error()))
+	case m.streamed:
+		right = st.Warn.Render("event stream ended")
+	}
+	if !m.haveSnap && m.snap.Listen == "" {
+		right = ""
+	}
+	line1 := spread(left, right, w)
+
+	pair := func(label, value string) string {
+		if value == "" {
+			value = "-"
+		}
+		return st.Label.Render(label+" ") + st.Value.Render(value)
+	}
+	fields := []string{
+		pair("height", commas(m.snap.Height)),
+		pair("tip", short(m.snap.Tip)),
+		pair("net", short(m.snap.Genesis)),
+		pair("node", Sanitize(m.snap.Listen)),
+		pair("wallet", short(m.snap.Sender)),
+	}
+	if !m.haveSnap && m.snap.Listen == "" {
+		fields = []string{st.Dim.Render("connecting to the node…")}
+	}
+	line2 := fit(strings.Join(fields, "  "), w)
+	return lipgloss.JoinVertical(lipgloss.Left, fit(line1, w), line2)
+}
+
+// syncWords says in words where the node stands with its peers.
+func (m Model) syncWords() (string, lipgloss.Style) {
+	st := m.st
+	if !m.haveSnap {
+		return "waiting for the node…", st.Dim
+	}
+	s := m.snap.Sync
+	online, known := peerCounts(m.snap)
+	switch {
+	case s.Syncing && s.Peer != "":
+		words := "syncing from " + Sanitize(s.Peer)
+		if s.Behind > 0 {
+			words += fmt.Sprintf(", %s %s behind", commas(s.Behind), plural(s.Behind, "block", "blocks"))
+		}
+		return words, st.Warn
+	case s.Syncing:
+		return "syncing", st.Warn
+	case known == 0:
+		return "alone: no peers", st.Bad
+	case online == 0:
+		return fmt.Sprintf("alone: none of %d known %s online", known, plural(uint64(known), "peer is", "peers are")), st.Bad
+	}
+	return fmt.Sprintf("in sync with %d %s", online, plural(uint64(online), "peer", "peers")), st.OK
+}

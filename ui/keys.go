@@ -1,0 +1,124 @@
+package ui
+
+import (
+	"charm.land/bubbles/v2/key"
+)
+
+// keyMap is every key binding of the dashboard. Global keys are checked
+// before the focused pane's; in the composer and the add-peer input only
+// ForceQuit, Tab and the input's own keys apply, so q and ? can be typed.
+type keyMap struct {
+	// Global.
+	Quit      key.Binding
+	ForceQuit key.Binding
+	Help      key.Binding
+	NextPane  key.Binding
+	PrevPane  key.Binding
+	Sync      key.Binding
+	AddPeer   key.Binding
+	Compose   key.Binding
+	Tree      key.Binding
+	Zoom      key.Binding
+
+	// Scrolling, in every pane.
+	Up       key.Binding
+	Down     key.Binding
+	PageUp   key.Binding
+	PageDown key.Binding
+	Top      key.Binding
+	Bottom   key.Binding
+
+	// Chain pane and block detail.
+	Open  key.Binding
+	Close key.Binding
+
+	// Composer and add-peer input.
+	Post    key.Binding
+	Leave   key.Binding
+	Connect key.Binding
+	Cancel  key.Binding
+}
+
+func defaultKeys() keyMap {
+	return keyMap{
+		Quit:      key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		ForceQuit: key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		NextPane:  key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		PrevPane:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Sync:      key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "sync now")),
+		AddPeer:   key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add peer")),
+		Compose:   key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "write message")),
+		Tree:      key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "fork tree")),
+		Zoom:      key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "zoom pane")),
+
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "space"), key.WithHelp("pgdn", "page down")),
+		Top:      key.NewBinding(key.WithKeys("home", "g"), key.WithHelp("home/g", "top")),
+		Bottom:   key.NewBinding(key.WithKeys("end", "G"), key.WithHelp("end/G", "bottom")),
+
+		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "block detail")),
+		Close: key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "close")),
+
+		Post:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "post")),
+		Leave:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave")),
+		Connect: key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "connect")),
+		Cancel:  key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+	}
+}
+
+// paneHelp is the help.KeyMap for one focus. The short line shows the
+// focused pane's keys, then the actions; tail (help and quit) is drawn apart
+// at the right end so it never gets cut.
+type paneHelp struct {
+	short []key.Binding
+	tail  []key.Binding
+	full  [][]key.Binding
+}
+
+func (h paneHelp) ShortHelp() []key.Binding  { return h.short }
+func (h paneHelp) FullHelp() [][]key.Binding { return h.full }
+
+// helpFor builds the help for focus f; tree says whether the chain pane shows
+// the fork tree, so "t" reads "block list" there.
+func (k keyMap) helpFor(f focus, tree bool) paneHelp {
+	short := func(b key.Binding, desc string) key.Binding {
+		b.SetHelp(b.Help().Key, desc)
+		return b
+	}
+	treeKey := k.Tree
+	if tree {
+		treeKey.SetHelp("t", "block list")
+	}
+	scroll := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "scroll"))
+	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, treeKey, k.Zoom}
+	shortActions := []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer, short(k.Zoom, "zoom"), short(k.NextPane, "next pane")}
+	app := []key.Binding{k.NextPane, k.PrevPane, k.Help, k.Quit, k.ForceQuit}
+	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
+	tail := []key.Binding{short(k.Help, "more"), k.Quit}
+
+	var pane []key.Binding
+	switch f {
+	case focusChain:
+		move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "select"))
+		pane = []key.Binding{move, short(k.Open, "detail"), treeKey}
+	case focusComposer:
+		in := []key.Binding{k.Post, k.Leave, k.NextPane}
+		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
+	case focusAddPeer:
+		in := []key.Binding{k.Connect, k.Cancel}
+		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
+	case focusDetail:
+		pane = []key.Binding{scroll, k.Close}
+		shortActions = []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer}
+	default:
+		pane = []key.Binding{scroll}
+	}
+	return paneHelp{
+		short: append(append([]key.Binding{}, pane...), shortActions...),
+		tail:  tail,
+		full:  [][]key.Binding{pane, nav, actions, app},
+	}
+}

@@ -1,0 +1,142 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+
+	"charm.land/bubbles/v2/progress"
+
+	"github.com/meshchain/meshchain/node"
+)
+
+// miningPane shows the miner: the message being mined, attempts against the
+// expected 2^difficulty, hash rate, time left and the queue; "idle" when
+// there is nothing to mine.
+type miningPane struct {
+	st      *Styles
+	w, h    int
+	focused bool
+
+	mining    *node.MiningState
+	queue     int
+	pending   []node.PendingMessage
+	lastMined *node.BlockMined
+	offset    int
+	bar       progress.Model
+}
+
+func newMiningPane(st *Styles) miningPane {
+	return miningPane{
+		st: st,
+		bar: progress.New(
+			progress.WithFillCharacters('█', '░'),
+			progress.WithColors(st.BarFull),
+			progress.WithoutPercentage(),
+		),
+	}
+}
+
+func (p *miningPane) SetSize(w, h int) {
+	p.w, p.h = w, h
+	p.bar.SetWidth(max(1, w-4))
+	p.bar.EmptyColor = p.st.BarEmpty
+}
+
+func (p *miningPane) Scroll(delta int) {
+	p.offset = clamp(p.offset+delta, 0, max(0, len(p.pending)-1))
+}
+
+func (p *miningPane) View() string {
+	note := fmt.Sprintf("queue %d", p.queue)
+	return p.st.box("Mining", note, "", p.lines(p.w-4, p.h-2), p.w, p.h, p.focused)
+}
+
+// line is a line of the pane with a priority: when the pane is short the
+// least important lines go first, the rest keep their order.
+type line struct {
+	text string
+	prio int
+}
+
+func (p *miningPane) lines(w, room int) []string {
+	var ls []line
+	if m := p.mining; m != nil {
+		ratio := 0.0
+		if m.Expected > 0 {
+			ratio = float64(m.Attempts) / m.Expected
+		}
+		ls = append(ls,
+			line{p.st.Label.Render(fmt.Sprintf("mining #%s ", commas(m.Height))) + p.st.Value.Render(quote(m.Message)), 0},
+			line{p.bar.ViewAs(min(ratio, 1)), 1},
+		)
+		attempts := fmt.Sprintf("%s of ~%s attempts (%.0f%%)", humanCount(float64(m.Attempts)), humanCount(m.Expected), ratio*100)
+		if ratio > 1 {
+			attempts = fmt.Sprintf("%s attempts, %.1f× the expected %s: unlucky, still trying", humanCount(float64(m.Attempts)), ratio, humanCount(m.Expected))
+		}
+		ls = append(ls, line{p.st.Dim.Render(attempts), 4})
+		eta := m.ETASeconds
+		if eta <= 0 && m.HashRate > 0 && m.Expected > float64(m.Attempts) {
+			eta = (m.Expected - float64(m.Attempts)) / m.HashRate
+		}
+		speed := hashRate(m.HashRate)
+		if eta > 0 {
+			speed += " · ~" + seconds(eta) + " left"
+		}
+		if m.Threads > 0 {
+			speed += fmt.Sprintf(" · %d %s", m.Threads, plural(uint64(m.Threads), "thread", "threads"))
+		}
+		ls = append(ls, line{speed, 2})
+	} else {
+		ls = append(ls, line{p.st.Dim.Render("idle: nothing to mine"), 0})
+		if p.queue == 0 {
+			ls = append(ls, line{p.st.Dim.Render("press i to write a message"), 3})
+		}
+	}
+	if p.lastMined != nil {
+		b := p.lastMined
+		ls = append(ls, line{p.st.OK.Render(fmt.Sprintf("last found #%s %s in %s, %s attempts",
+			commas(b.Height), short(b.Hash), seconds(b.Seconds), humanCount(float64(b.Attempts)))), 5})
+	}
+	var waiting []node.PendingMessage
+	for _, pm := range p.pending {
+		if p.mining == nil || pm.MessageID != p.mining.MessageID {
+			waiting = append(waiting, pm)
+		}
+	}
+	for i, pm := range waiting {
+		who := ""
+		if !pm.Own {
+			who = p.st.Dim.Render(" (relayed)")
+		}
+		head := fmt.Sprintf("waiting %d: ", len(waiting))
+		lead := strings.Repeat(" ", len(head))
+		prio := 6
+		if i == 0 {
+			lead = p.st.Label.Render(head)
+			prio = 3
+		}
+		if i < p.offset && i > 0 {
+			continue
+		}
+		ls = append(ls, line{lead + quote(pm.Message) + who, prio})
+	}
+	return keepImportant(ls, room)
+}
+
+// keepImportant drops the least important lines until the rest fit in room.
+func keepImportant(ls []line, room int) []string {
+	for len(ls) > room && room >= 0 {
+		worst := 0
+		for i, l := range ls {
+			if l.prio >= ls[worst].prio {
+				worst = i
+			}
+		}
+		ls = append(ls[:worst], ls[worst+1:]...)
+	}
+	out := make([]string, len(ls))
+	for i, l := range ls {
+		out[i] = l.text
+	}
+	return out
+}

@@ -1,0 +1,872 @@
+// Package ui is meshchain's terminal dashboard: one Bubble Tea model that
+// shows a running node (header, chain, fork tree, peers, mining, events) and
+// lets the user post messages, sync and add peers.
+//
+// It talks to the node only through the small Node interface below, and only
+// from tea.Cmds: Update never blocks and does no I/O. It never touches
+// sockets or the store, and it escapes every string that came from the chain
+// or a peer (see Sanitize) before drawing it.
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/node"
+)
+
+// Node is what the dashboard needs from a running node.
+type Node interface {
+	Subscribe(ctx context.Context) <-chan node.Event
+	Snapshot(ctx context.Context) (node.Snapshot, error)
+	Post(ctx context.Context, text string) error
+	Sync(ctx context.Context) error
+	Connect(ctx context.Context, addr string) error
+	Block(ctx context.Context, hash string) (chain.Block, error)
+}
+
+// Options configure the dashboard.
+type Options struct {
+	Title   string // shown in the header, e.g. "devnet node 1"
+	NoColor bool   // NO_COLOR: no colours, only bold, faint and reverse
+}
+
+// How often the snapshot is refreshed without events (peer latencies change),
+// and how long a snapshot, post, connect or block lookup may take.
+const (
+	refreshEvery = time.Second
+	callTimeout  = 10 * time.Second
+	statusFor    = 8 * time.Second
+)
+
+// focus says which pane receives keys.
+type focus int
+
+const (
+	focusChain focus = iota
+	focusPeers
+	focusMining
+	focusEvents
+	focusComposer
+	focusAddPeer // the address input, entered with a
+	focusDetail  // block detail, entered with Enter in the chain pane
+)
+
+// tabOrder is the cycle of Tab and Shift-Tab.
+var tabOrder = []focus{focusChain, focusPeers, focusMining, focusEvents, focusComposer}
+
+func (f focus) String() string {
+	switch f {
+	case focusChain:
+		return "chain"
+	case focusPeers:
+		return "peers"
+	case focusMining:
+		return "mining"
+	case focusEvents:
+		return "events"
+	case focusComposer:
+		return "composer"
+	case focusAddPeer:
+		return "add peer"
+	case focusDetail:
+		return "detail"
+	}
+	return fmt.Sprintf("focus(%d)", int(f))
+}
+
+// Messages produced by the commands below.
+type (
+	subscribedMsg struct{ ch <-chan node.Event }
+	eventMsg      struct{ ev node.Event }
+	eventsEndMsg  struct{}
+	snapshotMsg   struct {
+		snap node.Snapshot
+		err  error
+		seq  uint64 // mining events seen when the snapshot was asked for
+	}
+	tickMsg    struct{}
+	postedMsg  struct{ err error }
+	syncedMsg  struct{ err error }
+	connectMsg struct {
+		addr string
+		err  error
+	}
+	blockMsg struct {
+		hash  string
+		block chain.Block
+		err   error
+	}
+)
+
+// Model is the dashboard's root model.
+type Model struct {
+	n    Node
+	opts Options
+	st   *Styles
+	keys keyMap
+	help help.Model
+
+	// ctx bounds every node call the model's commands make. A tea.Model has
+	// no other way to hand a lifetime to its commands; Run sets it to the
+	// program's context and cancels it when the program ends.
+	ctx context.Context
+
+	width, height int
+	focus         focus
+	prevFocus     focus // where Esc returns from the inputs and the detail
+
+	events   <-chan node.Event
+	streamed bool // the event stream ended
+
+	snap      node.Snapshot
+	haveSnap  bool
+	snapErr   error
+	fetching  bool // a Snapshot call is in flight
+	stale     bool // something changed while it was: fetch again
+	miningSeq uint64
+	mining    *node.MiningState
+	queue     int
+
+	chain    chainPane
+	peers    peersPane
+	miner    miningPane
+	log      eventsPane
+	compose  composer
+	detail   detailPane
+	showHelp bool
+	zoomed   bool // the focused pane fills the body
+
+	status     string
+	statusKind statusKind
+	statusAt   time.Time
+
+	// Clock, replaceable so tests are deterministic.
+	now   func() time.Time
+	clock time.Time
+	loc   *time.Location
+}
+
+// New returns the dashboard for n.
+func New(n Node, opts Options) Model {
+	st := newStyles(opts.NoColor)
+	h := help.New()
+	h.Styles = st.Help
+	m := Model{
+		n:       n,
+		opts:    opts,
+		st:      st,
+		keys:    defaultKeys(),
+		help:    h,
+		ctx:     context.Background(),
+		chain:   chainPane{st: st},
+		peers:   peersPane{st: st},
+		miner:   newMiningPane(st),
+		log:     eventsPane{st: st},
+		compose: newComposer(st),
+		detail:  detailPane{st: st},
+		now:     time.Now,
+		loc:     time.Local,
+	}
+	m.clock = m.now()
+	m.layout()
+	return m
+}
+
+// Run shows the dashboard until the user quits (q, Ctrl-C) or ctx ends.
+// teaOpts are passed to the program after the defaults, so callers (and
+// tests) can set input, output, colour profile or size.
+func Run(ctx context.Context, n Node, opts Options, teaOpts ...tea.ProgramOption) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the subscription and any node call still running
+	m := New(n, opts)
+	m.ctx = ctx
+	po := []tea.ProgramOption{tea.WithContext(ctx)}
+	if opts.NoColor {
+		po = append(po, tea.WithColorProfile(colorprofile.Ascii))
+	}
+	p := tea.NewProgram(m, append(po, teaOpts...)...)
+	_, err := p.Run()
+	switch {
+	case err == nil, errors.Is(err, tea.ErrInterrupted):
+		return nil
+	case errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil:
+		return nil // the caller's context ended: a normal shutdown
+	}
+	return fmt.Errorf("dashboard: %w", err)
+}
+
+// Init subscribes to events, takes the first snapshot and starts the clock.
+func (m Model) Init() tea.Cmd {
+	return tea.Batch(m.subscribe(), m.fetchSnapshot(0), tick())
+}
+
+func (m Model) subscribe() tea.Cmd {
+	n, ctx := m.n, m.ctx
+	return func() tea.Msg { return subscribedMsg{ch: n.Subscribe(ctx)} }
+}
+
+// waitEvent waits for the next event; Update issues it again after each one.
+func waitEvent(ctx context.Context, ch <-chan node.Event) tea.Cmd {
+	return func() tea.Msg {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				return eventsEndMsg{}
+			}
+			return eventMsg{ev: ev}
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+func (m Model) fetchSnapshot(seq uint64) tea.Cmd {
+	n, ctx := m.n, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		s, err := n.Snapshot(ctx)
+		return snapshotMsg{snap: s, err: err, seq: seq}
+	}
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(refreshEvery, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// refresh asks for a snapshot unless one is in flight, in which case it
+// asks again when that one arrives.
+func (m *Model) refresh() tea.Cmd {
+	if m.fetching {
+		m.stale = true
+		return nil
+	}
+	m.fetching, m.stale = true, false
+	return m.fetchSnapshot(m.miningSeq)
+}
+
+// Update handles one message. It never blocks: node calls run in commands.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmds []tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+
+	case tea.KeyPressMsg:
+		cmds = append(cmds, m.handleKey(msg))
+
+	case tea.PasteMsg:
+		cmds = append(cmds, m.updateInput(msg))
+
+	case subscribedMsg:
+		m.events = msg.ch
+		if msg.ch == nil {
+			m.streamed = true
+			break
+		}
+		cmds = append(cmds, waitEvent(m.ctx, msg.ch))
+
+	case eventMsg:
+		cmds = append(cmds, m.applyEvent(msg.ev), waitEvent(m.ctx, m.events))
+
+	case eventsEndMsg:
+		m.streamed = true
+
+	case snapshotMsg:
+		m.fetching = false
+		m.applySnapshot(msg)
+		if m.stale {
+			cmds = append(cmds, m.refresh())
+		}
+
+	case tickMsg:
+		m.clock = m.now()
+		if m.status != "" && m.clock.Sub(m.statusAt) > statusFor {
+			m.status = ""
+		}
+		cmds = append(cmds, tick())
+		if !m.fetching {
+			cmds = append(cmds, m.refresh())
+		}
+
+	case postedMsg:
+		m.compose.busy = false
+		if msg.err != nil {
+			m.compose.setStatus(statusBad, "the node refused it: "+Sanitize(msg.err.Error()))
+		} else {
+			m.compose.msg.Reset()
+			m.compose.setStatus(statusOK, "queued for mining")
+		}
+
+	case syncedMsg:
+		if msg.err != nil {
+			m.setStatus(statusBad, "sync: "+Sanitize(msg.err.Error()))
+		} else {
+			m.setStatus(statusOK, "sync round done")
+		}
+
+	case connectMsg:
+		m.compose.busy = false
+		if msg.err != nil {
+			m.compose.setStatus(statusBad, "connect "+Sanitize(msg.addr)+": "+Sanitize(msg.err.Error()))
+			break
+		}
+		m.compose.addr.Reset()
+		m.compose.setStatus(statusInfo, "")
+		if m.focus == focusAddPeer {
+			m.leaveInput()
+		}
+		m.setStatus(statusOK, "added peer "+Sanitize(msg.addr))
+		cmds = append(cmds, m.refresh())
+
+	case blockMsg:
+		if msg.hash == m.detail.summary.Hash {
+			if msg.err != nil {
+				m.detail.err = msg.err
+			} else {
+				b := msg.block
+				m.detail.block = &b
+			}
+		}
+
+	default:
+		cmds = append(cmds, m.updateInput(msg))
+	}
+	m.layout()
+	return m, tea.Batch(cmds...)
+}
+
+func (m *Model) setStatus(kind statusKind, s string) {
+	m.status, m.statusKind, m.statusAt = s, kind, m.clock
+}
+
+// handleKey routes a key: Ctrl-C always quits; text inputs take every other
+// key except their own Enter, Esc and Tab; then global keys; then the
+// focused pane's.
+func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
+	k := m.keys
+	if key.Matches(msg, k.ForceQuit) {
+		return tea.Quit
+	}
+	switch m.focus {
+	case focusComposer:
+		switch {
+		case key.Matches(msg, k.Post):
+			return m.post()
+		case key.Matches(msg, k.Leave):
+			m.leaveInput()
+			return nil
+		case key.Matches(msg, k.NextPane), key.Matches(msg, k.PrevPane):
+			m.cycle(msg)
+			return nil
+		}
+		return m.updateInput(msg)
+	case focusAddPeer:
+		switch {
+		case key.Matches(msg, k.Connect):
+			return m.connect()
+		case key.Matches(msg, k.Cancel):
+			m.compose.setStatus(statusInfo, "")
+			m.leaveInput()
+			return nil
+		case key.Matches(msg, k.NextPane), key.Matches(msg, k.PrevPane):
+			m.cycle(msg)
+			return nil
+		}
+		return m.updateInput(msg)
+	}
+
+	switch {
+	case key.Matches(msg, k.Quit):
+		return tea.Quit
+	case key.Matches(msg, k.Help):
+		m.showHelp = !m.showHelp
+		return nil
+	case key.Matches(msg, k.NextPane), key.Matches(msg, k.PrevPane):
+		m.cycle(msg)
+		return nil
+	case key.Matches(msg, k.Sync):
+		m.setStatus(statusInfo, "sync: asking the nearest peers…")
+		n, ctx := m.n, m.ctx
+		return func() tea.Msg { return syncedMsg{err: n.Sync(ctx)} }
+	case key.Matches(msg, k.AddPeer):
+		m.enterInput(focusAddPeer)
+		return nil
+	case key.Matches(msg, k.Compose):
+		m.enterInput(focusComposer)
+		return nil
+	case key.Matches(msg, k.Tree):
+		m.chain.ToggleTree()
+		return nil
+	case key.Matches(msg, k.Zoom):
+		m.zoomed = !m.zoomed
+		return nil
+	}
+
+	if m.focus == focusDetail {
+		switch {
+		case key.Matches(msg, k.Close), key.Matches(msg, k.Open):
+			m.focus = focusChain
+		case key.Matches(msg, k.Up):
+			m.detail.Scroll(-1)
+		case key.Matches(msg, k.Down):
+			m.detail.Scroll(1)
+		case key.Matches(msg, k.PageUp):
+			m.detail.Page(-1)
+		case key.Matches(msg, k.PageDown):
+			m.detail.Page(1)
+		case key.Matches(msg, k.Top):
+			m.detail.Home()
+		case key.Matches(msg, k.Bottom):
+			m.detail.End()
+		}
+		return nil
+	}
+
+	if m.showHelp && key.Matches(msg, k.Close) {
+		m.showHelp = false
+		return nil
+	}
+
+	switch m.focus {
+	case focusChain:
+		switch {
+		case key.Matches(msg, k.Open):
+			return m.openDetail()
+		case key.Matches(msg, k.Up):
+			m.chain.Move(-1)
+		case key.Matches(msg, k.Down):
+			m.chain.Move(1)
+		case key.Matches(msg, k.PageUp):
+			m.chain.Page(-1)
+		case key.Matches(msg, k.PageDown):
+			m.chain.Page(1)
+		case key.Matches(msg, k.Top):
+			m.chain.Home()
+		case key.Matches(msg, k.Bottom):
+			m.chain.End()
+		}
+	case focusPeers:
+		m.scrollKeys(msg, m.peers.Scroll, m.peers.Page, m.peers.Home, m.peers.End)
+	case focusEvents:
+		m.scrollKeys(msg, m.log.Scroll, m.log.Page, m.log.Home, m.log.End)
+	case focusMining:
+		m.scrollKeys(msg, m.miner.Scroll, func(d int) { m.miner.Scroll(d * 5) },
+			func() { m.miner.offset = 0 }, func() { m.miner.Scroll(len(m.miner.pending)) })
+	}
+	return nil
+}
+
+func (m *Model) scrollKeys(msg tea.KeyPressMsg, scroll, page func(int), home, end func()) {
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Up):
+		scroll(-1)
+	case key.Matches(msg, k.Down):
+		scroll(1)
+	case key.Matches(msg, k.PageUp):
+		page(-1)
+	case key.Matches(msg, k.PageDown):
+		page(1)
+	case key.Matches(msg, k.Top):
+		home()
+	case key.Matches(msg, k.Bottom):
+		end()
+	}
+}
+
+// cycle moves focus along tabOrder; from the detail or an input it starts
+// from the pane they were opened from.
+func (m *Model) cycle(msg tea.KeyPressMsg) {
+	from := m.focus
+	switch m.focus {
+	case focusDetail:
+		from = focusChain
+	case focusAddPeer:
+		from = m.prevFocus
+	}
+	m.blurInputs()
+	step := 1
+	if key.Matches(msg, m.keys.PrevPane) {
+		step = len(tabOrder) - 1
+	}
+	i := 0
+	for j, f := range tabOrder {
+		if f == from {
+			i = j
+		}
+	}
+	m.setFocus(tabOrder[(i+step)%len(tabOrder)])
+}
+
+func (m *Model) setFocus(f focus) {
+	m.focus = f
+	if f == focusComposer {
+		m.compose.addPeer = false
+		m.compose.msg.Focus()
+	}
+}
+
+func (m *Model) blurInputs() {
+	m.compose.msg.Blur()
+	m.compose.addr.Blur()
+	m.compose.addPeer = false
+}
+
+// enterInput focuses the composer or the address input, remembering where
+// Esc goes back to.
+func (m *Model) enterInput(f focus) {
+	if m.focus != focusComposer && m.focus != focusAddPeer {
+		m.prevFocus = m.focus
+		if m.focus == focusDetail {
+			m.prevFocus = focusChain
+		}
+	}
+	m.blurInputs()
+	m.compose.setStatus(statusInfo, "")
+	m.focus = f
+	if f == focusAddPeer {
+		m.compose.addPeer = true
+		m.compose.addr.Focus()
+	} else {
+		m.compose.msg.Focus()
+	}
+}
+
+func (m *Model) leaveInput() {
+	m.blurInputs()
+	m.focus = m.prevFocus
+	if m.focus == focusComposer || m.focus == focusAddPeer {
+		m.focus = focusChain
+	}
+}
+
+// updateInput passes a message to the focused text input (typing, paste,
+// cursor blink).
+func (m *Model) updateInput(msg tea.Msg) tea.Cmd {
+	var cmd tea.Cmd
+	switch m.focus {
+	case focusComposer:
+		before := m.compose.msg.Value()
+		m.compose.msg, cmd = m.compose.msg.Update(msg)
+		if m.compose.msg.Value() != before && m.compose.statusKind != statusInfo {
+			m.compose.setStatus(statusInfo, "") // an old verdict no longer applies
+		}
+	case focusAddPeer:
+		m.compose.addr, cmd = m.compose.addr.Update(msg)
+	}
+	return cmd
+}
+
+// post checks the message and hands it to the node.
+func (m *Model) post() tea.Cmd {
+	if m.compose.busy {
+		return nil
+	}
+	text := m.compose.msg.Value()
+	if err := checkMessage(text); err != nil {
+		m.compose.setStatus(statusBad, "refused: "+err.Error())
+		return nil
+	}
+	m.compose.busy = true
+	m.compose.setStatus(statusInfo, "posting…")
+	n, ctx := m.n, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		return postedMsg{err: n.Post(ctx, text)}
+	}
+}
+
+func (m *Model) connect() tea.Cmd {
+	if m.compose.busy {
+		return nil
+	}
+	addr, err := checkAddr(m.compose.addr.Value())
+	if err != nil {
+		m.compose.setStatus(statusBad, err.Error())
+		return nil
+	}
+	m.compose.busy = true
+	m.compose.setStatus(statusInfo, "connecting to "+Sanitize(addr)+"…")
+	n, ctx := m.n, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		return connectMsg{addr: addr, err: n.Connect(ctx, addr)}
+	}
+}
+
+// openDetail shows the selected block at once and fetches the rest.
+func (m *Model) openDetail() tea.Cmd {
+	b, ok := m.chain.Selected()
+	if !ok {
+		return nil
+	}
+	onBest := !m.chain.treeMode
+	if m.chain.treeMode {
+		if n := m.chain.treeSelected(); n != nil {
+			onBest = n.OnBest
+		}
+	}
+	m.detail = detailPane{st: m.st, summary: b, tip: m.snap.Height, onBest: onBest}
+	m.focus = focusDetail
+	hash := b.Hash
+	n, ctx := m.n, m.ctx
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		blk, err := n.Block(ctx, hash)
+		return blockMsg{hash: hash, block: blk, err: err}
+	}
+}
+
+// applySnapshot keeps the last good snapshot when a new one fails, and the
+// miner's state from events newer than the snapshot request.
+func (m *Model) applySnapshot(msg snapshotMsg) {
+	if msg.err != nil {
+		m.snapErr = msg.err
+		return
+	}
+	m.snapErr = nil
+	m.snap = msg.snap
+	m.haveSnap = true
+	if msg.seq >= m.miningSeq {
+		m.mining = msg.snap.Mining
+		m.queue = msg.snap.Queue
+	}
+	m.chain.SetBlocks(m.snap.Recent, m.snap.Height)
+	m.chain.SetTree(m.snap.Tree, m.mining)
+	online, known := peerCounts(m.snap)
+	m.peers.SetPeers(m.snap.Peers, online, known)
+	m.miner.pending = m.snap.Pending
+	if m.focus == focusDetail {
+		m.detail.tip = m.snap.Height
+	}
+}
+
+// peerCounts prefers the node's figures and falls back to counting.
+func peerCounts(s node.Snapshot) (online, known int) {
+	online, known = s.Sync.Online, s.Sync.Known
+	if known == 0 && len(s.Peers) > 0 {
+		known = len(s.Peers)
+		online = 0
+		for _, p := range s.Peers {
+			if p.Status == node.PeerOnlineStatus {
+				online++
+			}
+		}
+	}
+	return online, known
+}
+
+// applyEvent shows an event at once and asks for a fresh snapshot when it
+// changes what the snapshot holds.
+func (m *Model) applyEvent(ev node.Event) tea.Cmd {
+	m.log.Add(ev)
+	switch e := ev.Payload.(type) {
+	case node.MiningProgress:
+		m.miningSeq++
+		prev := m.mining
+		m.mining = &node.MiningState{
+			MessageID: e.MessageID, Message: e.Message, Height: e.Height,
+			Attempts: e.Attempts, Expected: e.Expected, HashRate: e.HashRate,
+			ETASeconds: e.ETASeconds, Threads: e.Threads,
+		}
+		if prev != nil && prev.MessageID == e.MessageID && prev.Height == e.Height {
+			m.mining.Parent, m.mining.Started = prev.Parent, prev.Started
+		}
+		m.queue = e.Queue
+		m.chain.SetMining(m.mining)
+		return nil
+	case node.MiningIdle:
+		m.miningSeq++
+		m.mining = nil
+		m.chain.SetMining(nil)
+	case node.BlockMined:
+		m.miningSeq++
+		m.mining = nil
+		m.queue = e.QueueLength
+		b := e
+		m.miner.lastMined = &b
+	case node.TipChanged:
+		m.snap.Height, m.snap.Tip = e.Height, e.Hash
+	case node.Started:
+		if !m.haveSnap {
+			m.snap.Listen, m.snap.NodeID, m.snap.Genesis = e.Listen, e.NodeID, e.Genesis
+			m.snap.Sender, m.snap.DataDir = e.Sender, e.DataDir
+			m.snap.Height, m.snap.Tip = e.Height, e.Tip
+		}
+	case node.Warning:
+		return nil
+	}
+	return m.refresh()
+}
+
+// layout sizes every pane for the current window.
+func (m *Model) layout() {
+	w, h := m.size()
+	m.clockPanes()
+	m.help.SetWidth(w)
+	m.help.ShowAll = m.showHelp
+	m.compose.focused = m.focus == focusComposer || m.focus == focusAddPeer
+	m.compose.SetSize(w, 3)
+
+	body := h - headerHeight - 3 - lipgloss.Height(m.footer(w))
+	body = max(body, 4)
+	m.chain.focused = m.focus == focusChain
+	m.peers.focused = m.focus == focusPeers
+	m.miner.focused = m.focus == focusMining
+	m.log.focused = m.focus == focusEvents
+	m.miner.mining = m.mining
+	m.miner.queue = m.queue
+	if m.focus == focusDetail {
+		m.detail.SetSize(w, body)
+		return
+	}
+	if m.zoomed {
+		switch m.focus {
+		case focusChain:
+			m.chain.SetSize(w, body)
+			return
+		case focusPeers:
+			m.peers.SetSize(w, body)
+			return
+		case focusMining:
+			m.miner.SetSize(w, body)
+			return
+		case focusEvents:
+			m.log.SetSize(w, body)
+			return
+		}
+	}
+	// Chain on the left, mining over peers on the right, events across the
+	// bottom so their sentences get the full width.
+	eventsH := max(4, body/3)
+	topH := body - eventsH
+	leftW := w * 58 / 100
+	rightW := w - leftW
+	minerH := 7
+	if topH < 14 {
+		minerH = 5
+	}
+	m.chain.SetSize(leftW, topH)
+	m.miner.SetSize(rightW, minerH)
+	m.peers.SetSize(rightW, topH-minerH)
+	m.log.SetSize(w, eventsH)
+}
+
+// clockPanes gives every pane the model's clock, so relative times in one
+// frame agree.
+func (m *Model) clockPanes() {
+	m.chain.now, m.chain.loc = m.clock, m.loc
+	m.peers.now = m.clock
+	m.log.now, m.log.loc = m.clock, m.loc
+	m.detail.now, m.detail.loc = m.clock, m.loc
+}
+
+// minimum terminal size the layout is drawn for; smaller gets a notice.
+const (
+	minWidth     = 60
+	minHeight    = 16
+	headerHeight = 2
+)
+
+func (m Model) size() (int, int) {
+	w, h := m.width, m.height
+	if w <= 0 || h <= 0 {
+		return 80, 24
+	}
+	return w, h
+}
+
+// View draws the whole screen.
+func (m Model) View() tea.View {
+	w, h := m.size()
+	var content string
+	if w < minWidth || h < minHeight {
+		content = fmt.Sprintf("meshchain needs at least %dx%d; this terminal is %dx%d", minWidth, minHeight, w, h)
+	} else {
+		parts := []string{m.header(w)}
+		switch {
+		case m.focus == focusDetail:
+			parts = append(parts, m.detail.View())
+		case m.zoomed && m.focus == focusChain:
+			parts = append(parts, m.chain.View())
+		case m.zoomed && m.focus == focusPeers:
+			parts = append(parts, m.peers.View())
+		case m.zoomed && m.focus == focusMining:
+			parts = append(parts, m.miner.View())
+		case m.zoomed && m.focus == focusEvents:
+			parts = append(parts, m.log.View())
+		default:
+			right := lipgloss.JoinVertical(lipgloss.Left, m.miner.View(), m.peers.View())
+			parts = append(parts, lipgloss.JoinHorizontal(lipgloss.Top, m.chain.View(), right), m.log.View())
+		}
+		parts = append(parts, m.compose.View(), m.footer(w))
+		content = strings.Join(parts, "\n")
+	}
+	v := tea.NewView(clip(content, w, h))
+	v.AltScreen = true
+	v.WindowTitle = "meshchain"
+	if m.opts.Title != "" {
+		v.WindowTitle += " · " + Sanitize(m.opts.Title)
+	}
+	return v
+}
+
+// footer is the help for the focused pane, or the latest status, with the
+// way to more help and out always at the right.
+func (m Model) footer(w int) string {
+	km := m.keys.helpFor(m.focus, m.chain.treeMode)
+	if m.showHelp {
+		m.help.SetWidth(w)
+		return m.help.FullHelpView(km.FullHelp())
+	}
+	right := m.help.ShortHelpView(km.tail)
+	room := max(0, w-lipgloss.Width(right)-3)
+	var left string
+	if m.status != "" {
+		st := m.st.Dim
+		switch m.statusKind {
+		case statusOK:
+			st = m.st.OK
+		case statusBad:
+			st = m.st.Bad
+		}
+		left = st.Render(trunc(m.status, room))
+	} else {
+		m.help.SetWidth(room)
+		// The help bubble may overrun its width by an item when the
+		// ellipsis does not fit; cut it.
+		left = trunc(m.help.ShortHelpView(km.ShortHelp()), room)
+	}
+	return spread(left, right, w)
+}
+
+// clip makes content exactly fit w×h: long lines are cut, missing lines
+// added, extra lines dropped, so a bug in one pane cannot wrap the screen.
+func clip(content string, w, h int) string {
+	lines := strings.Split(content, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			lines[i] = ansi.Truncate(l, w, "")
+		}
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,632 @@
+package ui
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshchain/meshchain/node"
+)
+
+// busyModel is a dashboard that has its snapshot and the fixture events.
+func busyModel(t *testing.T, w, h int) (Model, *fakeNode) {
+	t.Helper()
+	f := newFakeNode(busySnapshot())
+	m := testModel(f)
+	msgs := []tea.Msg{tea.WindowSizeMsg{Width: w, Height: h}, snapshotMsg{snap: f.snap}}
+	for _, ev := range busyEvents() {
+		msgs = append(msgs, eventMsg{ev: ev})
+	}
+	m, _ = update(m, msgs...)
+	return m, f
+}
+
+func screen(m Model) string { return ansi.Strip(m.View().Content) }
+
+func TestTabCyclesFocus(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	want := []focus{focusPeers, focusMining, focusEvents, focusComposer, focusChain, focusPeers}
+	for i, w := range want {
+		m, _ = update(m, keyTab)
+		if m.focus != w {
+			t.Fatalf("after %d tabs focus = %v, want %v", i+1, m.focus, w)
+		}
+	}
+	back := []focus{focusChain, focusComposer, focusEvents, focusMining, focusPeers, focusChain}
+	for i, w := range back {
+		m, _ = update(m, keyShiftTab)
+		if m.focus != w {
+			t.Fatalf("after %d shift-tabs focus = %v, want %v", i+1, m.focus, w)
+		}
+	}
+}
+
+func TestFocusedPaneBorderIsThick(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	if !strings.Contains(screen(m), "┏━ Chain") {
+		t.Errorf("chain pane should have the focused border:\n%s", screen(m))
+	}
+	m, _ = update(m, keyTab)
+	s := screen(m)
+	if !strings.Contains(s, "┏━ Peers") || strings.Contains(s, "┏━ Chain") {
+		t.Errorf("after tab only the peers pane should have the focused border:\n%s", s)
+	}
+}
+
+func TestComposerTakesQAndEscLeaves(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, _ = update(m, keyTab) // peers, so Esc has somewhere to return to
+	m, _ = update(m, keyText("i"))
+	if m.focus != focusComposer {
+		t.Fatalf("i: focus = %v, want composer", m.focus)
+	}
+	m, cmd := update(m, keyText("q"))
+	if isQuit(cmd) {
+		t.Fatal("q in the composer quit the program")
+	}
+	m, _ = update(m, keyText("?"), keyText("s"))
+	if got := m.compose.msg.Value(); got != "q?s" {
+		t.Fatalf("composer value = %q, want %q", got, "q?s")
+	}
+	if m.showHelp {
+		t.Error("? in the composer toggled help")
+	}
+	m, _ = update(m, keyEsc)
+	if m.focus != focusPeers {
+		t.Fatalf("esc: focus = %v, want peers (where it came from)", m.focus)
+	}
+	if got := m.compose.msg.Value(); got != "q?s" {
+		t.Errorf("esc lost the draft: %q", got)
+	}
+	if _, cmd := update(m, keyText("q")); !isQuit(cmd) {
+		t.Error("q outside the composer did not quit")
+	}
+}
+
+func TestCtrlCQuitsEvenInComposer(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("i"))
+	if _, cmd := update(m, keyCtrlC); !isQuit(cmd) {
+		t.Error("ctrl+c in the composer did not quit")
+	}
+}
+
+func TestEmptyMessageRefusedInPlace(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("i"))
+	m, cmd := update(m, keyEnter)
+	if cmd != nil {
+		t.Error("an empty message produced a command")
+	}
+	if len(f.posts) != 0 {
+		t.Errorf("empty message was posted: %q", f.posts)
+	}
+	if m.focus != focusComposer {
+		t.Errorf("focus left the composer: %v", m.focus)
+	}
+	if s := screen(m); !strings.Contains(s, "refused: the message is empty") {
+		t.Errorf("the refusal is not shown:\n%s", s)
+	}
+	// Typing clears the verdict.
+	m, _ = update(m, keyText("x"))
+	if strings.Contains(screen(m), "refused") {
+		t.Error("the refusal stayed after typing")
+	}
+}
+
+func TestOversizedMessageRefused(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("i"))
+	m.compose.msg.SetValue(strings.Repeat("a", 4097))
+	m, cmd := update(m, keyEnter)
+	if cmd != nil || len(f.posts) != 0 {
+		t.Fatal("a 4097-byte message was sent to the node")
+	}
+	if s := screen(m); !strings.Contains(s, "refused: the message is 4,097 bytes; the limit is 4,096") {
+		t.Errorf("the refusal is not shown:\n%s", s)
+	}
+	if s := screen(m); !strings.Contains(s, "4,097 / 4,096 bytes") {
+		t.Errorf("the byte count is not shown:\n%s", s)
+	}
+	// Multi-byte characters count in bytes: 1366 × "€" (3 bytes) = 4098.
+	m.compose.msg.SetValue(strings.Repeat("€", 1366))
+	m, _ = update(m, keyEnter)
+	if !strings.Contains(screen(m), "4,098 bytes") || len(f.posts) != 0 {
+		t.Error("a 4098-byte message of 1366 characters was not refused by bytes")
+	}
+}
+
+func TestMaxMessagePosted(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("i"))
+	text := strings.Repeat("é", 2048) // 4096 bytes
+	m.compose.msg.SetValue(text)
+	m, cmd := update(m, keyEnter)
+	if cmd == nil {
+		t.Fatal("a 4096-byte message was not posted")
+	}
+	if !strings.Contains(screen(m), "posting…") {
+		t.Error("no posting status")
+	}
+	m, _ = update(m, cmd())
+	if len(f.posts) != 1 || f.posts[0] != text {
+		t.Fatalf("node got %d posts", len(f.posts))
+	}
+	if m.compose.msg.Value() != "" {
+		t.Error("composer not cleared after posting")
+	}
+	if !strings.Contains(screen(m), "queued for mining") {
+		t.Error("no confirmation shown")
+	}
+}
+
+func TestNodeRefusalShownInPlace(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	f.postErr = errors.New("pending pool is full")
+	m, _ = update(m, keyText("i"), keyText("h"), keyText("i"))
+	m, cmd := update(m, keyEnter)
+	m, _ = update(m, cmd())
+	if s := screen(m); !strings.Contains(s, "the node refused it: pending pool is full") {
+		t.Errorf("node error not shown:\n%s", s)
+	}
+	if m.compose.msg.Value() != "hi" {
+		t.Errorf("draft lost after a refusal: %q", m.compose.msg.Value())
+	}
+}
+
+func TestCheckMessage(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantErr string
+	}{
+		{"", "empty"},
+		{"hi", ""},
+		{strings.Repeat("a", 4096), ""},
+		{strings.Repeat("a", 4097), "4,097 bytes"},
+		{"bad \xff utf8", "not valid UTF-8"},
+	}
+	for _, tt := range tests {
+		err := checkMessage(tt.in)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("checkMessage(%.20q) = %v, want nil", tt.in, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("checkMessage(%.20q) = %v, want %q", tt.in, err, tt.wantErr)
+		}
+	}
+}
+
+func TestSyncKeyCallsNode(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, cmd := update(m, keyText("s"))
+	if cmd == nil {
+		t.Fatal("s returned no command")
+	}
+	if f.syncs != 0 {
+		t.Fatal("Sync was called inside Update")
+	}
+	msg := cmd()
+	if f.syncs != 1 {
+		t.Fatalf("Sync calls = %d, want 1", f.syncs)
+	}
+	m, _ = update(m, msg)
+	if !strings.Contains(screen(m), "sync round done") {
+		t.Errorf("no sync result shown:\n%s", screen(m))
+	}
+}
+
+func TestHelpToggles(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	if strings.Contains(screen(m), "previous pane") {
+		t.Fatal("full help shown before ?")
+	}
+	m, _ = update(m, keyText("?"))
+	if !m.showHelp || !strings.Contains(screen(m), "previous pane") {
+		t.Fatalf("? did not show the full help:\n%s", screen(m))
+	}
+	m, _ = update(m, keyText("?"))
+	if m.showHelp || strings.Contains(screen(m), "previous pane") {
+		t.Fatal("? did not hide the full help")
+	}
+}
+
+func TestHelpLineFollowsFocus(t *testing.T) {
+	m, _ := busyModel(t, 120, 30)
+	lastLine := func(m Model) string {
+		lines := strings.Split(screen(m), "\n")
+		return lines[len(lines)-1]
+	}
+	if l := lastLine(m); !strings.Contains(l, "enter detail") {
+		t.Errorf("chain help line = %q", l)
+	}
+	m, _ = update(m, keyText("i"))
+	if l := lastLine(m); !strings.Contains(l, "enter post") || !strings.Contains(l, "esc leave") {
+		t.Errorf("composer help line = %q", l)
+	}
+}
+
+func TestAddPeer(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("a"))
+	if m.focus != focusAddPeer {
+		t.Fatalf("a: focus = %v", m.focus)
+	}
+	m, cmd := update(m, keyEnter)
+	if cmd != nil || !strings.Contains(screen(m), "type an address first") {
+		t.Fatal("empty address not refused in place")
+	}
+	for _, r := range "10.0.0.2" {
+		m, _ = update(m, keyText(string(r)))
+	}
+	m, cmd = update(m, keyEnter)
+	if cmd == nil {
+		t.Fatal("no connect command")
+	}
+	m, _ = update(m, cmd())
+	if len(f.connects) != 1 || f.connects[0] != "10.0.0.2:8333" {
+		t.Fatalf("connects = %q, want [10.0.0.2:8333]", f.connects)
+	}
+	if m.focus != focusChain {
+		t.Errorf("focus after connecting = %v, want chain", m.focus)
+	}
+	if !strings.Contains(screen(m), "added peer 10.0.0.2:8333") {
+		t.Errorf("no confirmation:\n%s", screen(m))
+	}
+}
+
+func TestCheckAddr(t *testing.T) {
+	tests := []struct{ in, want, err string }{
+		{"10.0.0.2:8333", "10.0.0.2:8333", ""},
+		{"10.0.0.2", "10.0.0.2:8333", ""},
+		{" node.example:9000 ", "node.example:9000", ""},
+		{"::1", "[::1]:8333", ""},
+		{"[::1]:8400", "[::1]:8400", ""},
+		{"host:http", "", "port"},
+		{"host:70000", "", "port"},
+		{":8333", "", "no host"},
+		{"", "", "type an address"},
+	}
+	for _, tt := range tests {
+		got, err := checkAddr(tt.in)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("checkAddr(%q) error = %v, want %q", tt.in, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("checkAddr(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
+	}
+}
+
+func TestBlockDetailOpensAndCloses(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	sel := f.snap.Recent[2]
+	f.blocks[sel.Hash] = fullBlock(sel)
+	m, _ = update(m, keyDown, keyDown)
+	m, cmd := update(m, keyEnter)
+	if m.focus != focusDetail || cmd == nil {
+		t.Fatalf("enter: focus = %v, cmd nil = %v", m.focus, cmd == nil)
+	}
+	// Shown at once from the summary, before the node answers.
+	if s := screen(m); !strings.Contains(s, sel.Hash) || !strings.Contains(s, "loading") {
+		t.Errorf("detail before the block arrives:\n%s", s)
+	}
+	m, _ = update(m, cmd())
+	s := screen(m)
+	for _, want := range []string{sel.Hash, sel.PrevHash, sel.Sender, "48,213", "16 bits", sel.Message, "2 blocks below the tip"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("detail lacks %q:\n%s", want, s)
+		}
+	}
+	m, _ = update(m, keyEsc)
+	if m.focus != focusChain {
+		t.Errorf("esc: focus = %v, want chain", m.focus)
+	}
+}
+
+func TestBlockDetailError(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, cmd := update(m, keyEnter)
+	m, _ = update(m, cmd()) // the fake has no full blocks
+	if s := screen(m); !strings.Contains(s, "could not load the full block: block not found") {
+		t.Errorf("error not shown:\n%s", s)
+	}
+}
+
+func TestTreeToggleAndDetailFromTree(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("t"))
+	s := screen(m)
+	for _, want := range []string{"Fork tree", "[lost: less work]", "[reorg here]", "[mining on this]", "#21 being mined", "├─╯"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("tree view lacks %q:\n%s", want, s)
+		}
+	}
+	// Down to the lost side block (#20, #19, #18, #18').
+	m, _ = update(m, keyDown, keyDown, keyDown)
+	b, ok := m.chain.Selected()
+	if !ok || b.Hash != hashAt("side-18") {
+		t.Fatalf("selected %v %q, want the side block", ok, b.Hash)
+	}
+	f.blocks[b.Hash] = fullBlock(b)
+	m, cmd := update(m, keyEnter)
+	m, _ = update(m, cmd())
+	if s := screen(m); !strings.Contains(s, "not on the best chain") || !strings.Contains(s, "my fork grows") {
+		t.Errorf("side block detail:\n%s", s)
+	}
+	m, _ = update(m, keyEsc, keyText("t"))
+	if m.chain.treeMode {
+		t.Error("t did not go back to the list")
+	}
+}
+
+var sgr = regexp.MustCompile(`\x1b\[[0-9;:]*m`)
+
+// rawEscapes returns what is left of s's escape sequences once the styling
+// (SGR) ones are removed: anything left came from data.
+func rawEscapes(s string) []string {
+	var left []string
+	rest := sgr.ReplaceAllString(s, "")
+	for i := strings.IndexByte(rest, 0x1b); i >= 0; i = strings.IndexByte(rest, 0x1b) {
+		left = append(left, fmt.Sprintf("%q", rest[i:min(len(rest), i+12)]))
+		rest = rest[i+1:]
+	}
+	return left
+}
+
+func TestEscapeSequencesInMessagesAreShownEscaped(t *testing.T) {
+	const evil = "\x1b[2J\x1b]0;pwned\x07hi"
+	const shown = `\x1b[2J\x1b]0;pwned\x07hi`
+	snap := busySnapshot()
+	snap.Recent[0].Message = evil
+	snap.Recent[0].Sender = "02\x1b[31m"
+	snap.Tree[len(snap.Tree)-1].Message = evil
+	snap.Peers[0].Addr = "1.2.3.4:5\x1b[5m"
+	snap.Sync.Syncing, snap.Sync.Peer = true, "evil\x1b]0;x\x07"
+	snap.Pending[1].Message = evil
+	f := newFakeNode(snap)
+	m := testModel(f)
+	m, _ = update(m, tea.WindowSizeMsg{Width: 160, Height: 40}, snapshotMsg{snap: snap},
+		eventMsg{ev: node.Event{Time: fixedNow, Payload: node.BlockRejected{Height: 3, Reason: "InvalidMessage\x1b[2J", Peer: "p\x1b[0m", Detail: evil}}},
+		eventMsg{ev: node.Event{Time: fixedNow, Payload: node.PeerOnline{Peer: "x", Agent: "agent\x1b]8;;http://evil\x07"}}},
+		eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MessageQueued{Message: evil}}},
+	)
+	check := func(where string, m Model) {
+		t.Helper()
+		raw := m.View().Content
+		if left := rawEscapes(raw); len(left) > 0 {
+			t.Errorf("%s: raw escape sequences from data reach the terminal: %v", where, left)
+		}
+		if !strings.Contains(ansi.Strip(raw), shown) {
+			t.Errorf("%s: the message is not shown escaped:\n%s", where, ansi.Strip(raw))
+		}
+	}
+	check("chain pane", m)
+	mt, _ := update(m, keyText("t"))
+	check("fork tree", mt)
+
+	f.blocks[snap.Recent[0].Hash] = fullBlock(snap.Recent[0])
+	m, cmd := update(m, keyEnter)
+	check("detail before loading", m)
+	m, _ = update(m, cmd())
+	if m.detail.block == nil {
+		t.Fatal("block not loaded")
+	}
+	check("block detail", m)
+}
+
+func TestResizeKeepsEveryLineWithinWidth(t *testing.T) {
+	sizes := [][2]int{{80, 24}, {200, 60}, {100, 30}, {60, 16}, {120, 20}, {20, 5}, {1, 1}}
+	setups := map[string][]tea.Msg{
+		"list":     nil,
+		"tree":     {keyText("t")},
+		"help":     {keyText("?")},
+		"detail":   {keyEnter},
+		"composer": {keyText("i")},
+		"add peer": {keyText("a")},
+		"zoom":     {keyTab, keyTab, keyTab, keyText("z")},
+	}
+	for name, keys := range setups {
+		for _, size := range sizes {
+			t.Run(fmt.Sprintf("%s/%dx%d", name, size[0], size[1]), func(t *testing.T) {
+				m, _ := busyModel(t, 100, 30)
+				m, _ = update(m, keys...)
+				m, _ = update(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+				lines := strings.Split(m.View().Content, "\n")
+				if len(lines) > size[1] {
+					t.Errorf("%d lines for a height of %d", len(lines), size[1])
+				}
+				for i, l := range lines {
+					if w := lipgloss.Width(l); w > size[0] {
+						t.Errorf("line %d is %d wide (max %d): %q", i, w, size[0], ansi.Strip(l))
+					}
+				}
+				if size[0] >= minWidth && size[1] >= minHeight && len(lines) != size[1] {
+					t.Errorf("%d lines, want the full height %d", len(lines), size[1])
+				}
+			})
+		}
+	}
+}
+
+func TestSnapshotErrorKeepsLastKnown(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, _ = update(m, snapshotMsg{err: errors.New("node busy")})
+	s := screen(m)
+	for _, want := range []string{"height 20", "twenty blocks!", "127.0.0.1:8334", "node not answering: node busy"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("after a failed snapshot the screen lacks %q:\n%s", want, s)
+		}
+	}
+}
+
+func TestSyncStateInWords(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*node.Snapshot)
+		want string
+	}{
+		{"in sync", func(*node.Snapshot) {}, "in sync with 3 peers"},
+		{"one peer", func(s *node.Snapshot) { s.Sync.Online = 1 }, "in sync with 1 peer"},
+		{"syncing", func(s *node.Snapshot) {
+			s.Sync = node.SyncState{Syncing: true, Peer: "10.0.0.2:8333", Behind: 1200, Online: 3, Known: 6}
+		},
+			"syncing from 10.0.0.2:8333, 1,200 blocks behind"},
+		{"alone", func(s *node.Snapshot) { s.Peers, s.Sync = nil, node.SyncState{} }, "alone: no peers"},
+		{"all offline", func(s *node.Snapshot) { s.Sync = node.SyncState{Known: 6} }, "alone: none of 6 known peers are online"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			snap := busySnapshot()
+			tt.edit(&snap)
+			m := testModel(newFakeNode(snap))
+			m, _ = update(m, tea.WindowSizeMsg{Width: 120, Height: 30}, snapshotMsg{snap: snap})
+			if header := strings.Split(screen(m), "\n")[0]; !strings.Contains(header, tt.want) {
+				t.Errorf("header = %q, want %q", header, tt.want)
+			}
+		})
+	}
+}
+
+func TestPeersSortedNearestOnlineFirst(t *testing.T) {
+	var p peersPane
+	p.SetPeers([]node.PeerInfo{
+		{Addr: "off-near", Status: node.PeerOfflineStatus, SmoothRTT: time.Millisecond},
+		{Addr: "on-far", Status: node.PeerOnlineStatus, SmoothRTT: 90 * time.Millisecond},
+		{Addr: "on-unmeasured", Status: node.PeerOnlineStatus},
+		{Addr: "on-near", Status: node.PeerOnlineStatus, SmoothRTT: 2 * time.Millisecond},
+		{Addr: "dialing", Status: node.PeerConnectingStatus},
+	}, 3, 5)
+	var got []string
+	for _, pi := range p.peers {
+		got = append(got, pi.Addr)
+	}
+	want := "on-near on-far on-unmeasured dialing off-near"
+	if strings.Join(got, " ") != want {
+		t.Errorf("order = %v, want %v", got, want)
+	}
+}
+
+func TestEventsAreBoundedAndNewestFirst(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	for i := range 600 {
+		m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.Warning{Message: fmt.Sprintf("w%d", i)}}})
+	}
+	if n := len(m.log.items); n != maxEvents {
+		t.Fatalf("history holds %d events, want %d", n, maxEvents)
+	}
+	if m.log.items[0].text != "w599" {
+		t.Errorf("newest event = %q, want w599", m.log.items[0].text)
+	}
+}
+
+func TestMiningEvents(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
+		MessageID: "x", Message: "new one", Height: 21, Attempts: 1000, Expected: 4000, HashRate: 2e6, Queue: 5}}})
+	s := screen(m)
+	for _, want := range []string{`mining #21 "new one"`, "2.00 MH/s", "(25%)", "queue 5"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("after progress the screen lacks %q:\n%s", want, s)
+		}
+	}
+	// A snapshot asked for before that event does not undo it.
+	m, _ = update(m, snapshotMsg{snap: busySnapshot(), seq: 0})
+	if !strings.Contains(screen(m), `"new one"`) {
+		t.Error("an older snapshot replaced newer mining progress")
+	}
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningIdle{}}})
+	if !strings.Contains(screen(m), "idle: nothing to mine") {
+		t.Errorf("idle not shown:\n%s", screen(m))
+	}
+}
+
+func TestEventsTriggerOneSnapshotAtATime(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m.fetching = false
+	m, cmd := update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.TipChanged{Height: 21, Hash: hashAt("x")}}})
+	if cmd == nil || !m.fetching {
+		t.Fatal("a tip change did not ask for a snapshot")
+	}
+	if !strings.Contains(screen(m), "height 21") {
+		t.Error("header did not follow the tip at once")
+	}
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.PeerOnline{Peer: "a"}}})
+	if !m.stale {
+		t.Error("a second event while fetching did not mark the snapshot stale")
+	}
+	m, cmd = update(m, snapshotMsg{snap: busySnapshot(), seq: m.miningSeq})
+	if !m.fetching || cmd == nil {
+		t.Error("a stale snapshot was not fetched again")
+	}
+}
+
+func TestNoColor(t *testing.T) {
+	f := newFakeNode(busySnapshot())
+	m := New(f, Options{Title: "x", NoColor: true})
+	m.now, m.loc = func() time.Time { return fixedNow }, time.UTC
+	m, _ = update(m, tea.WindowSizeMsg{Width: 100, Height: 30}, snapshotMsg{snap: f.snap})
+	for _, seq := range sgr.FindAllString(m.View().Content, -1) {
+		for _, p := range strings.FieldsFunc(strings.Trim(seq, "\x1b[m"), func(r rune) bool { return r == ';' || r == ':' }) {
+			var n int
+			fmt.Sscan(p, &n)
+			if (n >= 30 && n <= 49) || (n >= 90 && n <= 107) {
+				t.Fatalf("NoColor view sets a colour: %q", seq)
+			}
+		}
+	}
+}
+
+func TestRunStopsWhenContextEnds(t *testing.T) {
+	f := newFakeNode(busySnapshot())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, f, Options{NoColor: true}, tea.WithInput(strings.NewReader("")), tea.WithOutput(io.Discard), tea.WithWindowSize(80, 24))
+	}()
+	time.Sleep(100 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil after the context ended", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the context ended")
+	}
+}
+
+func TestRunQuitsOnQ(t *testing.T) {
+	f := newFakeNode(emptySnapshot())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), f, Options{}, tea.WithInput(strings.NewReader("q")), tea.WithOutput(io.Discard), tea.WithWindowSize(80, 24))
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v, want nil after q", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after q")
+	}
+}
+
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	_, ok := cmd().(tea.QuitMsg)
+	return ok
+}
