@@ -5,6 +5,8 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
+
 	"github.com/meshchain/meshchain/node"
 )
 
@@ -73,7 +75,13 @@ func (p *chainPane) SetTree(tree []node.TreeNode, mining *node.MiningState) {
 	}
 	p.tree = tree
 	p.mining = mining
-	p.rows = layoutTree(p.tree, mining)
+	if len(tree) == 0 && len(p.blocks) > 0 {
+		// A node that sends no tree still has a best chain: draw that.
+		for _, b := range p.blocks {
+			tree = append([]node.TreeNode{{BlockSummary: b, OnBest: true, MiningOn: mining != nil && b.Hash == mining.Parent}}, tree...)
+		}
+	}
+	p.rows = layoutTree(tree, mining)
 	p.treeCursor = p.firstBlockRow(0, 1)
 	if sel != "" {
 		for i, r := range p.rows {
@@ -269,7 +277,7 @@ func (p *chainPane) treeLines(w int) []string {
 		case r.mining && p.mining != nil:
 			text = p.st.Accent.Render(fmt.Sprintf("#%s being mined: %s", commas(p.mining.Height), quote(p.mining.Message)))
 		case r.node != nil:
-			text = p.treeText(r.node)
+			text = p.treeText(r.node, w-2-lipgloss.Width(r.graph)-1)
 		}
 		row := mark + graph
 		if text != "" {
@@ -288,10 +296,12 @@ func (p *chainPane) treeLines(w int) []string {
 	return lines
 }
 
-func (p *chainPane) treeText(n *node.TreeNode) string {
-	body := fmt.Sprintf("#%s %s %s %s", commas(n.Height), short(n.Hash), short(n.Sender), quote(n.Message))
-	if !n.OnBest {
-		body = p.st.Dim.Render(body)
+// treeText is a block's line in the fork view, fitted to w: the message is
+// cut before the tags, which say why the block matters.
+func (p *chainPane) treeText(n *node.TreeNode, w int) string {
+	head := fmt.Sprintf("#%s %s", commas(n.Height), short(n.Hash))
+	if w >= 60 {
+		head += " " + short(n.Sender)
 	}
 	var tags []string
 	if n.MiningOn {
@@ -303,11 +313,19 @@ func (p *chainPane) treeText(n *node.TreeNode) string {
 	if n.LostWhy != "" {
 		tags = append(tags, p.st.Bad.Render("[lost: "+Sanitize(n.LostWhy)+"]"))
 	}
-	if len(tags) == 0 {
+	tag := strings.Join(tags, " ")
+	room := w - lipgloss.Width(head) - 1
+	if tag != "" {
+		room -= lipgloss.Width(tag) + 1
+	}
+	body := head + " " + trunc(quote(n.Message), max(room, 8))
+	if !n.OnBest {
+		body = p.st.Dim.Render(body)
+	}
+	if tag == "" {
 		return body
 	}
-	// Tags first so a narrow pane cuts the message, not the reason.
-	return strings.Join(tags, " ") + " " + body
+	return body + " " + tag
 }
 
 // scrollTo returns the offset that keeps cursor within a window of n rows

@@ -56,6 +56,10 @@ func newComposer(st *Styles) composer {
 
 func (c *composer) SetSize(w, _ int) {
 	c.w = w
+	c.msg.Placeholder = "press i to write a message, Enter to post it"
+	if c.focused {
+		c.msg.Placeholder = "type a message (up to 4,096 bytes) and press Enter"
+	}
 	c.msg.SetWidth(max(1, w-4-len(c.msg.Prompt)-1))
 	c.addr.SetWidth(max(1, w-4-len(c.addr.Prompt)-1))
 }

@@ -95,7 +95,7 @@ func (k keyMap) helpFor(f focus, tree bool) paneHelp {
 	scroll := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "scroll"))
 	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, treeKey, k.Zoom}
 	shortActions := []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer, short(k.Zoom, "zoom"), short(k.NextPane, "next pane")}
-	app := []key.Binding{k.NextPane, k.PrevPane, k.Help, k.Quit, k.ForceQuit}
+	app := []key.Binding{k.NextPane, k.PrevPane, short(k.Help, "toggle help"), k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 	tail := []key.Binding{short(k.Help, "more"), k.Quit}
 
@@ -104,6 +104,7 @@ func (k keyMap) helpFor(f focus, tree bool) paneHelp {
 	case focusChain:
 		move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "select"))
 		pane = []key.Binding{move, short(k.Open, "detail"), treeKey}
+		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom}
 	case focusComposer:
 		in := []key.Binding{k.Post, k.Leave, k.NextPane}
 		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}

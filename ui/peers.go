@@ -101,7 +101,7 @@ func (p *peersPane) lines(w int) []string {
 	if len(p.peers) == 0 {
 		return []string{
 			p.st.Dim.Render("no peers yet: alone on this network"),
-			p.st.Dim.Render("press a to add one by address (host:port)"),
+			p.st.Dim.Render("press a to add one (host:port)"),
 		}
 	}
 	addrW := len("address")

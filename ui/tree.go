@@ -14,6 +14,7 @@ const (
 	glyphMining  = "◌"
 	glyphLine    = "│"
 	glyphJoin    = "├"
+	glyphStart   = "╭"
 	glyphCorner  = "╯"
 	glyphCross   = "┼"
 	glyphHorizon = "─"
@@ -54,19 +55,10 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 	}
 
 	lane := make([]int, len(nodes))
-	var trunkLow, trunkHigh uint64
-	trunk := false
 	for i, n := range nodes {
 		lane[i] = -1
 		if n.OnBest {
 			lane[i] = 0
-			if !trunk || n.Height < trunkLow {
-				trunkLow = n.Height
-			}
-			if !trunk || n.Height > trunkHigh {
-				trunkHigh = n.Height
-			}
-			trunk = true
 		}
 	}
 
@@ -118,14 +110,9 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 			miningAt = -1 // not a tip: the tag on the block says enough
 		}
 	}
-	if miningAt >= 0 {
-		h := nodes[miningAt].Height + 1
-		if nodes[miningAt].OnBest {
-			trunkHigh = max(trunkHigh, h)
-		} else {
-			b := branches[owner[miningAt]]
-			b.high = max(b.high, h)
-		}
+	if miningAt >= 0 && !nodes[miningAt].OnBest {
+		b := branches[owner[miningAt]]
+		b.high = max(b.high, nodes[miningAt].Height+1)
 	}
 
 	// Lanes: branches nearer the trunk first, those joining higher first (so
@@ -177,23 +164,39 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 		maxLane = max(maxLane, b.lane)
 	}
 
-	// active reports whether lane l has a block at height h or passes it.
-	active := func(l int, h uint64) bool {
-		if l == 0 {
-			return trunk && h >= trunkLow && h <= trunkHigh
+	// lowest[i] says that block i is the last of its lane's run: the trunk's
+	// lowest block, or a branch's lowest block with no connector below it.
+	lowest := make(map[int]bool)
+	trunkLowest := -1
+	for i, n := range nodes {
+		if n.OnBest && (trunkLowest < 0 || n.Height < nodes[trunkLowest].Height) {
+			trunkLowest = i
 		}
-		for _, b := range branches {
-			if b.lane == l && h >= b.low && h <= b.high {
-				return true
-			}
-		}
-		return false
 	}
-	graph := func(cells []string) string {
+	if trunkLowest >= 0 {
+		lowest[trunkLowest] = true
+	}
+	for _, b := range branches {
+		if b.parent < 0 {
+			lowest[b.members[len(b.members)-1]] = true
+		}
+	}
+
+	// open[l]: a line in lane l has started above and continues below, as
+	// in git's graph: lines only join rows that are connected.
+	open := make([]bool, maxLane+1)
+	cellsFor := func(self int, glyph string) string {
 		var sb strings.Builder
-		for i, c := range cells {
-			sb.WriteString(c)
-			if i < len(cells)-1 {
+		for l := 0; l <= maxLane; l++ {
+			switch {
+			case l == self:
+				sb.WriteString(glyph)
+			case open[l]:
+				sb.WriteString(glyphLine)
+			default:
+				sb.WriteString(" ")
+			}
+			if l < maxLane {
 				sb.WriteString(" ")
 			}
 		}
@@ -218,18 +221,9 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 	var rows []treeRow
 	for _, h := range heights {
 		if miningAt >= 0 && h == nodes[miningAt].Height+1 {
-			cells := make([]string, maxLane+1)
-			for l := range cells {
-				switch {
-				case l == lane[miningAt]:
-					cells[l] = glyphMining
-				case active(l, h):
-					cells[l] = glyphLine
-				default:
-					cells[l] = " "
-				}
-			}
-			rows = append(rows, treeRow{graph: graph(cells), mining: true})
+			l := lane[miningAt]
+			rows = append(rows, treeRow{graph: cellsFor(l, glyphMining), mining: true})
+			open[l] = true
 		}
 		at := rowsAt[h]
 		sort.SliceStable(at, func(a, b int) bool {
@@ -240,22 +234,14 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 			return lane[at[a]] < lane[at[b]]
 		})
 		for _, i := range at {
-			cells := make([]string, maxLane+1)
-			for l := range cells {
-				switch {
-				case l == lane[i] && lane[i] == 0:
-					cells[l] = glyphBest
-				case l == lane[i]:
-					cells[l] = glyphSide
-				case active(l, h):
-					cells[l] = glyphLine
-				default:
-					cells[l] = " "
-				}
+			glyph := glyphSide
+			if nodes[i].OnBest {
+				glyph = glyphBest
 			}
-			rows = append(rows, treeRow{graph: graph(cells), node: &nodes[i]})
+			rows = append(rows, treeRow{graph: cellsFor(lane[i], glyph), node: &nodes[i]})
+			open[lane[i]] = !lowest[i]
 		}
-		// Connectors of branches whose lowest block is at h.
+		// Connectors of branches whose lowest block is at h, rightmost first.
 		var joining []*branch
 		for _, b := range branches {
 			if b.low == h && b.parent >= 0 {
@@ -263,20 +249,17 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 			}
 		}
 		sort.SliceStable(joining, func(i, j int) bool { return joining[i].lane > joining[j].lane })
-		pending := map[int]bool{}
 		for _, b := range joining {
-			pending[b.lane] = true
-		}
-		for _, b := range joining {
-			delete(pending, b.lane)
 			p := lane[b.parent]
 			var sb strings.Builder
 			for l := 0; l <= maxLane; l++ {
-				below := h > 0 && active(l, h-1) || pending[l]
 				c, gap := " ", " "
 				switch {
 				case l == p:
 					c = glyphJoin
+					if !open[p] {
+						c = glyphStart
+					}
 					if p < b.lane {
 						gap = glyphHorizon
 					}
@@ -284,10 +267,10 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 					c = glyphCorner
 				case l > p && l < b.lane:
 					c, gap = glyphHorizon, glyphHorizon
-					if below {
+					if open[l] {
 						c = glyphCross
 					}
-				case below:
+				case open[l]:
 					c = glyphLine
 				}
 				sb.WriteString(c)
@@ -296,6 +279,8 @@ func layoutTree(nodes []node.TreeNode, mining *node.MiningState) []treeRow {
 				}
 			}
 			rows = append(rows, treeRow{graph: sb.String()})
+			open[b.lane] = false
+			open[p] = true
 		}
 	}
 	return rows

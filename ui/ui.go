@@ -94,6 +94,7 @@ type (
 	snapshotMsg   struct {
 		snap node.Snapshot
 		err  error
+		req  uint64 // which request this answers; older answers are dropped
 		seq  uint64 // mining events seen when the snapshot was asked for
 	}
 	tickMsg    struct{}
@@ -133,8 +134,11 @@ type Model struct {
 	snap      node.Snapshot
 	haveSnap  bool
 	snapErr   error
-	fetching  bool // a Snapshot call is in flight
-	stale     bool // something changed while it was: fetch again
+	fetching  bool   // a Snapshot call is in flight
+	stale     bool   // something changed while it was: fetch again
+	snapReq   uint64 // id of the latest Snapshot call
+	snapGot   uint64 // id of the snapshot shown
+	syncing   bool   // a Sync call is in flight
 	miningSeq uint64
 	mining    *node.MiningState
 	queue     int
@@ -180,6 +184,7 @@ func New(n Node, opts Options) Model {
 		loc:     time.Local,
 	}
 	m.clock = m.now()
+	m.fetching = true // Init asks for the first snapshot
 	m.layout()
 	return m
 }
@@ -209,7 +214,7 @@ func Run(ctx context.Context, n Node, opts Options, teaOpts ...tea.ProgramOption
 
 // Init subscribes to events, takes the first snapshot and starts the clock.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.subscribe(), m.fetchSnapshot(0), tick())
+	return tea.Batch(m.subscribe(), m.fetchSnapshot(0, 0), tick())
 }
 
 func (m Model) subscribe() tea.Cmd {
@@ -232,13 +237,13 @@ func waitEvent(ctx context.Context, ch <-chan node.Event) tea.Cmd {
 	}
 }
 
-func (m Model) fetchSnapshot(seq uint64) tea.Cmd {
+func (m Model) fetchSnapshot(req, seq uint64) tea.Cmd {
 	n, ctx := m.n, m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		s, err := n.Snapshot(ctx)
-		return snapshotMsg{snap: s, err: err, seq: seq}
+		return snapshotMsg{snap: s, err: err, req: req, seq: seq}
 	}
 }
 
@@ -254,7 +259,8 @@ func (m *Model) refresh() tea.Cmd {
 		return nil
 	}
 	m.fetching, m.stale = true, false
-	return m.fetchSnapshot(m.miningSeq)
+	m.snapReq++
+	return m.fetchSnapshot(m.snapReq, m.miningSeq)
 }
 
 // Update handles one message. It never blocks: node calls run in commands.
@@ -285,9 +291,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.streamed = true
 
 	case snapshotMsg:
-		m.fetching = false
-		m.applySnapshot(msg)
-		if m.stale {
+		if msg.req == m.snapReq {
+			m.fetching = false
+		}
+		if msg.req >= m.snapGot {
+			m.applySnapshot(msg)
+		}
+		if m.stale && !m.fetching {
 			cmds = append(cmds, m.refresh())
 		}
 
@@ -311,6 +321,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 
 	case syncedMsg:
+		m.syncing = false
 		if msg.err != nil {
 			m.setStatus(statusBad, "sync: "+Sanitize(msg.err.Error()))
 		} else {
@@ -398,6 +409,11 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		m.cycle(msg)
 		return nil
 	case key.Matches(msg, k.Sync):
+		if m.syncing {
+			m.setStatus(statusInfo, "sync: already running")
+			return nil
+		}
+		m.syncing = true
 		m.setStatus(statusInfo, "sync: asking the nearest peers…")
 		n, ctx := m.n, m.ctx
 		return func() tea.Msg { return syncedMsg{err: n.Sync(ctx)} }
@@ -640,6 +656,7 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 		m.snapErr = msg.err
 		return
 	}
+	m.snapGot = msg.req
 	m.snapErr = nil
 	m.snap = msg.snap
 	m.haveSnap = true

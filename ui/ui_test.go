@@ -566,9 +566,49 @@ func TestEventsTriggerOneSnapshotAtATime(t *testing.T) {
 	if !m.stale {
 		t.Error("a second event while fetching did not mark the snapshot stale")
 	}
-	m, cmd = update(m, snapshotMsg{snap: busySnapshot(), seq: m.miningSeq})
+	m, cmd = update(m, snapshotMsg{snap: busySnapshot(), req: m.snapReq, seq: m.miningSeq})
 	if !m.fetching || cmd == nil {
 		t.Error("a stale snapshot was not fetched again")
+	}
+}
+
+func TestOlderSnapshotAnswerIsDropped(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	newer := busySnapshot()
+	newer.Height = 30
+	m.snapReq = 5
+	m, _ = update(m, snapshotMsg{snap: newer, req: 5})
+	older := busySnapshot()
+	older.Height = 25
+	m, _ = update(m, snapshotMsg{snap: older, req: 4})
+	if m.snap.Height != 30 {
+		t.Errorf("height = %d: an older answer replaced a newer one", m.snap.Height)
+	}
+}
+
+func TestSyncOnlyOnceAtATime(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, cmd := update(m, keyText("s"))
+	if cmd == nil {
+		t.Fatal("no sync command")
+	}
+	m, cmd2 := update(m, keyText("s"))
+	if cmd2 != nil || !strings.Contains(screen(m), "sync: already running") {
+		t.Error("a second s started another sync while one was running")
+	}
+	m, _ = update(m, cmd())
+	if _, cmd = update(m, keyText("s")); cmd == nil {
+		t.Error("no sync after the first one finished")
+	}
+}
+
+func TestTreeFallsBackToBestChain(t *testing.T) {
+	snap := busySnapshot()
+	snap.Tree = nil
+	m := testModel(newFakeNode(snap))
+	m, _ = update(m, tea.WindowSizeMsg{Width: 100, Height: 30}, snapshotMsg{snap: snap}, keyText("t"))
+	if s := screen(m); !strings.Contains(s, "#20 00003a57") || strings.Contains(s, "no blocks yet") {
+		t.Errorf("tree without Snapshot.Tree:\n%s", s)
 	}
 }
 
