@@ -1,0 +1,655 @@
+package netpeers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// Status is what hello and tip frames announce about a node's best chain.
+type Status struct {
+	Height uint64
+	Tip    string
+	Work   string
+}
+
+// PeerRef names a peer: its node id (hex) and its address, the announced
+// listen address when it has one, else the remote address of the session.
+type PeerRef struct {
+	ID   string
+	Addr string
+}
+
+// Handler is implemented by the node. Calls come from netpeers goroutines
+// (mostly session goroutines) and must return quickly; a handler must not
+// call Connect or wait on the network.
+type Handler interface {
+	// Status is the node's best tip, announced in hello frames.
+	Status() Status
+	// HandleFrame receives Tip, BlockMsg, GetBlocks and Blocks frames.
+	// Ping, pong, hello, get_peers, peers and error frames stay inside netpeers.
+	HandleFrame(from PeerRef, frame any)
+	// PeerEvent reports sessions going online and offline and penalties.
+	PeerEvent(ev PeerEvent)
+	// ChainData is the complete /get-blockchaindata JSON object.
+	ChainData(ctx context.Context) ([]byte, error)
+}
+
+// PeerEventKind says what happened to a peer.
+type PeerEventKind int
+
+// The peer events.
+const (
+	PeerOnline PeerEventKind = iota + 1
+	PeerOffline
+	PeerPenalized
+)
+
+func (k PeerEventKind) String() string {
+	switch k {
+	case PeerOnline:
+		return "peer_online"
+	case PeerOffline:
+		return "peer_offline"
+	case PeerPenalized:
+		return "peer_penalized"
+	}
+	return fmt.Sprintf("PeerEventKind(%d)", int(k))
+}
+
+// PeerEvent is one change in the set of peers. For a given node id, online
+// and offline events alternate, online first.
+type PeerEvent struct {
+	Kind    PeerEventKind
+	Peer    PeerRef
+	Hello   Hello // PeerOnline: the peer's hello, with Listen made dialable
+	Inbound bool
+	Reason  string    // PeerOffline, PeerPenalized: why
+	Until   time.Time // PeerPenalized: refused until then
+}
+
+// AddressStore persists the address book. SavePeers receives the whole
+// persistent book each time (dialable addresses only).
+type AddressStore interface {
+	LoadPeers() ([]PeerRecord, error)
+	SavePeers(recs ...PeerRecord) error
+}
+
+// PeerRecord is one persisted address-book entry.
+type PeerRecord struct {
+	Addr                       string
+	NodeID                     string
+	LastRTT, SmoothRTT, MinRTT time.Duration
+	Status                     string
+	LastChange                 time.Time
+	Failures                   int
+	Penalty                    string
+	PenaltyUntil, LastSeen     time.Time
+}
+
+// The peer states of PeerInfo.Status.
+const (
+	StatusOnline     = "online"
+	StatusOffline    = "offline"
+	StatusConnecting = "connecting"
+	StatusPenalised  = "penalised"
+)
+
+// PeerInfo is one address-book entry as the node and the dashboard see it.
+type PeerInfo struct {
+	Addr       string
+	NodeID     string
+	Status     string // "online", "offline", "connecting", "penalised"
+	Inbound    bool
+	LastRTT    time.Duration // 0 when never measured
+	SmoothRTT  time.Duration
+	MinRTT     time.Duration
+	Height     uint64
+	Tip        string
+	Work       string
+	LastChange time.Time
+	Failures   int
+	Penalty    string
+}
+
+// Config is the transport's configuration; zero fields take the defaults below.
+type Config struct {
+	Listen           string        // "host:port"; "" = no server (dial only)
+	Genesis          string        // our genesis hash hex; peers of another genesis are refused
+	NodeID           string        // 64 hex, random, kept by the node
+	Agent            string        // "meshchain/<version>"
+	Peers            []string      // addresses to dial at start
+	MaxPeers         int           // sessions the dialer fills up to; default 32
+	PingInterval     time.Duration // default 10s
+	OfflineAfter     time.Duration // a peer silent this long is offline; default 30s
+	HandshakeTimeout time.Duration // default 10s
+	MaxInboundPerIP  int           // default 8, for non-loopback addresses
+	MaxInboundLocal  int           // per-IP limit for loopback addresses; default 64
+	MaxInbound       int           // default 2*MaxPeers
+	SendQueue        int           // frames queued per peer; overflow drops the peer; default 512
+	PenaltyTime      time.Duration // default 10m
+	RedialMin        time.Duration // first redial delay; default 1s
+	RedialMax        time.Duration // redial backoff cap; default 5m
+	SaveInterval     time.Duration // address book saves at most this often; default 5s
+	// LinkDelay (devnet) is a one-way delay added in both directions on
+	// connections we dial to addr, in the net.Conn layer.
+	LinkDelay func(addr string) time.Duration
+	Book      AddressStore // optional persistence of the address book
+	Logger    *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.MaxPeers <= 0 {
+		c.MaxPeers = 32
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 10 * time.Second
+	}
+	if c.OfflineAfter <= 0 {
+		c.OfflineAfter = 30 * time.Second
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxInboundPerIP <= 0 {
+		c.MaxInboundPerIP = 8
+	}
+	if c.MaxInboundLocal <= 0 {
+		c.MaxInboundLocal = 64
+	}
+	if c.MaxInbound <= 0 {
+		c.MaxInbound = 2 * c.MaxPeers
+	}
+	if c.SendQueue <= 0 {
+		c.SendQueue = 512
+	}
+	if c.PenaltyTime <= 0 {
+		c.PenaltyTime = 10 * time.Minute
+	}
+	if c.RedialMin <= 0 {
+		c.RedialMin = time.Second
+	}
+	if c.RedialMax <= 0 {
+		c.RedialMax = 5 * time.Minute
+	}
+	if c.RedialMax < c.RedialMin {
+		c.RedialMax = c.RedialMin
+	}
+	if c.SaveInterval <= 0 {
+		c.SaveInterval = 5 * time.Second
+	}
+	if c.Agent == "" {
+		c.Agent = "meshchain/dev"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Errors callers can test for.
+var (
+	ErrClosed      = errors.New("netpeers: server is not running")
+	ErrSelf        = errors.New("netpeers: that address is this node")
+	ErrPenalized   = errors.New("netpeers: peer is penalised")
+	ErrUnknownPeer = errors.New("netpeers: no online session with that peer")
+	ErrQueueFull   = errors.New("netpeers: send queue full, peer dropped")
+)
+
+// NewNodeID returns a random node id: 64 lowercase hex digits.
+func NewNodeID() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Server is one node's peer-to-peer endpoint: listener, dialer, sessions and
+// address book.
+type Server struct {
+	cfg Config
+	h   Handler
+	log *slog.Logger
+
+	// evMu orders registry changes with the events that report them, so a
+	// node id's online and offline events never cross. Only session
+	// goroutines take it; the handler is called while it is held.
+	evMu sync.Mutex
+
+	mu       sync.Mutex
+	ln       net.Listener
+	sessions map[string]*session // node id -> online session
+	book     map[string]*entry   // address -> entry
+	dialing  map[string]*dialAttempt
+	bansID   map[string]ban
+	bansAddr map[string]ban
+	bansIP   map[netip.Addr]ban
+	inByIP   map[netip.Addr]int
+	inTotal  int
+	running  bool
+	stopping bool
+	// runCtx is the context of the current Run call. Sessions started by
+	// HTTP handlers and Connect belong to it, as requests belong to an
+	// http.Server's BaseContext.
+	runCtx context.Context
+	wg     sync.WaitGroup
+
+	started chan struct{} // closed when Run has started
+	kick    chan struct{} // wakes the dialer
+	dirty   chan struct{} // wakes the address-book saver
+
+	liveConns atomic.Int64 // open peer WebSocket connections, for tests
+}
+
+// New checks the configuration and loads the address book.
+func New(cfg Config, h Handler) (*Server, error) {
+	if h == nil {
+		return nil, errors.New("netpeers: nil handler")
+	}
+	if !isHex(cfg.NodeID, 64) {
+		return nil, fmt.Errorf("netpeers: node id %q is not 64 lowercase hex digits", cfg.NodeID)
+	}
+	if cfg.Genesis == "" {
+		return nil, errors.New("netpeers: genesis hash is empty")
+	}
+	cfg.setDefaults()
+	cfg.Peers = append([]string(nil), cfg.Peers...)
+	s := &Server{
+		cfg:      cfg,
+		h:        h,
+		log:      cfg.Logger,
+		sessions: map[string]*session{},
+		book:     map[string]*entry{},
+		dialing:  map[string]*dialAttempt{},
+		bansID:   map[string]ban{},
+		bansAddr: map[string]ban{},
+		bansIP:   map[netip.Addr]ban{},
+		inByIP:   map[netip.Addr]int{},
+		started:  make(chan struct{}),
+		kick:     make(chan struct{}, 1),
+		dirty:    make(chan struct{}, 1),
+	}
+	if cfg.Book != nil {
+		recs, err := cfg.Book.LoadPeers()
+		if err != nil {
+			return nil, fmt.Errorf("netpeers: load address book: %w", err)
+		}
+		s.loadRecords(recs, time.Now())
+	}
+	for _, a := range cfg.Peers {
+		addr, err := normalizeAddr(a)
+		if err != nil {
+			return nil, fmt.Errorf("netpeers: peer address %q: %w", a, err)
+		}
+		s.addAddr(addr, sourceConfigured)
+	}
+	return s, nil
+}
+
+func isHex(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Listen binds the listener so that Addr is known before Run. Run calls it
+// when it has not been called and Config.Listen is set.
+func (s *Server) Listen() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln != nil {
+		return nil
+	}
+	if s.cfg.Listen == "" {
+		return errors.New("netpeers: no listen address configured")
+	}
+	ln, err := net.Listen("tcp", s.cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("netpeers: listen: %w", err)
+	}
+	s.ln = ln
+	return nil
+}
+
+// Addr is the actual listen address, or "" when the server does not listen.
+func (s *Server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrLocked()
+}
+
+func (s *Server) addrLocked() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// NodeID is this node's id.
+func (s *Server) NodeID() string { return s.cfg.NodeID }
+
+// Run serves peers, dials the book, pings, redials with backoff and saves the
+// book. It returns when ctx ends, once every goroutine it started has
+// stopped and every session is closed. A Server runs once.
+func (s *Server) Run(ctx context.Context) error {
+	if s.cfg.Listen != "" {
+		if err := s.Listen(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	s.mu.Lock()
+	if s.running || s.stopping {
+		s.mu.Unlock()
+		return errors.New("netpeers: Run called twice")
+	}
+	s.running = true
+	s.runCtx = ctx
+	ln := s.ln
+	s.mu.Unlock()
+	close(s.started)
+
+	var httpSrv *http.Server
+	serveErr := make(chan error, 1)
+	if ln != nil {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/", s.servePeer)
+		mux.HandleFunc("/get-blockchaindata", s.serveChainData)
+		httpSrv = &http.Server{
+			Handler:           mux,
+			ReadHeaderTimeout: s.cfg.HandshakeTimeout,
+			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				serveErr <- err
+				cancel()
+			}
+		}()
+	}
+	s.wg.Add(3)
+	go func() { defer s.wg.Done(); s.dialLoop(ctx) }()
+	go func() { defer s.wg.Done(); s.saveLoop(ctx) }()
+	go func() { defer s.wg.Done(); s.maintainLoop(ctx) }()
+	s.kickDialer()
+
+	<-ctx.Done()
+
+	s.mu.Lock()
+	s.stopping = true
+	s.mu.Unlock()
+	if httpSrv != nil {
+		_ = httpSrv.Close() // hijacked session connections are ours; they end with ctx
+	}
+	s.wg.Wait()
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+	s.saveBook()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("netpeers: serve: %w", err)
+	default:
+		return nil
+	}
+}
+
+// enter registers the calling goroutine (an HTTP handler) with Run's wait.
+func (s *Server) enter() (context.Context, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running || s.stopping {
+		return nil, false
+	}
+	s.wg.Add(1)
+	return s.runCtx, true
+}
+
+func (s *Server) kickDialer() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) markDirty() {
+	select {
+	case s.dirty <- struct{}{}:
+	default:
+	}
+}
+
+var acceptOptions = &websocket.AcceptOptions{
+	InsecureSkipVerify: true, // any tool may connect; peers are not browsers
+	CompressionMode:    websocket.CompressionDisabled,
+}
+
+// servePeer accepts a peer session on "/".
+func (s *Server) servePeer(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path != "/" {
+		http.NotFound(w, r)
+		return
+	}
+	ctx, ok := s.enter()
+	if !ok {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	remote, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		http.Error(w, "bad remote address", http.StatusBadRequest)
+		return
+	}
+	ip := remote.Addr().Unmap()
+	if until, banned := s.ipBanned(ip, time.Now()); banned {
+		http.Error(w, "penalised until "+until.UTC().Format(time.RFC3339), http.StatusForbidden)
+		return
+	}
+	if !s.reserveInbound(ip) {
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.releaseInbound(ip)
+	c, err := websocket.Accept(w, r, acceptOptions)
+	if err != nil {
+		s.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	s.runSession(ctx, c, sessionParams{inbound: true, remote: netip.AddrPortFrom(ip, remote.Port())})
+}
+
+// serveChainData answers /get-blockchaindata: one text message, then close 1000.
+func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
+	ctx, ok := s.enter()
+	if !ok {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.wg.Done()
+	remote, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		http.Error(w, "bad remote address", http.StatusBadRequest)
+		return
+	}
+	ip := remote.Addr().Unmap()
+	if _, banned := s.ipBanned(ip, time.Now()); banned {
+		http.Error(w, "penalised", http.StatusForbidden)
+		return
+	}
+	if !s.reserveInbound(ip) {
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	defer s.releaseInbound(ip)
+	c, err := websocket.Accept(w, r, acceptOptions)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	data, err := s.h.ChainData(ctx)
+	if err != nil {
+		s.log.Warn("chain data unavailable", "err", err)
+		_ = c.Close(websocket.StatusInternalError, "chain data unavailable")
+		return
+	}
+	if err := c.Write(ctx, websocket.MessageText, data); err != nil {
+		_ = c.CloseNow()
+		return
+	}
+	_ = c.Close(websocket.StatusNormalClosure, "")
+}
+
+func (s *Server) reserveInbound(ip netip.Addr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	limit := s.cfg.MaxInboundPerIP
+	if ip.IsLoopback() {
+		limit = s.cfg.MaxInboundLocal
+	}
+	if s.inTotal >= s.cfg.MaxInbound || s.inByIP[ip] >= limit {
+		return false
+	}
+	s.inTotal++
+	s.inByIP[ip]++
+	return true
+}
+
+func (s *Server) releaseInbound(ip netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inTotal--
+	if s.inByIP[ip]--; s.inByIP[ip] <= 0 {
+		delete(s.inByIP, ip)
+	}
+}
+
+// Send enqueues a frame for one online peer without blocking.
+func (s *Server) Send(peerID string, frame any) error {
+	data, err := Encode(frame)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	ss := s.sessions[peerID]
+	s.mu.Unlock()
+	if ss == nil || ss.closing.Load() {
+		return ErrUnknownPeer
+	}
+	return ss.enqueue(data)
+}
+
+// Broadcast enqueues a frame for every online peer except exceptID and
+// returns how many took it.
+func (s *Server) Broadcast(frame any, exceptID string) int {
+	data, err := Encode(frame)
+	if err != nil {
+		s.log.Error("broadcast of a frame that does not encode", "err", err)
+		return 0
+	}
+	n := 0
+	for _, ss := range s.onlineSessions() {
+		if ss.hello.NodeID == exceptID {
+			continue
+		}
+		if ss.enqueue(data) == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// AnnounceTip broadcasts a tip frame to every online peer.
+func (s *Server) AnnounceTip(st Status) {
+	s.Broadcast(Tip(st), "")
+}
+
+func (s *Server) onlineSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, ss := range s.sessions {
+		if !ss.closing.Load() {
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
+// Penalize is the node's verdict that a peer broke a rule (it served an
+// invalid block): the peer gets an error frame carrying reason, is closed,
+// and its node id, announced address and (non-loopback) IP are refused for
+// PenaltyTime. A PeerPenalized event follows.
+func (s *Server) Penalize(peerID, reason string) {
+	s.mu.Lock()
+	ss := s.sessions[peerID]
+	ref := PeerRef{ID: peerID}
+	banAddr := ""
+	var ip netip.Addr
+	if ss != nil {
+		ref.Addr, banAddr, ip = ss.ref.Addr, ss.banAddr, ss.remote.Addr()
+	} else {
+		for a, e := range s.book {
+			if e.nodeID == peerID && e.dialable() {
+				ref.Addr, banAddr = a, a
+				break
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.penalize(ref, banAddr, ip, reason, ss)
+}
+
+// penalize records the bans, closes the session (when there is one) with an
+// error frame and reports the penalty.
+func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason string, ss *session) {
+	now := time.Now()
+	until := now.Add(s.cfg.PenaltyTime)
+	b := ban{until: until, reason: reason}
+	s.mu.Lock()
+	if ref.ID != "" {
+		s.bansID[ref.ID] = b
+	}
+	if banAddr != "" {
+		s.bansAddr[banAddr] = b
+	}
+	if ip.IsValid() && !ip.IsLoopback() {
+		s.bansIP[ip] = b
+	}
+	for _, e := range s.book {
+		if (ref.ID != "" && e.nodeID == ref.ID) || (banAddr != "" && e.addr == banAddr) {
+			e.penalty, e.penaltyUntil = reason, until
+			e.lastChange = now
+		}
+	}
+	s.mu.Unlock()
+	s.markDirty()
+	s.log.Info("peer penalised", "peer", ref.ID, "addr", ref.Addr, "ip", ip, "reason", reason, "until", until)
+	// The event goes first so that it precedes the session's PeerOffline.
+	s.h.PeerEvent(PeerEvent{Kind: PeerPenalized, Peer: ref, Reason: reason, Until: until})
+	if ss != nil {
+		ss.shutdown(websocket.StatusPolicyViolation, reason, reason, "penalised: "+reason)
+	}
+}

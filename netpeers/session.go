@@ -1,0 +1,755 @@
+package netpeers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// closeSelf and closeDuplicate are the close reasons of the two handshake
+// outcomes that are nobody's fault.
+const (
+	closeSelf      = "self"
+	closeDuplicate = "duplicate"
+)
+
+// prioQueue bounds the queue of pongs, which jump ahead of other frames.
+const prioQueue = 64
+
+// maxPendingPings bounds the pings awaiting their pong.
+const maxPendingPings = 16
+
+var errDuplicate = errors.New("netpeers: duplicate session")
+
+type sessionParams struct {
+	inbound  bool
+	remote   netip.AddrPort // the TCP peer
+	dialAddr string         // outbound: the address dialled
+	attempt  *dialAttempt   // outbound: reports the handshake to Connect
+}
+
+// session is one WebSocket with a peer. Its reader runs in the goroutine
+// that called runSession; its writer, which owns every write and the close,
+// runs in a second goroutine that runSession waits for.
+type session struct {
+	s        *Server
+	conn     *websocket.Conn
+	inbound  bool
+	remote   netip.AddrPort
+	dialAddr string
+
+	// Set by the handshake, read-only afterwards.
+	hello   Hello
+	ref     PeerRef
+	banAddr string // the address refused when this peer is penalised
+
+	entry *entry // guarded by s.mu
+
+	queue chan []byte
+	prio  chan []byte
+
+	closing    atomic.Bool
+	closeReq   chan struct{} // closed by shutdown: the writer closes gracefully
+	readDone   chan struct{} // closed when the reader saw the connection end
+	writerDone chan struct{}
+	closeOnce  sync.Once
+	// Set before closeReq is closed.
+	closeCode   websocket.StatusCode
+	closeReason string
+	errFrame    []byte
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last frame received
+
+	mu sync.Mutex
+	// Why the session ended: localReason is a decision of ours (penalty,
+	// duplicate, timeout, full queue, shutdown) and wins; otherwise the most
+	// telling thing observed: the peer's error frame, its close, an I/O error.
+	localReason    string
+	observed       string
+	observedWeight int
+	pings          map[uint64]time.Time
+}
+
+func (s *Server) ourHello() Hello {
+	st := s.h.Status()
+	return Hello{
+		Version: ProtocolVersion,
+		Genesis: s.cfg.Genesis,
+		NodeID:  s.cfg.NodeID,
+		Listen:  s.Addr(),
+		Height:  st.Height,
+		Tip:     st.Tip,
+		Work:    st.Work,
+		Agent:   s.cfg.Agent,
+	}
+}
+
+// runSession runs a WebSocket from handshake to close. It returns when the
+// connection is closed and the writer has stopped.
+func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionParams) {
+	s.liveConns.Add(1)
+	defer s.liveConns.Add(-1)
+	defer func() { _ = c.CloseNow() }()
+	c.SetReadLimit(MaxFrameBytes + 1) // our own limit reader reports oversize frames first
+
+	ss := &session{
+		s:          s,
+		conn:       c,
+		inbound:    p.inbound,
+		remote:     p.remote,
+		dialAddr:   p.dialAddr,
+		queue:      make(chan []byte, s.cfg.SendQueue),
+		prio:       make(chan []byte, prioQueue),
+		closeReq:   make(chan struct{}),
+		readDone:   make(chan struct{}),
+		writerDone: make(chan struct{}),
+		pings:      map[uint64]time.Time{},
+	}
+	ss.lastRecv.Store(time.Now().UnixNano())
+
+	err := ss.handshake(ctx)
+	if err == nil {
+		err = s.attach(ss)
+		switch {
+		case errors.Is(err, errDuplicate):
+			_ = c.Close(websocket.StatusNormalClosure, closeDuplicate)
+		case errors.Is(err, ErrPenalized):
+			ss.refuse(websocket.StatusPolicyViolation, ReasonPenalized+": "+err.Error())
+		}
+	}
+	if err != nil {
+		if !p.inbound {
+			nodeID := ss.hello.NodeID
+			outcome := err
+			if errors.Is(err, errDuplicate) {
+				outcome = nil // reachable, and online through the other session
+			}
+			s.finishDial(p.dialAddr, nodeID, outcome)
+			if outcome != nil {
+				outcome = fmt.Errorf("netpeers: handshake with %s: %w", p.dialAddr, err)
+			}
+			p.attempt.finish(outcome)
+		}
+		s.log.Debug("handshake ended", "remote", p.remote, "dial", p.dialAddr, "err", err)
+		return
+	}
+	if p.attempt != nil {
+		p.attempt.finish(nil)
+	}
+
+	go ss.writeLoop(ctx)
+	ss.sendFrame(GetPeers{})
+	violated := ss.readLoop()
+	if !violated {
+		close(ss.readDone)
+	}
+	<-ss.writerDone
+	s.detach(ss)
+}
+
+// handshake sends our hello and reads the peer's. It closes the connection
+// itself when it returns an error.
+func (ss *session) handshake(ctx context.Context) error {
+	s := ss.s
+	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
+	defer cancel()
+	data, err := Encode(s.ourHello())
+	if err != nil {
+		_ = ss.conn.CloseNow()
+		return err
+	}
+	if err := ss.conn.Write(hctx, websocket.MessageText, data); err != nil {
+		_ = ss.conn.CloseNow()
+		return fmt.Errorf("send hello: %w", err)
+	}
+	raw, err := readFrame(hctx, ss.conn)
+	if err != nil {
+		var fe *FrameError
+		if errors.As(err, &fe) {
+			ss.violation(fe.Error(), nil)
+			return err
+		}
+		_ = ss.conn.CloseNow()
+		return fmt.Errorf("read hello: %w", err)
+	}
+	f, err := Decode(raw)
+	if err != nil {
+		ss.violation(err.Error(), nil)
+		return err
+	}
+	h, ok := f.(Hello)
+	if !ok {
+		if e, isErr := f.(Error); isErr {
+			// The peer refuses us before its hello: not a violation.
+			_ = ss.conn.Close(websocket.StatusNormalClosure, "")
+			return fmt.Errorf("peer error: %s", e.Reason)
+		}
+		reason := fmt.Sprintf("%s: first frame is %s, not hello", ReasonExpectedHello, frameName(f))
+		ss.violation(reason, nil)
+		return errors.New(reason)
+	}
+	ss.setHello(h)
+	if h.Version != ProtocolVersion {
+		reason := fmt.Sprintf("%s: version %d, this node speaks %d", ReasonUnsupportedVersion, h.Version, ProtocolVersion)
+		ss.refuse(websocket.StatusPolicyViolation, reason)
+		return errors.New(reason)
+	}
+	if h.Genesis != s.cfg.Genesis {
+		reason := fmt.Sprintf("%s: genesis %.64s, this network's is %s", ReasonWrongGenesis, h.Genesis, s.cfg.Genesis)
+		ss.violation(reason, &h)
+		return errors.New(reason)
+	}
+	if h.NodeID == s.cfg.NodeID {
+		_ = ss.conn.Close(websocket.StatusPolicyViolation, closeSelf)
+		return ErrSelf
+	}
+	if h.NodeID == "" || len(h.NodeID) > 128 {
+		reason := fmt.Sprintf("%s: node_id must be 64 hex digits", ReasonMalformedFrame)
+		ss.violation(reason, nil)
+		return errors.New(reason)
+	}
+	return nil
+}
+
+// setHello records the peer's hello and the names it goes by.
+func (ss *session) setHello(h Hello) {
+	listen, ok := dialableListen(h.Listen, ss.remote.Addr())
+	if !ok {
+		listen = ""
+	}
+	h.Listen = listen
+	if len(h.Agent) > 256 {
+		h.Agent = h.Agent[:256]
+	}
+	ss.hello = h
+	ss.ref = PeerRef{ID: h.NodeID}
+	switch {
+	case !ss.inbound:
+		ss.ref.Addr = ss.dialAddr
+		ss.banAddr = ss.dialAddr
+	case listen != "":
+		ss.ref.Addr = listen
+		ss.banAddr = listen
+	default:
+		ss.ref.Addr = ss.remote.String()
+	}
+}
+
+// violation answers bad input during the handshake: error frame, close
+// 1008, penalty. h is the peer's hello when it got that far.
+func (ss *session) violation(reason string, h *Hello) {
+	ss.refuse(websocket.StatusPolicyViolation, reason)
+	ref := PeerRef{Addr: ss.remote.String()}
+	banAddr := ""
+	if !ss.inbound {
+		ref.Addr, banAddr = ss.dialAddr, ss.dialAddr
+	}
+	if h != nil {
+		ref, banAddr = ss.ref, ss.banAddr
+	}
+	ss.s.penalize(ref, banAddr, ss.remote.Addr(), reason, nil)
+}
+
+// refuse sends an error frame and closes, from the goroutine that reads.
+func (ss *session) refuse(code websocket.StatusCode, reason string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if data, err := Encode(Error{Reason: reason}); err == nil {
+		_ = ss.conn.Write(ctx, websocket.MessageText, data)
+	}
+	_ = ss.conn.Close(code, closeText(reason))
+}
+
+// closeText fits a reason into a close frame (at most 123 bytes).
+func closeText(reason string) string {
+	if len(reason) <= 123 {
+		return reason
+	}
+	cut := 120
+	for cut > 0 && reason[cut]&0xc0 == 0x80 { // do not split a UTF-8 sequence
+		cut--
+	}
+	return reason[:cut] + "..."
+}
+
+func frameName(f any) string {
+	switch f := f.(type) {
+	case Unknown:
+		return fmt.Sprintf("%q", f.Type)
+	case Ping:
+		return TypePing
+	case Pong:
+		return TypePong
+	case Tip:
+		return TypeTip
+	case BlockMsg:
+		return TypeBlock
+	case GetBlocks:
+		return TypeGetBlocks
+	case Blocks:
+		return TypeBlocks
+	case GetPeers:
+		return TypeGetPeers
+	case Peers:
+		return TypePeers
+	case Error:
+		return TypeError
+	}
+	return fmt.Sprintf("%T", f)
+}
+
+// readFrame reads one message of at most MaxFrameBytes.
+func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
+	_, r, err := c.Reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, MaxFrameBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFrameBytes {
+		return nil, &FrameError{Code: ReasonFrameTooLarge, Detail: fmt.Sprintf("frame is larger than %d bytes", MaxFrameBytes)}
+	}
+	return data, nil
+}
+
+// attach makes a handshaken session the node id's online session, applying
+// the duplicate rule, and reports it.
+func (s *Server) attach(ss *session) error {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	now := time.Now()
+	id := ss.hello.NodeID
+	s.mu.Lock()
+	if b, banned := s.bannedLocked(id, ss.banAddr, ss.remote.Addr(), now); banned {
+		s.mu.Unlock()
+		return fmt.Errorf("%w until %s: %s", ErrPenalized, b.until.UTC().Format(time.RFC3339), b.reason)
+	}
+	old := s.sessions[id]
+	if old != nil && !old.closing.Load() && !s.keepNew(old, ss, now) {
+		s.mu.Unlock()
+		return errDuplicate
+	}
+	oldReason := closeDuplicate
+	if old != nil {
+		// The old session leaves the registry here, so this call, not its
+		// own end, reports it offline, before the new one goes online.
+		if old.closing.Load() {
+			oldReason = old.offline()
+		}
+		old.setClosing(closeDuplicate)
+		if e := old.entry; e != nil && e.sess == old {
+			e.sess = nil
+			s.touchLocked(e, now)
+		}
+	}
+	s.sessions[id] = ss
+	if !ss.inbound {
+		delete(s.dialing, ss.dialAddr)
+	}
+	e := s.entryForLocked(ss, now)
+	e.nodeID = id
+	e.sess = ss
+	e.inbound = ss.inbound
+	e.height, e.tip, e.work = ss.hello.Height, ss.hello.Tip, ss.hello.Work
+	e.lastSeen = now
+	e.failures = 0
+	ss.entry = e
+	s.touchLocked(e, now)
+	s.mu.Unlock()
+
+	if old != nil {
+		old.shutdown(websocket.StatusNormalClosure, closeDuplicate, "", closeDuplicate)
+		s.h.PeerEvent(PeerEvent{Kind: PeerOffline, Peer: old.ref, Inbound: old.inbound, Reason: oldReason})
+	}
+	s.log.Info("peer online", "peer", id, "addr", ss.ref.Addr, "inbound", ss.inbound, "agent", ss.hello.Agent)
+	s.h.PeerEvent(PeerEvent{Kind: PeerOnline, Peer: ss.ref, Hello: ss.hello, Inbound: ss.inbound})
+	return nil
+}
+
+// keepNew applies PROTOCOL.md's rule to two sessions with one node: the
+// session dialled by the node with the smaller node id stays. When one node
+// dialled both, the existing one stays unless it has gone quiet.
+func (s *Server) keepNew(old, cur *session, now time.Time) bool {
+	dialler := func(x *session) string {
+		if x.inbound {
+			return x.hello.NodeID
+		}
+		return s.cfg.NodeID
+	}
+	smaller := min(s.cfg.NodeID, cur.hello.NodeID)
+	oldKeep, curKeep := dialler(old) == smaller, dialler(cur) == smaller
+	if oldKeep != curKeep {
+		return curKeep
+	}
+	return now.Sub(old.lastRecvTime()) > 2*s.cfg.PingInterval
+}
+
+// entryForLocked finds or makes the book entry a session reports into.
+func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
+	key, src := ss.ref.Addr, sourceInbound
+	if !ss.inbound {
+		src = sourceConfigured
+	}
+	if e := s.book[key]; e != nil {
+		if e.sess == nil || e.nodeID == ss.hello.NodeID {
+			if ss.banAddr != "" && e.transient {
+				e.transient = false
+			}
+			return e
+		}
+		// Another node is online under that address: keep this one apart.
+		key = ss.remote.String()
+		ss.ref.Addr = key
+	}
+	if e := s.book[key]; e != nil && e.sess == nil {
+		return e
+	}
+	e := &entry{addr: key, source: src, lastChange: now, transient: ss.inbound && key != ss.banAddr}
+	s.book[key] = e
+	return e
+}
+
+// detach removes an ended session, reports it and schedules the redial.
+func (s *Server) detach(ss *session) {
+	s.evMu.Lock()
+	defer s.evMu.Unlock()
+	now := time.Now()
+	id := ss.hello.NodeID
+	reason := ss.offline()
+	s.mu.Lock()
+	registered := s.sessions[id] == ss
+	if registered {
+		delete(s.sessions, id)
+	}
+	if e := ss.entry; e != nil && e.sess == ss {
+		e.sess = nil
+		e.lastSeen = now
+		if e.transient {
+			delete(s.book, e.addr)
+		} else {
+			e.nextDial = now.Add(s.backoff(1))
+			s.touchLocked(e, now)
+		}
+	}
+	s.mu.Unlock()
+	if registered {
+		s.log.Info("peer offline", "peer", id, "addr", ss.ref.Addr, "reason", reason)
+		s.h.PeerEvent(PeerEvent{Kind: PeerOffline, Peer: ss.ref, Inbound: ss.inbound, Reason: reason})
+	}
+	s.kickDialer()
+}
+
+func (ss *session) lastRecvTime() time.Time { return time.Unix(0, ss.lastRecv.Load()) }
+
+// setClosing marks the session as closing by our decision; the first
+// reason given is the one its PeerOffline event carries.
+func (ss *session) setClosing(reason string) {
+	ss.mu.Lock()
+	if ss.localReason == "" {
+		ss.localReason = reason
+	}
+	ss.mu.Unlock()
+	ss.closing.Store(true)
+}
+
+// Weights of observed reasons for a session's end.
+const (
+	endIO = iota + 1
+	endPeerClose
+	endPeerError
+)
+
+// observe records what was seen as the session ended; a heavier
+// observation replaces a lighter one.
+func (ss *session) observe(reason string, weight int) {
+	ss.mu.Lock()
+	if weight > ss.observedWeight {
+		ss.observed, ss.observedWeight = reason, weight
+	}
+	ss.mu.Unlock()
+	ss.closing.Store(true)
+}
+
+func (ss *session) offline() string {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	switch {
+	case ss.localReason != "":
+		return ss.localReason
+	case ss.observed != "":
+		return ss.observed
+	}
+	return "closed"
+}
+
+// shutdown asks the writer to send an error frame (when errReason is set)
+// and close with code. It does not block.
+func (ss *session) shutdown(code websocket.StatusCode, closeReason, errReason, offlineReason string) {
+	ss.closeOnce.Do(func() {
+		ss.closeCode = code
+		ss.closeReason = closeText(closeReason)
+		if errReason != "" {
+			ss.errFrame, _ = Encode(Error{Reason: errReason})
+		}
+		ss.setClosing(offlineReason)
+		close(ss.closeReq)
+	})
+}
+
+// abort drops the session at once, without a close handshake.
+func (ss *session) abort(reason string) {
+	ss.setClosing(reason)
+	_ = ss.conn.CloseNow()
+}
+
+// enqueue queues an encoded frame without blocking; a full queue drops the peer.
+func (ss *session) enqueue(data []byte) error {
+	if ss.closing.Load() {
+		return ErrUnknownPeer
+	}
+	select {
+	case ss.queue <- data:
+		return nil
+	default:
+		ss.s.log.Warn("send queue full, dropping peer", "peer", ss.ref.ID, "addr", ss.ref.Addr)
+		ss.abort("send queue full")
+		return ErrQueueFull
+	}
+}
+
+func (ss *session) sendFrame(frame any) {
+	data, err := Encode(frame)
+	if err != nil {
+		ss.s.log.Error("frame does not encode", "err", err)
+		return
+	}
+	_ = ss.enqueue(data)
+}
+
+// sendPong queues a pong ahead of other frames.
+func (ss *session) sendPong(nonce uint64) {
+	data, _ := Encode(Pong{Nonce: nonce})
+	select {
+	case ss.prio <- data:
+	default:
+		ss.abort("pong queue full")
+	}
+}
+
+// readLoop reads and dispatches frames until the connection ends or the
+// peer breaks the rules; it reports the latter.
+func (ss *session) readLoop() (violated bool) {
+	for {
+		raw, err := readFrame(context.Background(), ss.conn)
+		if err != nil {
+			var fe *FrameError
+			if errors.As(err, &fe) {
+				ss.punish(fe.Error())
+				return true
+			}
+			ss.observe(describeEnd(err))
+			return false
+		}
+		if ss.closing.Load() {
+			continue // draining until the close handshake ends
+		}
+		ss.lastRecv.Store(time.Now().UnixNano())
+		f, err := Decode(raw)
+		if err != nil {
+			ss.punish(err.Error())
+			return true
+		}
+		ss.dispatch(f)
+	}
+}
+
+// punish answers bad input on an online session: error frame, close 1008,
+// penalty.
+func (ss *session) punish(reason string) {
+	ss.s.log.Info("peer broke the wire rules", "peer", ss.ref.ID, "addr", ss.ref.Addr, "reason", reason)
+	ss.s.penalize(ss.ref, ss.banAddr, ss.remote.Addr(), reason, ss)
+}
+
+func describeEnd(err error) (string, int) {
+	var ce websocket.CloseError
+	if errors.As(err, &ce) {
+		if ce.Reason != "" {
+			return fmt.Sprintf("peer closed (%d): %s", ce.Code, ce.Reason), endPeerClose
+		}
+		return fmt.Sprintf("peer closed (%d)", ce.Code), endPeerClose
+	}
+	return "connection lost: " + err.Error(), endIO
+}
+
+func (ss *session) dispatch(f any) {
+	s := ss.s
+	switch f := f.(type) {
+	case Ping:
+		ss.sendPong(f.Nonce)
+	case Pong:
+		ss.gotPong(f.Nonce, time.Now())
+	case GetPeers:
+		ss.sendFrame(Peers{Peers: s.peerAddrsFor(ss)})
+	case Peers:
+		s.learn(f.Peers)
+	case Tip:
+		s.mu.Lock()
+		if e := ss.entry; e != nil && e.sess == ss {
+			e.height, e.tip, e.work = f.Height, f.Tip, f.Work
+		}
+		s.mu.Unlock()
+		s.h.HandleFrame(ss.ref, f)
+	case BlockMsg, GetBlocks, Blocks:
+		s.h.HandleFrame(ss.ref, f)
+	case Error:
+		// The sender closes next; nothing it sends until then is used.
+		ss.observe("peer error: "+f.Reason, endPeerError)
+		s.log.Info("peer sent an error", "peer", ss.ref.ID, "reason", f.Reason)
+	case Hello, Unknown:
+		// A second hello or a frame type of a later version: ignored.
+	}
+}
+
+// gotPong turns a pong into latency figures: last, smoothed (EWMA with
+// alpha 1/8, as TCP's SRTT) and minimum.
+func (ss *session) gotPong(nonce uint64, now time.Time) {
+	ss.mu.Lock()
+	sent, ok := ss.pings[nonce]
+	delete(ss.pings, nonce)
+	ss.mu.Unlock()
+	if !ok {
+		return
+	}
+	rtt := max(now.Sub(sent), time.Microsecond)
+	s := ss.s
+	s.mu.Lock()
+	if e := ss.entry; e != nil {
+		e.lastRTT = rtt
+		if e.smoothRTT == 0 {
+			e.smoothRTT = rtt
+		} else {
+			e.smoothRTT += (rtt - e.smoothRTT) / 8
+		}
+		if e.minRTT == 0 || rtt < e.minRTT {
+			e.minRTT = rtt
+		}
+	}
+	s.mu.Unlock()
+	s.markDirty()
+}
+
+// writeLoop owns every write after the handshake, the pings, the silence
+// check and the close.
+func (ss *session) writeLoop(ctx context.Context) {
+	defer close(ss.writerDone)
+	cfg := &ss.s.cfg
+	pingT := time.NewTicker(cfg.PingInterval)
+	defer pingT.Stop()
+	checkT := time.NewTicker(min(max(cfg.OfflineAfter/8, 5*time.Millisecond), time.Second))
+	defer checkT.Stop()
+	if !ss.ping() {
+		return
+	}
+	for {
+		select {
+		case <-ss.closeReq:
+			ss.closeGracefully(ss.closeCode, ss.closeReason, ss.errFrame)
+			return
+		case data := <-ss.prio:
+			if !ss.write(data) {
+				return
+			}
+			continue
+		default:
+		}
+		select {
+		case <-ss.closeReq:
+			ss.closeGracefully(ss.closeCode, ss.closeReason, ss.errFrame)
+			return
+		case <-ctx.Done():
+			ss.setClosing("shutting down")
+			ss.closeGracefully(websocket.StatusGoingAway, "shutting down", nil)
+			return
+		case <-ss.readDone:
+			_ = ss.conn.CloseNow()
+			return
+		case <-pingT.C:
+			if !ss.ping() {
+				return
+			}
+		case now := <-checkT.C:
+			if silent := now.Sub(ss.lastRecvTime()); silent > cfg.OfflineAfter {
+				reason := fmt.Sprintf("%s: no frame for %v", ReasonTimeout, silent.Round(time.Millisecond))
+				ss.setClosing("offline: " + reason)
+				// The peer is not answering: no close handshake to wait for.
+				data, _ := Encode(Error{Reason: reason})
+				wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+				_ = ss.conn.Write(wctx, websocket.MessageText, data)
+				cancel()
+				_ = ss.conn.CloseNow()
+				return
+			}
+		case data := <-ss.prio:
+			if !ss.write(data) {
+				return
+			}
+		case data := <-ss.queue:
+			if !ss.write(data) {
+				return
+			}
+		}
+	}
+}
+
+func (ss *session) write(data []byte) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), ss.s.cfg.OfflineAfter)
+	defer cancel()
+	if err := ss.conn.Write(ctx, websocket.MessageText, data); err != nil {
+		ss.observe("write failed: "+err.Error(), endIO)
+		_ = ss.conn.CloseNow()
+		return false
+	}
+	return true
+}
+
+// ping sends a ping and remembers when, for the pong's round trip.
+func (ss *session) ping() bool {
+	nonce := rand.Uint64() & (1<<53 - 1) // exact in any JSON implementation
+	data, _ := Encode(Ping{Nonce: nonce})
+	ss.mu.Lock()
+	if len(ss.pings) >= maxPendingPings {
+		var oldest uint64
+		var at time.Time
+		for n, t := range ss.pings {
+			if at.IsZero() || t.Before(at) {
+				oldest, at = n, t
+			}
+		}
+		delete(ss.pings, oldest)
+	}
+	ss.pings[nonce] = time.Now()
+	ss.mu.Unlock()
+	return ss.write(data)
+}
+
+// closeGracefully sends the error frame, if any, and closes with the close
+// handshake. The reader keeps reading meanwhile, so the peer's close frame
+// ends both.
+func (ss *session) closeGracefully(code websocket.StatusCode, reason string, errFrame []byte) {
+	if errFrame != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = ss.conn.Write(ctx, websocket.MessageText, errFrame)
+		cancel()
+	}
+	_ = ss.conn.Close(code, reason)
+}
