@@ -377,6 +377,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		case key.Matches(msg, k.Post):
 			return m.post()
 		case key.Matches(msg, k.Leave):
+			if !m.compose.busy {
+				m.compose.setStatus(statusInfo, "")
+			}
 			m.leaveInput()
 			return nil
 		case key.Matches(msg, k.NextPane), key.Matches(msg, k.PrevPane):
