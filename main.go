@@ -1,13 +1,394 @@
 // Command meshchain is a full node for a peer-to-peer proof-of-work chain of
 // signed messages, with a terminal dashboard.
+//
+// main reads config.toml and flags, builds the logger, starts the node under
+// a context, runs the dashboard or the headless loop, and is the only place
+// that exits.
 package main
 
 import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/meshchain/meshchain/node"
+	"github.com/meshchain/meshchain/ui"
+	"github.com/meshchain/meshchain/wallet"
 )
 
+const usage = `meshchain: a full node for a peer-to-peer proof-of-work chain of signed messages.
+
+Usage:
+  meshchain [flags]                      start a node and open the dashboard
+  meshchain --headless [flags]           run without the dashboard: each line on
+                                         stdin is posted; events are JSON lines on stdout
+  meshchain wallet new [--force]         make a wallet and print its 12 words once
+  meshchain wallet show [--words]        print the wallet's sender (public key)
+  meshchain wallet import [--force]      read words (line 1) and passphrase (line 2) from stdin
+  meshchain export                       print the best chain as /get-blockchaindata JSON
+  meshchain verify                       re-check the whole local chain, signatures included
+  meshchain devnet -n N [--chatter] [--headless]
+                                         run N nodes on loopback with simulated link delays
+
+Flags (they override config.toml):
+`
+
+// exitError carries an exit status to main.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+
 func main() {
-	fmt.Fprintln(os.Stderr, "meshchain: the node is not wired up yet; see README.md")
-	os.Exit(2)
+	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err == nil {
+		return
+	}
+	code := 1
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "meshchain:", err)
+	}
+	os.Exit(code)
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	var o options
+	fs := o.flagSet("meshchain")
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{2, err}
+	}
+	rest := fs.Args()
+	cmd := ""
+	if len(rest) > 0 {
+		cmd, rest = rest[0], rest[1:]
+	}
+	sub := ""
+	if cmd == "wallet" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		sub, rest = rest[0], rest[1:]
+	}
+	// Flags may follow the subcommand too.
+	if err := fs.Parse(rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))}
+	}
+	o.set = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+
+	switch cmd {
+	case "":
+		cfg, err := o.resolve()
+		if err != nil {
+			return &exitError{2, err}
+		}
+		if o.headless {
+			return runHeadless(cfg, stdin, stdout, stderr)
+		}
+		return runDashboard(cfg, stderr)
+	case "wallet":
+		cfg, err := o.resolve()
+		if err != nil {
+			return &exitError{2, err}
+		}
+		return runWallet(sub, cfg.DataDir, o, stdin, stdout, stderr)
+	case "export":
+		cfg, err := o.resolve()
+		if err != nil {
+			return &exitError{2, err}
+		}
+		return node.Export(cfg.DataDir, uint32(cfg.Difficulty), stdout)
+	case "verify":
+		cfg, err := o.resolve()
+		if err != nil {
+			return &exitError{2, err}
+		}
+		return runVerify(cfg, stdout)
+	case "devnet":
+		return runDevnet(o, stdin, stdout, stderr)
+	case "help":
+		fs.Usage()
+		return nil
+	default:
+		return &exitError{2, fmt.Errorf("unknown command %q (see --help)", cmd)}
+	}
+}
+
+func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	switch sub {
+	case "new":
+		w, err := wallet.New()
+		if err != nil {
+			return err
+		}
+		if err := w.Save(dataDir, o.force); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "New wallet saved to %s\n\n", wallet.Path(dataDir))
+		fmt.Fprintf(stdout, "  %s\n\n", w.Mnemonic())
+		fmt.Fprintln(stdout, "Write these 12 words down now and keep them safe: they are the only way to")
+		fmt.Fprintln(stdout, "recover this wallet, and meshchain will not show them again unless asked")
+		fmt.Fprintln(stdout, "(meshchain wallet show --words).")
+		fmt.Fprintf(stdout, "\nsender: %s\n", w.SenderHex())
+		return nil
+	case "show":
+		w, err := wallet.Load(dataDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "sender: %s\n", w.SenderHex())
+		fmt.Fprintf(stdout, "file:   %s\n", wallet.Path(dataDir))
+		if o.words {
+			fmt.Fprintf(stdout, "words:  %s\n", w.Mnemonic())
+		}
+		return nil
+	case "import":
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64*1024), 64*1024)
+		var words, pass string
+		if sc.Scan() {
+			words = sc.Text()
+		}
+		if sc.Scan() {
+			pass = strings.TrimRight(sc.Text(), "\r")
+		}
+		w, err := wallet.FromMnemonic(words, pass)
+		if err != nil {
+			return &exitError{1, fmt.Errorf("%w (expected 12 to 24 English BIP39 words on the first line of standard input)", err)}
+		}
+		if err := w.Save(dataDir, o.force); err != nil {
+			return &exitError{1, err}
+		}
+		fmt.Fprintf(stdout, "Wallet imported to %s\nsender: %s\n", wallet.Path(dataDir), w.SenderHex())
+		return nil
+	default:
+		return &exitError{2, fmt.Errorf("wallet needs one of new, show, import (got %q)", sub)}
+	}
+}
+
+func runVerify(cfg Config, stdout io.Writer) error {
+	fmt.Fprintf(stdout, "verifying %s ...\n", cfg.DataDir)
+	sum, err := node.Verify(context.Background(), cfg.DataDir, uint32(cfg.Difficulty), time.Now())
+	if err != nil {
+		var ve *node.VerifyError
+		if errors.As(err, &ve) {
+			fmt.Fprintf(stdout, "FAILED at block %d (%s): %v\n", ve.Height, ve.Hash, ve.Err)
+		}
+		return &exitError{1, err}
+	}
+	fmt.Fprintf(stdout, "ok: %d blocks, tip %s, work %s, verified in %v on %d cores\n",
+		sum.Blocks, sum.Tip, sum.Work, sum.Duration.Round(time.Millisecond), sum.Workers)
+	return nil
+}
+
+// nodeConfig turns the resolved config into the node's.
+func nodeConfig(cfg Config, log *slog.Logger) node.Config {
+	return node.Config{
+		DataDir:      cfg.DataDir,
+		Listen:       cfg.Listen,
+		Peers:        cfg.Peers,
+		Difficulty:   uint32(cfg.Difficulty),
+		Threads:      cfg.Threads,
+		PingInterval: cfg.pingInterval(),
+		MaxPeers:     cfg.MaxPeers,
+		Logger:       log,
+	}
+}
+
+// openLog opens the log file, or falls back to fallback when none is set.
+func openLog(path string, fallback io.Writer) (*slog.Logger, func(), error) {
+	if path == "" {
+		return slog.New(slog.NewTextHandler(fallback, nil)), func() {}, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open log file: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(f, nil)), func() { f.Close() }, nil
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func runHeadless(cfg Config, stdin io.Reader, stdout, stderr io.Writer) error {
+	log, closeLog, err := openLog(cfg.LogFile, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	n, err := node.Open(nodeConfig(cfg, log))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return runNodes(ctx, []*node.Node{n}, stdin, stdout, nil)
+}
+
+// runNodes runs nodes until ctx ends, printing every event as a JSON line
+// and posting stdin lines on the first node. chatter, when set, runs too.
+func runNodes(ctx context.Context, nodes []*node.Node, stdin io.Reader, stdout io.Writer, chatter func(context.Context)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(nodes))
+	out := &lineWriter{w: stdout}
+	for _, n := range nodes {
+		evs := n.Subscribe(ctx)
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			for ev := range evs {
+				out.writeJSON(ev)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := n.Run(ctx); err != nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	for _, n := range nodes {
+		select {
+		case <-n.Started():
+		case <-ctx.Done():
+		}
+	}
+	if stdin != nil && ctx.Err() == nil {
+		// The reader goroutine is not waited for: a read on a terminal or
+		// pipe cannot be interrupted, and end of input does not stop the node.
+		go postLines(ctx, nodes[0], stdin, out)
+	}
+	if chatter != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); chatter(ctx) }()
+	}
+	<-ctx.Done()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return nil
+	}
+}
+
+func postLines(ctx context.Context, n *node.Node, stdin io.Reader, out *lineWriter) {
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), "\r")
+		if line == "" {
+			continue
+		}
+		if err := n.Post(ctx, line); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			out.writeJSON(map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "event": "post_refused", "reason": err.Error(), "message": line})
+		}
+	}
+}
+
+// lineWriter prints whole JSON lines from several goroutines.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) writeJSON(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.w.Write(append(b, '\n'))
+}
+
+func runDashboard(cfg Config, stderr io.Writer) error {
+	logPath := cfg.LogFile
+	if logPath == "" {
+		logPath = filepath.Join(cfg.DataDir, "meshchain.log")
+	}
+	log, closeLog, err := openLog(logPath, stderr)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	n, err := node.Open(nodeConfig(cfg, log))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	return runWithUI(ctx, n, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != ""})
+}
+
+// runWithUI runs the nodes in the background and the dashboard on the
+// first one; quitting the dashboard stops them all.
+func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, opts ui.Options) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, 1+len(others))
+	for _, n := range append([]*node.Node{first}, others...) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := n.Run(ctx); err != nil {
+				errs <- err
+				cancel()
+			}
+		}()
+	}
+	uiErr := ui.Run(ctx, first, opts)
+	cancel()
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+	}
+	if errors.Is(uiErr, context.Canceled) {
+		return nil
+	}
+	return uiErr
 }

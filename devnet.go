@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/meshchain/meshchain/node"
+	"github.com/meshchain/meshchain/ui"
+)
+
+// devnetDifficulty keeps a local demo network quick: about a million
+// attempts a block.
+const devnetDifficulty = 20
+
+// chatterLines are what devnet nodes say to each other.
+var chatterLines = []string{
+	"hello from %s", "%s here: anyone awake?", "%s mined this on a laptop",
+	"ping from %s", "%s says the weather is fine", "%s: forks are healthy",
+	"%s checking in", "greetings, mesh, from %s",
+}
+
+// linkDelay is a one-way delay for the link between two ports, the same
+// both ways, spread from 5 to 300 ms.
+func linkDelay(a, b string) time.Duration {
+	if a > b {
+		a, b = b, a
+	}
+	sum := sha256.Sum256([]byte(a + "|" + b))
+	return time.Duration(5+binary.BigEndian.Uint32(sum[:4])%296) * time.Millisecond
+}
+
+// reservePorts finds n free loopback ports.
+func reservePorts(n int) ([]string, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var addrs []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
+	}
+	return addrs, nil
+}
+
+func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	if o.nodes < 1 || o.nodes > 64 {
+		return &exitError{2, fmt.Errorf("-n %d: a devnet has 1 to 64 nodes", o.nodes)}
+	}
+	difficulty := devnetDifficulty
+	if o.set["difficulty"] {
+		difficulty = o.difficulty
+	}
+	root := o.dataDir
+	if root == "" {
+		dir, err := os.MkdirTemp("", "meshchain-devnet-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		root = dir
+	}
+	logPath := filepath.Join(root, "devnet.log")
+	logW := stderr
+	if !o.headless {
+		f, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		logW = f
+	}
+	log := slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	threads := 1
+	if o.set["threads"] && o.threads > 0 {
+		threads = o.threads
+	}
+	nodes, err := newDevnet(root, o.nodes, uint32(difficulty), threads, log)
+	if err != nil {
+		return err
+	}
+	var chatter func(context.Context)
+	if o.chatter && len(nodes) > 1 {
+		chatter = func(ctx context.Context) { runChatter(ctx, nodes[1:]) }
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	if o.headless {
+		return runNodes(ctx, nodes, stdin, stdout, chatter)
+	}
+	if chatter != nil {
+		go chatter(ctx)
+	}
+	return runWithUI(ctx, nodes[0], nodes[1:], ui.Options{
+		Title:   fmt.Sprintf("devnet node 1 of %d", len(nodes)),
+		NoColor: os.Getenv("NO_COLOR") != "",
+	})
+}
+
+// newDevnet opens n nodes on free loopback ports, node k dialling nodes 1
+// to k-1, with a one-way delay on every link.
+func newDevnet(root string, n int, difficulty uint32, threads int, log *slog.Logger) ([]*node.Node, error) {
+	addrs, err := reservePorts(n)
+	if err != nil {
+		return nil, err
+	}
+	nodes := make([]*node.Node, n)
+	for i := range nodes {
+		self := addrs[i]
+		cfg := node.Config{
+			DataDir:      filepath.Join(root, fmt.Sprintf("node%d", i+1)),
+			Listen:       self,
+			Peers:        append([]string(nil), addrs[:i]...),
+			Difficulty:   difficulty,
+			Threads:      threads,
+			PingInterval: 2 * time.Second,
+			Name:         fmt.Sprintf("node%d", i+1),
+			LinkDelay:    func(to string) time.Duration { return linkDelay(self, to) },
+			Logger:       log.With("node", i+1),
+		}
+		nd, err := node.Open(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("devnet node %d: %w", i+1, err)
+		}
+		nodes[i] = nd
+	}
+	return nodes, nil
+}
+
+// runChatter has the given nodes post now and then, sometimes two at once
+// so that forks happen.
+func runChatter(ctx context.Context, nodes []*node.Node) {
+	for _, n := range nodes {
+		select {
+		case <-n.Started():
+		case <-ctx.Done():
+			return
+		}
+	}
+	count := 0
+	for {
+		wait := time.Duration(2000+rand.IntN(4000)) * time.Millisecond
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		burst := 1
+		if rand.IntN(3) == 0 {
+			burst = 2 // two nodes at once: a likely fork
+		}
+		for k := 0; k < burst; k++ {
+			i := rand.IntN(len(nodes))
+			count++
+			msg := fmt.Sprintf(chatterLines[count%len(chatterLines)], fmt.Sprintf("node%d", i+2))
+			_ = nodes[i].Post(ctx, fmt.Sprintf("%s (#%d)", msg, count))
+		}
+	}
+}

@@ -1,0 +1,364 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/chain/store"
+	"github.com/meshchain/meshchain/netpeers"
+)
+
+// origin says where blocks came from, which decides relaying and penalties.
+type origin int
+
+const (
+	fromMiner origin = iota // mined here
+	fromRelay               // a block frame: relay on to every other peer
+	fromBatch               // a blocks answer (sync or orphan fetch): announce the tip instead
+)
+
+// maxSideRecent bounds the side-branch blocks remembered for the fork view.
+const maxSideRecent = 256
+
+// accept validates blocks, signatures in parallel, takes them into the
+// index in order and stores everything that changed in one transaction.
+// It stops at the first invalid block and returns its rule error; blocks
+// before it are kept, as they are valid.
+func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (added int, err error) {
+	if len(blocks) == 0 {
+		return 0, nil
+	}
+	now := time.Now()
+	oldTip := n.index.Tip()
+	pre := n.validateAll(blocks, now)
+
+	var accepted []chain.Accepted
+	var orphanMissing *chain.Hash
+	for i := range blocks {
+		b := &blocks[i]
+		var res *chain.Result
+		var aerr error
+		if pre[i].parsed != nil {
+			res, aerr = n.index.AddVerified(b, pre[i].parsed, now)
+		} else {
+			res, aerr = n.index.Add(b, now)
+		}
+		if aerr != nil {
+			n.reject(b, from, aerr)
+			err = aerr
+			break
+		}
+		for _, r := range res.Rejected {
+			n.reject(r.Block, from, r.Err)
+		}
+		if res.Orphan {
+			m := res.Missing
+			orphanMissing = &m
+			continue
+		}
+		for _, a := range res.Accepted {
+			if res.Fork && a.Block == b {
+				n.emit(Fork{Height: a.Node.Height, Hash: a.Node.Hash.String(), Parent: b.PrevHash,
+					Tip: res.OldTip.Hash.String(), Peer: from.Addr})
+			}
+		}
+		accepted = append(accepted, res.Accepted...)
+	}
+	if len(accepted) > 0 {
+		if serr := n.commit(oldTip, accepted, from, how); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	if orphanMissing != nil && from.ID != "" {
+		n.askForAncestors(from)
+	}
+	return len(accepted), err
+}
+
+type preResult struct {
+	parsed *chain.Parsed
+}
+
+// validateAll checks, in parallel on all cores, every block whose parent is
+// known or is the block before it in the batch. Blocks that fail are left
+// for the index to refuse with the same reason, in order.
+func (n *Node) validateAll(blocks []chain.Block, now time.Time) []preResult {
+	out := make([]preResult, len(blocks))
+	parents := make([]*chain.Parent, len(blocks))
+	for i := range blocks {
+		prev, err := chain.ParseHash(blocks[i].PrevHash)
+		if err != nil {
+			continue
+		}
+		if p := n.index.Node(prev); p != nil {
+			parents[i] = &chain.Parent{Number: p.Height, Hash: p.Hash}
+		} else if i > 0 && blocks[i-1].Hash == blocks[i].PrevHash {
+			parents[i] = &chain.Parent{Number: blocks[i-1].Number, Hash: prev}
+		}
+	}
+	if len(blocks) == 1 {
+		if parents[0] != nil {
+			out[0].parsed, _ = chain.Validate(&blocks[0], *parents[0], n.cfg.Difficulty, now)
+		}
+		return out
+	}
+	workers := min(runtime.NumCPU(), len(blocks))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if parents[i] != nil {
+					out[i].parsed, _ = chain.Validate(&blocks[i], *parents[i], n.cfg.Difficulty, now)
+				}
+			}
+		}()
+	}
+	for i := range blocks {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return out
+}
+
+// reject reports an invalid block and penalises the peer that sent it.
+func (n *Node) reject(b *chain.Block, from netpeers.PeerRef, err error) {
+	code := chain.CodeOf(err)
+	reason := code.String()
+	if code == 0 {
+		reason = "Error"
+	}
+	n.emit(BlockRejected{Hash: b.Hash, Height: b.Number, Reason: reason, Detail: err.Error(), Peer: from.Addr})
+	n.log.Warn("block rejected", "hash", b.Hash, "height", b.Number, "reason", reason, "err", err, "peer", from.Addr)
+	// A time too far ahead may be our clock's fault, not the peer's.
+	if from.ID != "" && code != chain.InvalidTimestamp && n.net != nil {
+		n.net.Penalize(from.ID, err.Error())
+	}
+}
+
+// commit stores what accept changed in one transaction, updates the pool,
+// emits events and tells peers.
+func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpeers.PeerRef, how origin) error {
+	newTip := n.index.Tip()
+	disconnected, connected := chain.Diff(oldTip, newTip)
+
+	u := store.Update{}
+	for _, a := range accepted {
+		u.Blocks = append(u.Blocks, a.Block)
+	}
+	for _, d := range disconnected {
+		u.Disconnect = append(u.Disconnect, store.Entry{Height: d.Height, Hash: d.Hash, MessageID: d.MessageID})
+	}
+	for _, c := range connected {
+		u.Connect = append(u.Connect, store.Entry{Height: c.Height, Hash: c.Hash, MessageID: c.MessageID})
+		if n.pool.has(c.MessageID) {
+			u.RemovePending = append(u.RemovePending, c.MessageID)
+		}
+	}
+	fresh := map[chain.Hash]*chain.Block{}
+	for _, a := range accepted {
+		fresh[a.Node.Hash] = a.Block
+	}
+	var returned []store.Pending
+	for _, d := range disconnected {
+		if _, still := n.index.HasMessage(d.MessageID); still || n.pool.has(d.MessageID) {
+			continue
+		}
+		b := fresh[d.Hash]
+		if b == nil {
+			var err error
+			if b, err = n.store.Block(d.Hash); err != nil {
+				n.log.Error("read disconnected block", "hash", d.Hash, "err", err)
+				continue
+			}
+		}
+		returned = append(returned, store.Pending{MessageID: d.MessageID, Message: b.Message,
+			Sender: b.Sender, TimeStamp: b.TimeStamp, Signature: b.Signature})
+	}
+	u.AddPending = returned
+	if err := n.store.Apply(u); err != nil {
+		n.log.Error("store update failed", "err", err)
+		n.emit(Warning{Message: "could not save blocks: " + err.Error()})
+		return fmt.Errorf("store: %w", err)
+	}
+	n.pool.remove(u.RemovePending...)
+	for _, p := range returned {
+		n.pool.add(p)
+	}
+
+	for _, a := range accepted {
+		onBest := n.index.OnBest(a.Node)
+		if !onBest {
+			n.sideRecent = append(n.sideRecent, a.Node)
+			if len(n.sideRecent) > maxSideRecent {
+				n.sideRecent = n.sideRecent[len(n.sideRecent)-maxSideRecent:]
+			}
+		}
+		n.emit(BlockAccepted{Height: a.Node.Height, Hash: a.Node.Hash.String(), PrevHash: a.Block.PrevHash,
+			Sender: a.Block.Sender, Message: a.Block.Message, TimeStamp: a.Block.TimeStamp,
+			MessageID: a.Node.MessageID.String(), Peer: from.Addr, OnBest: onBest})
+	}
+	if len(disconnected) > 0 {
+		// The side that lost is now a side branch of the fork view.
+		n.sideRecent = append(n.sideRecent, disconnected...)
+		if len(connected) > 0 {
+			n.reorgAt[connected[0].Parent.Hash] = true
+		}
+		n.emit(Reorg{Depth: len(disconnected), OldTip: oldTip.Hash.String(), NewTip: newTip.Hash.String(),
+			OldHeight: oldTip.Height, NewHeight: newTip.Height, Returned: len(returned)})
+		for _, p := range returned {
+			if p.Sender == n.Sender() {
+				n.emit(MessageQueued{MessageID: p.MessageID.String(), Message: p.Message, Queue: n.pool.ownLen(), Requeued: true})
+			}
+		}
+	}
+
+	if n.net != nil && how == fromRelay {
+		for _, a := range accepted {
+			n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
+		}
+	}
+	if newTip != oldTip {
+		n.publishStatus()
+		n.emit(TipChanged{Height: newTip.Height, Hash: newTip.Hash.String(), Work: newTip.Work.String()})
+		if n.net != nil && how == fromBatch {
+			n.net.AnnounceTip(*n.status.Load())
+		}
+		if how != fromMiner {
+			n.remine() // minedBlock does, once it has reported the block
+		}
+	}
+	return nil
+}
+
+// askForAncestors asks a peer for the blocks between our best chain and an
+// orphan it sent, at most once a second per peer.
+func (n *Node) askForAncestors(from netpeers.PeerRef) {
+	if n.net == nil {
+		return
+	}
+	if n.orphanAsked == nil {
+		n.orphanAsked = map[string]time.Time{}
+	}
+	if t, ok := n.orphanAsked[from.ID]; ok && time.Since(t) < time.Second {
+		return
+	}
+	n.orphanAsked[from.ID] = time.Now()
+	_ = n.net.Send(from.ID, netpeers.GetBlocks{Locator: hexes(n.index.Locator()), Limit: chain.MaxBlocksPerReply})
+}
+
+func hexes(hs []chain.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = h.String()
+	}
+	return out
+}
+
+// remine points the miner at the first own pending message on the current
+// tip, or stops it when there is nothing to mine.
+func (n *Node) remine() {
+	if n.miner == nil {
+		return
+	}
+	msg, ok := n.pool.next()
+	cur := n.miner.current()
+	tip := n.index.Tip()
+	if !ok {
+		n.miner.stop()
+		if !n.idle {
+			n.idle = true
+			n.emit(MiningIdle{})
+		}
+		return
+	}
+	n.idle = false
+	if cur != nil && cur.msg.MessageID == msg.MessageID && cur.parent == tip && !cur.done.Load() {
+		return
+	}
+	j, err := n.newJob(msg, tip)
+	if err != nil {
+		// A pending message that cannot be mined (damaged record): drop it
+		// rather than wedge the queue, and say so.
+		n.log.Error("pending message cannot be mined; dropping it", "id", msg.MessageID, "err", err)
+		n.emit(Warning{Message: "dropped an unminable pending message: " + err.Error()})
+		_ = n.store.RemovePending(msg.MessageID)
+		n.pool.remove(msg.MessageID)
+		n.remine()
+		return
+	}
+	j.queue = n.pool.ownLen()
+	n.miner.start(j)
+}
+
+func (n *Node) newJob(msg store.Pending, tip *chain.Node) (*job, error) {
+	b := chain.Block{
+		Number:     tip.Height + 1,
+		PrevHash:   tip.Hash.String(),
+		Message:    msg.Message,
+		Sender:     msg.Sender,
+		TimeStamp:  msg.TimeStamp,
+		Difficulty: n.cfg.Difficulty,
+		Signature:  msg.Signature,
+	}
+	p, err := b.Parse()
+	if err != nil {
+		return nil, err
+	}
+	if err := chain.CheckMessage(b.Message); err != nil {
+		return nil, err
+	}
+	if err := chain.VerifySignature(p.Sender, p.Signature, p.MessageID); err != nil {
+		return nil, err
+	}
+	return &job{msg: msg, parent: tip, block: b, header: p.Header}, nil
+}
+
+// minedBlock finishes a found nonce into a block and takes it in.
+func (n *Node) minedBlock(fb foundBlock) {
+	if fb.job != n.miner.current() {
+		return // the template was abandoned while the find was in flight
+	}
+	n.miner.stop()
+	j := fb.job
+	b := j.block
+	b.Nonce = fb.nonce
+	b.ProofOfWork = j.attempts.Load()
+	b.Hash = fb.hash.String()
+	elapsed := time.Since(j.started).Seconds()
+	if _, err := n.accept([]chain.Block{b}, netpeers.PeerRef{}, fromMiner); err != nil {
+		n.log.Error("mined block refused by own index", "err", err)
+		n.emit(Warning{Message: "own mined block refused: " + err.Error()})
+		n.remine()
+		return
+	}
+	rate := 0.0
+	if elapsed > 0 {
+		rate = float64(b.ProofOfWork) / elapsed
+	}
+	n.emit(BlockMined{Height: b.Number, Hash: b.Hash, MessageID: j.msg.MessageID.String(), Message: b.Message,
+		Attempts: b.ProofOfWork, Seconds: elapsed, HashRate: rate, QueueLength: n.pool.ownLen()})
+	if n.net != nil {
+		n.net.Broadcast(netpeers.BlockMsg{Block: b}, "")
+	}
+	n.remine()
+}
+
+// workOf parses a decimal work string; junk counts as zero.
+func workOf(s string) *big.Int {
+	w, ok := new(big.Int).SetString(s, 10)
+	if !ok || w.Sign() < 0 {
+		return new(big.Int)
+	}
+	return w
+}
+
+var errStalled = errors.New("stalled: no answer in time")

@@ -1,0 +1,443 @@
+// Package node is a meshchain full node: it wires the chain, its store, the
+// wallet, the peer network and the miner together. One loop owns all mutable
+// chain state; commands go in as typed calls, events come out through
+// Subscribe. It never imports the UI.
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/chain/store"
+	"github.com/meshchain/meshchain/netpeers"
+	"github.com/meshchain/meshchain/wallet"
+)
+
+// Version is the agent version announced to peers.
+const Version = "0.1.0"
+
+// Config is everything a node needs to start.
+type Config struct {
+	DataDir      string
+	Listen       string // "" = do not accept peers
+	Peers        []string
+	Difficulty   uint32
+	Threads      int // mining threads; 0 = all cores
+	PingInterval time.Duration
+	MaxPeers     int
+	Name         string // devnet: the node's name in events
+	// LinkDelay adds a one-way delay to connections this node dials (devnet).
+	LinkDelay func(addr string) time.Duration
+	// SyncTimeout bounds one get_blocks request during sync.
+	SyncTimeout time.Duration
+	Logger      *slog.Logger
+}
+
+// Node is a running full node.
+type Node struct {
+	cfg    Config
+	log    *slog.Logger
+	store  *store.Store
+	wallet *wallet.Wallet
+	net    *netpeers.Server
+	events *broker
+	nodeID string
+
+	walletCreated bool
+	recovered     string
+
+	// Owned by the loop goroutine.
+	index       *chain.Index
+	pool        *pool
+	sideRecent  []*chain.Node
+	orphanAsked map[string]time.Time
+	reorgAt     map[chain.Hash]bool
+	miner       *miner
+	idle        bool // the miner has nothing to do and said so
+
+	cmds    chan func()
+	inbox   chan inbound
+	found   chan foundBlock
+	syncReq chan chan struct{}
+
+	status   atomic.Pointer[netpeers.Status]
+	work     atomic.Pointer[string]
+	syncing  atomic.Pointer[SyncState]
+	waitMu   sync.Mutex
+	waiting  map[string]chan netpeers.Blocks // sync requests in flight, by peer id
+	started  chan struct{}
+	stopping chan struct{}
+}
+
+type inbound struct {
+	from  netpeers.PeerRef
+	frame any
+}
+
+// Open loads or creates the data directory: wallet, store, chain. It checks
+// the stored chain's links, hashes and proof of work (not its signatures)
+// and keeps its valid prefix when the rest is damaged.
+func Open(cfg Config) (*Node, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("no data directory")
+	}
+	if cfg.Threads <= 0 {
+		cfg.Threads = runtime.NumCPU()
+	}
+	if cfg.PingInterval <= 0 {
+		cfg.PingInterval = 10 * time.Second
+	}
+	if cfg.MaxPeers <= 0 {
+		cfg.MaxPeers = 32
+	}
+	if cfg.SyncTimeout <= 0 {
+		cfg.SyncTimeout = 15 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	n := &Node{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		events:   newBroker(),
+		reorgAt:  map[chain.Hash]bool{},
+		cmds:     make(chan func()),
+		inbox:    make(chan inbound, 256),
+		found:    make(chan foundBlock, 1),
+		syncReq:  make(chan chan struct{}, 8),
+		waiting:  map[string]chan netpeers.Blocks{},
+		started:  make(chan struct{}),
+		stopping: make(chan struct{}),
+	}
+	var err error
+	if n.wallet, n.walletCreated, err = wallet.LoadOrCreate(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if n.store, err = openStore(cfg.DataDir, n.log); err != nil {
+		return nil, err
+	}
+	if err := n.load(); err != nil {
+		n.store.Close()
+		return nil, err
+	}
+	return n, nil
+}
+
+// StorePath is the bbolt file inside a data directory.
+func StorePath(dataDir string) string { return filepath.Join(dataDir, "chain.db") }
+
+func openStore(dataDir string, log *slog.Logger) (*store.Store, error) {
+	path := StorePath(dataDir)
+	st, err := store.Open(path)
+	if err == nil || !errors.Is(err, store.ErrCorrupt) {
+		return st, err
+	}
+	// The file itself is damaged: keep it for inspection and start afresh
+	// rather than refuse to run; the chain is fetched again from peers.
+	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405")
+	if rerr := os.Rename(path, aside); rerr != nil {
+		return nil, fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+	}
+	log.Error("store is corrupt; moved aside, starting a new one", "err", err, "moved_to", aside)
+	return store.Open(path)
+}
+
+const (
+	metaNodeID     = "node_id"
+	metaDifficulty = "difficulty"
+)
+
+// load reads meta, the best chain and the pending pool from the store.
+func (n *Node) load() error {
+	d := strconv.FormatUint(uint64(n.cfg.Difficulty), 10)
+	if stored, err := n.store.Meta(metaDifficulty); err != nil {
+		return err
+	} else if stored != nil && string(stored) != d {
+		return fmt.Errorf("data directory %s holds a chain of difficulty %s, not %s: a different network (use another --data-dir)", n.cfg.DataDir, stored, d)
+	} else if stored == nil {
+		if err := n.store.SetMeta(metaDifficulty, []byte(d)); err != nil {
+			return err
+		}
+	}
+	id, err := n.store.Meta(metaNodeID)
+	if err != nil {
+		return err
+	}
+	if len(id) != 64 {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return err
+		}
+		id = []byte(hex.EncodeToString(b[:]))
+		if err := n.store.SetMeta(metaNodeID, id); err != nil {
+			return err
+		}
+	}
+	n.nodeID = string(id)
+
+	n.index = chain.NewIndex(n.cfg.Difficulty)
+	err = n.store.ForEachBest(func(height uint64, b *chain.Block) error {
+		if _, err := n.index.AppendStored(b); err != nil {
+			return fmt.Errorf("stored block %d: %w", height, err)
+		}
+		return nil
+	})
+	if err != nil {
+		good := n.index.Height()
+		n.recovered = fmt.Sprintf("the stored chain is damaged at height %d (%v); kept the valid prefix of %d blocks and will fetch the rest from peers", good+1, err, good)
+		n.log.Error("stored chain damaged; keeping valid prefix", "height", good, "err", err)
+		if err := n.store.TruncateBest(good); err != nil {
+			return fmt.Errorf("cut the damaged chain back to height %d: %w", good, err)
+		}
+	}
+	pending, err := n.store.Pending()
+	if err != nil {
+		return fmt.Errorf("read pending messages: %w", err)
+	}
+	n.pool = newPool(n.wallet.SenderHex())
+	var stale []chain.Hash
+	for _, p := range pending {
+		if _, onChain := n.index.HasMessage(p.MessageID); onChain {
+			stale = append(stale, p.MessageID)
+			continue
+		}
+		n.pool.add(p)
+	}
+	if len(stale) > 0 {
+		if err := n.store.RemovePending(stale...); err != nil {
+			return err
+		}
+	}
+	n.publishStatus()
+	return nil
+}
+
+// NodeID is this node's random, persistent id.
+func (n *Node) NodeID() string { return n.nodeID }
+
+// Sender is the wallet's public key hex.
+func (n *Node) Sender() string { return n.wallet.SenderHex() }
+
+// Genesis is the network's genesis hash.
+func (n *Node) Genesis() string { return n.index.Genesis().Hash.String() }
+
+// Addr is the address the node listens on, once Run has started it.
+func (n *Node) Addr() string {
+	if n.net == nil {
+		return ""
+	}
+	return n.net.Addr()
+}
+
+// Subscribe returns the node's events until ctx ends.
+func (n *Node) Subscribe(ctx context.Context) <-chan Event { return n.events.subscribe(ctx) }
+
+// DroppedEvents counts progress events slow subscribers missed.
+func (n *Node) DroppedEvents() uint64 { return n.events.Dropped() }
+
+func (n *Node) emit(p Payload) {
+	_, droppable := p.(MiningProgress)
+	n.events.publish(Event{Time: time.Now(), Node: n.cfg.Name, Payload: p}, droppable)
+}
+
+// Started is closed once Run listens and serves commands.
+func (n *Node) Started() <-chan struct{} { return n.started }
+
+// Run serves until ctx ends, then stops the miner and the network and
+// closes the store.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.store.Close()
+	netCfg := netpeers.Config{
+		Listen:       n.cfg.Listen,
+		Genesis:      n.Genesis(),
+		NodeID:       n.nodeID,
+		Agent:        "meshchain/" + Version,
+		Peers:        n.cfg.Peers,
+		MaxPeers:     n.cfg.MaxPeers,
+		PingInterval: n.cfg.PingInterval,
+		LinkDelay:    n.cfg.LinkDelay,
+		Book:         bookAdapter{n.store},
+		Logger:       n.log.With("part", "net"),
+	}
+	srv, err := netpeers.New(netCfg, (*handler)(n))
+	if err != nil {
+		return err
+	}
+	if n.cfg.Listen != "" {
+		if err := srv.Listen(); err != nil {
+			return fmt.Errorf("listen on %s: %w", n.cfg.Listen, err)
+		}
+	}
+	n.net = srv
+	n.miner = newMiner(n.cfg.Threads, n.cfg.Difficulty, n.found, n.emit)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { n.syncLoop(gctx); return nil })
+	g.Go(func() error { return n.loop(gctx) })
+	err = g.Wait()
+	n.miner.stop()
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	return err
+}
+
+// loop owns the index, the pool and the miner's templates.
+func (n *Node) loop(ctx context.Context) error {
+	tip := n.index.Tip()
+	n.emit(Started{
+		Listen: n.Addr(), NodeID: n.nodeID, Genesis: n.Genesis(), Sender: n.Sender(),
+		DataDir: n.cfg.DataDir, Height: tip.Height, Tip: tip.Hash.String(),
+		WalletCreated: n.walletCreated, WalletPath: wallet.Path(n.cfg.DataDir), Recovered: n.recovered,
+	})
+	if n.recovered != "" {
+		n.emit(Warning{Message: n.recovered})
+	}
+	close(n.started)
+	n.remine()
+	for {
+		select {
+		case <-ctx.Done():
+			close(n.stopping)
+			return nil
+		case f := <-n.cmds:
+			f()
+		case in := <-n.inbox:
+			n.handleInbound(in)
+		case fb := <-n.found:
+			n.minedBlock(fb)
+		}
+	}
+}
+
+// do runs f on the loop and waits for it.
+func (n *Node) do(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case n.cmds <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.stopping:
+		return errors.New("node is stopping")
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// publishStatus refreshes the lock-free copy of the tip that the network
+// reads for hello and tip frames.
+func (n *Node) publishStatus() {
+	t := n.index.Tip()
+	w := t.Work.String()
+	n.status.Store(&netpeers.Status{Height: t.Height, Tip: t.Hash.String(), Work: w})
+	n.work.Store(&w)
+}
+
+// Post signs text, stores it durably in the pending pool, and queues it for
+// mining. It returns once the message is safe on disk.
+func (n *Node) Post(ctx context.Context, text string) error {
+	if err := chain.CheckMessage(text); err != nil {
+		return err
+	}
+	var err error
+	derr := n.do(ctx, func() { err = n.post(text) })
+	if derr != nil {
+		return derr
+	}
+	return err
+}
+
+func (n *Node) post(text string) error {
+	ts := time.Now().UnixMilli()
+	if last := n.pool.lastTime(); ts <= last {
+		ts = last + 1 // keep posting order and distinct ids for identical texts
+	}
+	sender, stamp, sig := n.wallet.SignMessage(text, ts)
+	id := chain.MessageID(n.wallet.Sender(), ts, text)
+	p := store.Pending{MessageID: id, Message: text, Sender: sender, TimeStamp: stamp, Signature: sig, Own: true}
+	if err := n.store.AddPending(p); err != nil {
+		return fmt.Errorf("store pending message: %w", err)
+	}
+	n.pool.add(p)
+	n.emit(MessageQueued{MessageID: id.String(), Message: text, Queue: n.pool.ownLen()})
+	n.remine()
+	return nil
+}
+
+// Connect dials a peer now and keeps it in the address book.
+func (n *Node) Connect(ctx context.Context, addr string) error {
+	if n.net == nil {
+		return errors.New("node is not running")
+	}
+	return n.net.Connect(ctx, addr)
+}
+
+// Block returns a stored block by hash.
+func (n *Node) Block(ctx context.Context, hash string) (chain.Block, error) {
+	h, err := chain.ParseHash(hash)
+	if err != nil {
+		return chain.Block{}, err
+	}
+	if h == n.index.Genesis().Hash {
+		return chain.Genesis(n.cfg.Difficulty), nil
+	}
+	b, err := n.store.Block(h)
+	if err != nil {
+		return chain.Block{}, err
+	}
+	return *b, nil
+}
+
+// blockOf reads an indexed block back from the store.
+func (n *Node) blockOf(nd *chain.Node) (*chain.Block, error) {
+	if nd.Height == 0 && nd.Parent == nil {
+		g := chain.Genesis(n.cfg.Difficulty)
+		return &g, nil
+	}
+	return n.store.Block(nd.Hash)
+}
+
+// Tip returns the best tip's height and hash.
+func (n *Node) Tip() (uint64, string) {
+	st := n.status.Load()
+	return st.Height, st.Tip
+}
+
+// BestChain returns the best chain, genesis first (for export and tests).
+func (n *Node) BestChain(ctx context.Context) ([]chain.Block, error) {
+	var nodes []*chain.Node
+	if err := n.do(ctx, func() { nodes = n.index.BestChain() }); err != nil {
+		return nil, err
+	}
+	out := make([]chain.Block, 0, len(nodes))
+	for _, nd := range nodes {
+		b, err := n.blockOf(nd)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *b)
+	}
+	return out, nil
+}

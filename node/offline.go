@@ -1,0 +1,132 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"runtime"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/chain/store"
+	"github.com/meshchain/meshchain/wallet"
+)
+
+// readBestChain reads a data directory's best chain, genesis first, without
+// starting a node.
+func readBestChain(dataDir string, difficulty uint32) ([]chain.Block, error) {
+	st, err := store.Open(StorePath(dataDir))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	blocks := []chain.Block{chain.Genesis(difficulty)}
+	err = st.ForEachBest(func(_ uint64, b *chain.Block) error {
+		blocks = append(blocks, *b)
+		return nil
+	})
+	return blocks, err
+}
+
+// Export writes the data directory's best chain as the /get-blockchaindata
+// object of PROTOCOL.md.
+func Export(dataDir string, difficulty uint32, w io.Writer) error {
+	blocks, err := readBestChain(dataDir, difficulty)
+	if err != nil {
+		return err
+	}
+	author := ""
+	if wl, err := wallet.Load(dataDir); err == nil {
+		author = wl.SenderHex()
+	}
+	enc := json.NewEncoder(w)
+	return enc.Encode(struct {
+		WalletAuthor   string        `json:"WalletAuthor"`
+		BlockChainData []chain.Block `json:"BlockChainData"`
+	}{author, blocks})
+}
+
+// VerifySummary describes a fully verified chain.
+type VerifySummary struct {
+	Blocks   int // after genesis
+	Tip      string
+	Work     *big.Int
+	Duration time.Duration
+	Workers  int
+}
+
+// VerifyError is the first block that failed.
+type VerifyError struct {
+	Height uint64
+	Hash   string
+	Err    error
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("block %d (%s): %v", e.Height, e.Hash, e.Err)
+}
+
+func (e *VerifyError) Unwrap() error { return e.Err }
+
+// Verify re-checks a data directory's whole best chain, signatures
+// included, on all cores. It returns the first failure by height.
+func Verify(ctx context.Context, dataDir string, difficulty uint32, now time.Time) (VerifySummary, error) {
+	start := time.Now()
+	blocks, err := readBestChain(dataDir, difficulty)
+	if err != nil {
+		return VerifySummary{}, err
+	}
+	workers := runtime.NumCPU()
+	errs := make([]error, len(blocks))
+	ids := make([]chain.Hash, len(blocks))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	const chunk = 256
+	for lo := 1; lo < len(blocks); lo += chunk {
+		hi := min(lo+chunk, len(blocks))
+		g.Go(func() error {
+			for i := lo; i < hi && gctx.Err() == nil; i++ {
+				parentHash, perr := chain.ParseHash(blocks[i-1].Hash)
+				if perr != nil {
+					errs[i] = perr
+					continue
+				}
+				p, verr := chain.Validate(&blocks[i], chain.Parent{Number: blocks[i-1].Number, Hash: parentHash}, difficulty, now)
+				if verr != nil {
+					errs[i] = verr
+					continue
+				}
+				ids[i] = p.MessageID
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return VerifySummary{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return VerifySummary{}, err
+	}
+	if blocks[0].Hash != chain.Genesis(difficulty).Hash {
+		return VerifySummary{}, &VerifyError{Height: 0, Hash: blocks[0].Hash, Err: fmt.Errorf("not this network's genesis")}
+	}
+	seen := make(map[chain.Hash]uint64, len(blocks))
+	work := new(big.Int)
+	for i := 1; i < len(blocks); i++ {
+		if errs[i] != nil {
+			return VerifySummary{}, &VerifyError{Height: blocks[i].Number, Hash: blocks[i].Hash, Err: errs[i]}
+		}
+		if h, dup := seen[ids[i]]; dup {
+			return VerifySummary{}, &VerifyError{Height: blocks[i].Number, Hash: blocks[i].Hash,
+				Err: &chain.RuleError{Code: chain.DuplicateMessage, Description: fmt.Sprintf("message already in block %d", h)}}
+		}
+		seen[ids[i]] = blocks[i].Number
+		work.Add(work, chain.BlockWork(blocks[i].Difficulty))
+	}
+	return VerifySummary{Blocks: len(blocks) - 1, Tip: blocks[len(blocks)-1].Hash, Work: work,
+		Duration: time.Since(start), Workers: workers}, nil
+}

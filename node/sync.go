@@ -1,0 +1,296 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"time"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/netpeers"
+)
+
+// Sync runs a nearest-neighbour sync round now and returns when it ends.
+func (n *Node) Sync(ctx context.Context) error {
+	done := make(chan struct{})
+	select {
+	case n.syncReq <- done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// triggerSync asks for a round without waiting; requests pile into one.
+func (n *Node) triggerSync() {
+	select {
+	case n.syncReq <- nil:
+	default:
+	}
+}
+
+func (n *Node) syncLoop(ctx context.Context) {
+	for {
+		var first chan struct{}
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-n.syncReq:
+		}
+		waiters := []chan struct{}{first}
+	drain:
+		for {
+			select {
+			case w := <-n.syncReq:
+				waiters = append(waiters, w)
+			default:
+				break drain
+			}
+		}
+		manual := false
+		for _, w := range waiters {
+			manual = manual || w != nil
+		}
+		n.syncRound(ctx, manual)
+		for _, w := range waiters {
+			if w != nil {
+				close(w)
+			}
+		}
+	}
+}
+
+// syncRound asks the nearest online peer that announces more work for
+// blocks, verifies them, and backtracks to the next nearest when a peer
+// serves an invalid chain or stalls. It ends when no valid peer announces
+// more work than we hold.
+func (n *Node) syncRound(ctx context.Context, manual bool) {
+	tried := map[string]bool{}
+	var recent []string // /24 (or /64) prefixes of the peers tried, in order
+	total := 0
+	var last netpeers.PeerInfo
+	started := false
+	for ctx.Err() == nil {
+		p, ok := n.pickSyncPeer(tried, recent)
+		if !ok {
+			break
+		}
+		ourHeight, _ := n.Tip()
+		if !started {
+			started = true
+			behind := uint64(0)
+			if p.Height > ourHeight {
+				behind = p.Height - ourHeight
+			}
+			n.emit(SyncStarted{Peer: p.Addr, Latency: p.SmoothRTT.String(), Height: ourHeight, Behind: behind})
+		}
+		n.setSyncing(&SyncState{Syncing: true, Peer: p.Addr, Behind: sat(p.Height, ourHeight)})
+		tried[p.NodeID] = true
+		recent = append(recent, netPrefix(p.Addr))
+		got, err := n.syncFrom(ctx, p)
+		total += got
+		if err == nil {
+			last = p
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		next, _ := n.pickSyncPeer(tried, recent)
+		n.emit(SyncBacktrack{Peer: p.Addr, Reason: err.Error(), Next: next.Addr})
+		n.log.Warn("sync: backtracking", "peer", p.Addr, "reason", err)
+		if n.net != nil && chain.CodeOf(err) == 0 {
+			// Invalid blocks were penalised when refused; a stall is
+			// penalised here.
+			n.net.Penalize(p.NodeID, err.Error())
+		}
+	}
+	n.setSyncing(nil)
+	if !started && !manual {
+		return
+	}
+	h, tip := n.Tip()
+	note := ""
+	if !started {
+		note = "in sync: no online peer announces more work"
+	}
+	n.emit(SyncFinished{Peer: last.Addr, Blocks: total, Height: h, Tip: tip, Note: note})
+}
+
+func sat(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return 0
+}
+
+func (n *Node) setSyncing(s *SyncState) { n.syncing.Store(s) }
+
+// pickSyncPeer ranks online peers that announce more work than ours by
+// latency, breaks near ties (within 10%) at random, and avoids trying a
+// third peer in a row from one /24 (or /64) while others remain.
+func (n *Node) pickSyncPeer(tried map[string]bool, recent []string) (netpeers.PeerInfo, bool) {
+	if n.net == nil {
+		return netpeers.PeerInfo{}, false
+	}
+	ours := workOf(*n.work.Load())
+	var cands []netpeers.PeerInfo
+	for _, p := range n.net.Peers() {
+		if p.Status != string(PeerOnlineStatus) || tried[p.NodeID] || p.NodeID == "" {
+			continue
+		}
+		if workOf(p.Work).Cmp(ours) <= 0 {
+			continue
+		}
+		cands = append(cands, p)
+	}
+	if len(cands) == 0 {
+		return netpeers.PeerInfo{}, false
+	}
+	rtt := func(p netpeers.PeerInfo) time.Duration {
+		if p.SmoothRTT <= 0 {
+			return time.Hour // unmeasured peers go last
+		}
+		return p.SmoothRTT
+	}
+	sort.SliceStable(cands, func(i, j int) bool { return rtt(cands[i]) < rtt(cands[j]) })
+	if len(recent) >= 2 && recent[len(recent)-1] == recent[len(recent)-2] {
+		crowded := recent[len(recent)-1]
+		var others []netpeers.PeerInfo
+		for _, c := range cands {
+			if netPrefix(c.Addr) != crowded {
+				others = append(others, c)
+			}
+		}
+		if len(others) > 0 {
+			cands = others
+		}
+	}
+	best := rtt(cands[0])
+	tie := 1
+	for tie < len(cands) && rtt(cands[tie]) <= best+best/10 {
+		tie++
+	}
+	return cands[rand.IntN(tie)], true
+}
+
+// netPrefix is the /24 of an IPv4 address or the /64 of an IPv6 one.
+func netPrefix(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if v4 := ip.To4(); v4 != nil {
+		return v4.Mask(net.CIDRMask(24, 32)).String()
+	}
+	return ip.Mask(net.CIDRMask(64, 128)).String()
+}
+
+// syncFrom fetches blocks from one peer until we hold at least the work it
+// announced. It returns how many blocks it added and why it stopped early.
+func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
+	target := workOf(p.Work)
+	got := 0
+	var from *chain.Node // the last block this peer gave us, for the next locator
+	for {
+		var loc []chain.Hash
+		if err := n.do(ctx, func() {
+			if from != nil && !n.index.OnBest(from) {
+				loc = n.index.LocatorFrom(from)
+			} else {
+				loc = n.index.Locator()
+			}
+		}); err != nil {
+			return got, err
+		}
+		ch := n.expectBlocks(p.NodeID)
+		if err := n.net.Send(p.NodeID, netpeers.GetBlocks{Locator: hexes(loc), Limit: chain.MaxBlocksPerReply}); err != nil {
+			n.cancelExpect(p.NodeID)
+			return got, fmt.Errorf("send get_blocks: %w", err)
+		}
+		var reply netpeers.Blocks
+		timer := time.NewTimer(n.cfg.SyncTimeout)
+		select {
+		case reply = <-ch:
+			timer.Stop()
+		case <-timer.C:
+			n.cancelExpect(p.NodeID)
+			return got, errStalled
+		case <-ctx.Done():
+			timer.Stop()
+			n.cancelExpect(p.NodeID)
+			return got, ctx.Err()
+		}
+		if len(reply.Blocks) == 0 {
+			if n.holds(target) {
+				return got, nil
+			}
+			return got, errors.New("announced more work but served no blocks")
+		}
+		var added int
+		var aerr error
+		var lastNode *chain.Node
+		peer := netpeers.PeerRef{ID: p.NodeID, Addr: p.Addr}
+		if err := n.do(ctx, func() {
+			added, aerr = n.accept(reply.Blocks, peer, fromBatch)
+			if h, err := chain.ParseHash(reply.Blocks[len(reply.Blocks)-1].Hash); err == nil {
+				lastNode = n.index.Node(h)
+			}
+		}); err != nil {
+			return got, err
+		}
+		got += added
+		if aerr != nil {
+			return got, aerr
+		}
+		if n.holds(target) {
+			return got, nil
+		}
+		if lastNode == nil || lastNode == from {
+			return got, errors.New("served blocks that do not lead anywhere new")
+		}
+		from = lastNode
+	}
+}
+
+// holds reports whether our best chain has at least work w.
+func (n *Node) holds(w *big.Int) bool { return workOf(*n.work.Load()).Cmp(w) >= 0 }
+
+func (n *Node) expectBlocks(peerID string) chan netpeers.Blocks {
+	ch := make(chan netpeers.Blocks, 1)
+	n.waitMu.Lock()
+	n.waiting[peerID] = ch
+	n.waitMu.Unlock()
+	return ch
+}
+
+func (n *Node) cancelExpect(peerID string) {
+	n.waitMu.Lock()
+	delete(n.waiting, peerID)
+	n.waitMu.Unlock()
+}
+
+// deliverSync hands a blocks answer to a waiting sync request.
+func (n *Node) deliverSync(peerID string, bl netpeers.Blocks) bool {
+	n.waitMu.Lock()
+	ch, ok := n.waiting[peerID]
+	delete(n.waiting, peerID)
+	n.waitMu.Unlock()
+	if ok {
+		ch <- bl
+	}
+	return ok
+}

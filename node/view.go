@@ -1,0 +1,143 @@
+package node
+
+import (
+	"context"
+	"sort"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/netpeers"
+)
+
+// recentBlocks is how many best-chain blocks a snapshot carries.
+const recentBlocks = 100
+
+// treeDepth is how many heights below the tip the fork view covers.
+const treeDepth = 24
+
+// Snapshot copies what the dashboard shows. The loop gathers the index
+// state; block bodies are read from the store afterwards.
+func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
+	var s Snapshot
+	var recent []*chain.Node
+	var tree []*chain.Node
+	var best *chain.Node
+	var miningOn chain.Hash
+	reorgAt := map[chain.Hash]bool{}
+	err := n.do(ctx, func() {
+		tip := n.index.Tip()
+		best = tip
+		s.Height, s.Tip, s.Work = tip.Height, tip.Hash.String(), tip.Work.String()
+		for nd := tip; nd != nil && len(recent) < recentBlocks; nd = nd.Parent {
+			recent = append(recent, nd)
+		}
+		floor := sat(tip.Height, treeDepth)
+		for _, nd := range recent {
+			if nd.Height >= floor {
+				tree = append(tree, nd)
+			}
+		}
+		seen := map[chain.Hash]bool{}
+		for _, nd := range n.sideRecent {
+			if nd.Height >= floor && !n.index.OnBest(nd) && !seen[nd.Hash] {
+				seen[nd.Hash] = true
+				tree = append(tree, nd)
+			}
+		}
+		for h := range n.reorgAt {
+			reorgAt[h] = true
+		}
+		if j := n.miner.current(); j != nil {
+			s.Mining = j.state(n.miner.threads)
+			miningOn = j.parent.Hash
+		}
+		for _, p := range n.pool.list() {
+			s.Pending = append(s.Pending, PendingMessage{MessageID: p.MessageID.String(), Message: p.Message, TimeStamp: p.TimeStamp, Own: p.Own})
+		}
+		s.Queue = n.pool.ownLen()
+	})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	s.Listen, s.NodeID, s.Genesis, s.Sender, s.DataDir = n.Addr(), n.nodeID, n.Genesis(), n.Sender(), n.cfg.DataDir
+
+	summaries := map[chain.Hash]BlockSummary{}
+	summary := func(nd *chain.Node) BlockSummary {
+		if bs, ok := summaries[nd.Hash]; ok {
+			return bs
+		}
+		bs := BlockSummary{Height: nd.Height, Hash: nd.Hash.String()}
+		if b, err := n.blockOf(nd); err == nil {
+			bs.PrevHash, bs.Sender, bs.TimeStamp, bs.Message = b.PrevHash, b.Sender, b.TimeStamp, b.Message
+		}
+		summaries[nd.Hash] = bs
+		return bs
+	}
+	for _, nd := range recent {
+		s.Recent = append(s.Recent, summary(nd))
+	}
+	// Side-branch tips say why they lost.
+	hasChild := map[chain.Hash]bool{}
+	for _, nd := range tree {
+		if nd.Parent != nil {
+			hasChild[nd.Parent.Hash] = true
+		}
+	}
+	onBest := map[chain.Hash]bool{}
+	for _, nd := range recent {
+		onBest[nd.Hash] = true
+	}
+	for _, nd := range tree {
+		tn := TreeNode{BlockSummary: summary(nd), OnBest: onBest[nd.Hash], Work: nd.Work.String(),
+			ReorgAt: reorgAt[nd.Hash], MiningOn: nd.Hash == miningOn}
+		if !tn.OnBest && !hasChild[nd.Hash] {
+			if nd.Work.Cmp(best.Work) < 0 {
+				tn.LostWhy = "less work"
+			} else {
+				tn.LostWhy = "equal work, larger hash"
+			}
+		}
+		s.Tree = append(s.Tree, tn)
+	}
+	sort.SliceStable(s.Tree, func(i, j int) bool {
+		if s.Tree[i].Height != s.Tree[j].Height {
+			return s.Tree[i].Height > s.Tree[j].Height
+		}
+		return s.Tree[i].OnBest && !s.Tree[j].OnBest
+	})
+
+	if n.net != nil {
+		s.Peers = peerInfos(n.net.Peers())
+	}
+	st := n.syncing.Load()
+	if st != nil {
+		s.Sync = *st
+	}
+	for i := range s.Peers {
+		s.Sync.Known++
+		if s.Peers[i].Status == PeerOnlineStatus {
+			s.Sync.Online++
+		}
+		if st != nil && s.Peers[i].Addr == st.Peer {
+			s.Peers[i].SyncPeer = true
+		}
+	}
+	return s, nil
+}
+
+func peerInfos(ps []netpeers.PeerInfo) []PeerInfo {
+	out := make([]PeerInfo, len(ps))
+	for i, p := range ps {
+		out[i] = PeerInfo{Addr: p.Addr, NodeID: p.NodeID, Status: PeerStatus(p.Status), Inbound: p.Inbound,
+			LastRTT: p.LastRTT, SmoothRTT: p.SmoothRTT, MinRTT: p.MinRTT, Height: p.Height, Work: p.Work,
+			LastChange: p.LastChange, Failures: p.Failures, Penalty: p.Penalty}
+	}
+	return out
+}
+
+// Peers returns the address book, nearest first.
+func (n *Node) Peers() []PeerInfo {
+	if n.net == nil {
+		return nil
+	}
+	return peerInfos(n.net.Peers())
+}
