@@ -132,6 +132,9 @@ func checkAddr(s string) (string, error) {
 	if host == "" {
 		return "", fmt.Errorf("%q has no host", s)
 	}
+	if port == "" {
+		return "", fmt.Errorf("%q has no port after the colon", s)
+	}
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return "", fmt.Errorf("port %q is not a number from 1 to 65535", port)
 	}

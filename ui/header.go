@@ -11,10 +11,7 @@ import (
 // figures (height, tip, network, address, wallet).
 func (m Model) header(w int) string {
 	st := m.st
-	title := "meshchain"
-	if m.opts.Title != "" {
-		title += " · " + Sanitize(m.opts.Title)
-	}
+	title := m.title()
 	words, style := m.syncWords()
 	left := st.Title.Render(title) + "  " + style.Render(words)
 
@@ -74,4 +71,17 @@ func (m Model) syncWords() (string, lipgloss.Style) {
 		return fmt.Sprintf("alone: none of %d known %s online", known, plural(uint64(known), "peer is", "peers are")), st.Bad
 	}
 	return fmt.Sprintf("in sync with %d %s", online, plural(uint64(online), "peer", "peers")), st.OK
+}
+
+// title is "meshchain", or the caller's title, prefixed with "meshchain · "
+// unless it already names the program.
+func (m Model) title() string {
+	t := Sanitize(m.opts.Title)
+	switch {
+	case t == "":
+		return "meshchain"
+	case strings.HasPrefix(strings.ToLower(t), "meshchain"):
+		return t
+	}
+	return "meshchain · " + t
 }

@@ -87,7 +87,11 @@ func (p *miningPane) lines(w, room int) []string {
 		}
 		ls = append(ls, line{speed, 2})
 	} else {
-		ls = append(ls, line{p.st.Dim.Render("idle: nothing to mine"), 0})
+		idle := "idle: nothing to mine"
+		if p.queue > 0 {
+			idle = fmt.Sprintf("not mining now; %d %s queued", p.queue, plural(uint64(p.queue), "message", "messages"))
+		}
+		ls = append(ls, line{p.st.Dim.Render(idle), 0})
 		if p.queue == 0 {
 			ls = append(ls, line{p.st.Dim.Render("press i to write a message"), 3})
 		}

@@ -119,7 +119,11 @@ func (p *peersPane) lines(w int) []string {
 		{title: "changed", width: 11, right: true, drop: 4, cell: func(pi node.PeerInfo) string { return ago(p.now, pi.LastChange) }},
 		{title: "note", cell: peerNote},
 	}
-	cols = fitColumns(cols, w)
+	hasNote := false
+	for _, pi := range p.peers {
+		hasNote = hasNote || peerNote(pi) != ""
+	}
+	cols = fitColumns(cols, w, hasNote)
 
 	titles := make([]string, len(cols))
 	for i, c := range cols {
@@ -161,8 +165,9 @@ func (p *peersPane) lines(w int) []string {
 // fitColumns keeps the columns that fit in w: it drops the least useful
 // first (min, last, changed, height), then narrows the address, and drops
 // the status last (colour and order still tell it). The note column takes
-// the width left, or goes when that is under 10 cells.
-func fitColumns(cols []peerColumn, w int) []peerColumn {
+// the width left, or goes when that is under 10 cells; when some peer has a
+// note, min and last make room for it.
+func fitColumns(cols []peerColumn, w int, hasNote bool) []peerColumn {
 	width := func(cs []peerColumn) int {
 		used := 2
 		for _, c := range cs {
@@ -193,6 +198,10 @@ func fitColumns(cols []peerColumn, w int) []peerColumn {
 	}
 	// Give the address back what dropping freed, or take what is missing.
 	cols[0].width = clamp(cols[0].width+w-width(cols), 8, natural)
+	// Notes (penalties, failed dials) say more than min and last RTT.
+	for level := 6; hasNote && level >= 5 && w-width(cols)-1 < 16; level-- {
+		dropLevel(level)
+	}
 	last := len(cols) - 1
 	if cols[last].title == "note" {
 		room := w - width(cols) - 1

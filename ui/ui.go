@@ -712,8 +712,10 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 		m.chain.SetMining(m.mining)
 		return nil
 	case node.MiningIdle:
+		// Idle means the queue is empty (node.MiningIdle).
 		m.miningSeq++
 		m.mining = nil
+		m.queue = 0
 		m.chain.SetMining(nil)
 	case node.BlockMined:
 		m.miningSeq++
@@ -840,10 +842,7 @@ func (m Model) View() tea.View {
 	}
 	v := tea.NewView(clip(content, w, h))
 	v.AltScreen = true
-	v.WindowTitle = "meshchain"
-	if m.opts.Title != "" {
-		v.WindowTitle += " · " + Sanitize(m.opts.Title)
-	}
+	v.WindowTitle = m.title()
 	return v
 }
 

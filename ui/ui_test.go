@@ -291,6 +291,7 @@ func TestCheckAddr(t *testing.T) {
 		{"::1", "[::1]:8333", ""},
 		{"[::1]:8400", "[::1]:8400", ""},
 		{"host:http", "", "port"},
+		{"host:", "", "no port"},
 		{"host:70000", "", "port"},
 		{":8333", "", "no host"},
 		{"", "", "type an address"},
@@ -669,4 +670,28 @@ func isQuit(cmd tea.Cmd) bool {
 	}
 	_, ok := cmd().(tea.QuitMsg)
 	return ok
+}
+
+func TestTitle(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", "meshchain"},
+		{"meshchain", "meshchain"},
+		{"devnet node 1 of 3", "meshchain · devnet node 1 of 3"},
+		{"evil\x1b]0;x\x07", `meshchain · evil\x1b]0;x\x07`},
+	} {
+		m := New(newFakeNode(emptySnapshot()), Options{Title: tt.in})
+		if got := m.title(); got != tt.want {
+			t.Errorf("title(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		if got := m.View().WindowTitle; got != tt.want {
+			t.Errorf("window title for %q = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestPeerNotesMakeRoom(t *testing.T) {
+	m, _ := busyModel(t, 200, 60)
+	if s := screen(m); !strings.Contains(s, "InvalidSignature: block #19") || !strings.Contains(s, "2 failed dials") {
+		t.Errorf("peer notes not shown at 200 columns:\n%s", s)
+	}
 }
