@@ -60,14 +60,16 @@ func newStyles(noColor bool) *Styles {
 		purple = c("#C874D9")
 		grey   = c("#8A8A8A")
 		dark   = c("#5C5C5C")
-		text   = c("#DADADA")
 	)
+	// Plain text keeps the terminal's own foreground, readable on light
+	// and dark backgrounds alike.
+	plain := lipgloss.NewStyle()
 	fg := func(col color.Color) lipgloss.Style { return lipgloss.NewStyle().Foreground(col) }
 
 	s := &Styles{
 		Title:  fg(accent).Bold(true),
 		Label:  fg(grey),
-		Value:  fg(text).Bold(true),
+		Value:  plain.Bold(true),
 		Dim:    fg(grey),
 		Accent: fg(accent),
 		OK:     fg(green),
@@ -84,7 +86,7 @@ func newStyles(noColor bool) *Styles {
 		PaneTitle:     fg(grey).Bold(true),
 		PaneTitleOn:   fg(accent).Bold(true),
 
-		EventDefault: fg(text),
+		EventDefault: plain,
 		BarFull:      accent,
 		BarEmpty:     dark,
 	}
@@ -97,7 +99,7 @@ func newStyles(noColor bool) *Styles {
 		"started":        fg(accent),
 		"message_queued": fg(green),
 		"block_mined":    fg(green).Bold(true),
-		"block_accepted": fg(text),
+		"block_accepted": plain,
 		"block_rejected": fg(red).Bold(true),
 		"fork":           fg(yellow).Bold(true),
 		"reorg":          fg(purple).Bold(true),
@@ -127,7 +129,7 @@ func newStyles(noColor bool) *Styles {
 	in.Blurred.Prompt = fg(grey)
 	in.Blurred.Text = fg(grey)
 	in.Blurred.Placeholder = fg(grey)
-	in.Cursor.Color = c("#DADADA")
+	in.Cursor.Color = lipgloss.NoColor{} // reverse video of the text itself
 	// A blinking cursor would redraw twice a second for nothing and make
 	// golden files depend on timing.
 	in.Cursor.Blink = false

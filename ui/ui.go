@@ -97,8 +97,11 @@ type (
 		req  uint64 // which request this answers; older answers are dropped
 		seq  uint64 // mining events seen when the snapshot was asked for
 	}
-	tickMsg    struct{}
-	postedMsg  struct{ err error }
+	tickMsg   struct{}
+	postedMsg struct {
+		text string
+		err  error
+	}
 	syncedMsg  struct{ err error }
 	connectMsg struct {
 		addr string
@@ -314,11 +317,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case postedMsg:
 		m.compose.busy = false
 		if msg.err != nil {
-			m.compose.setStatus(statusBad, "the node refused it: "+Sanitize(msg.err.Error()))
-		} else {
-			m.compose.msg.Reset()
-			m.compose.setStatus(statusOK, "queued for mining")
+			m.compose.setStatus(statusBad, "not posted: "+Sanitize(msg.err.Error()))
+			break
 		}
+		if m.compose.msg.Value() == msg.text {
+			m.compose.msg.Reset() // unless the user already started the next one
+		}
+		m.compose.setStatus(statusOK, "queued for mining")
 
 	case syncedMsg:
 		m.syncing = false
@@ -605,7 +610,7 @@ func (m *Model) post() tea.Cmd {
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
-		return postedMsg{err: n.Post(ctx, text)}
+		return postedMsg{text: text, err: n.Post(ctx, text)}
 	}
 }
 

@@ -175,7 +175,7 @@ func TestNodeRefusalShownInPlace(t *testing.T) {
 	m, _ = update(m, keyText("i"), keyText("h"), keyText("i"))
 	m, cmd := update(m, keyEnter)
 	m, _ = update(m, cmd())
-	if s := screen(m); !strings.Contains(s, "the node refused it: pending pool is full") {
+	if s := screen(m); !strings.Contains(s, "not posted: pending pool is full") {
 		t.Errorf("node error not shown:\n%s", s)
 	}
 	if m.compose.msg.Value() != "hi" {
