@@ -229,7 +229,7 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	if newTip != oldTip {
 		n.publishStatus()
 		n.emit(TipChanged{Height: newTip.Height, Hash: newTip.Hash.String(), Work: newTip.Work.String()})
-		if n.net != nil && how == fromBatch {
+		if n.net != nil {
 			n.net.AnnounceTip(*n.status.Load())
 		}
 		if how != fromMiner {

@@ -10,11 +10,16 @@ import (
 // when it is full; every other event waits for room.
 const subscriberBuffer = 1024
 
+// historySize is how many recent events a new subscriber is given first,
+// so a dashboard attached after start still sees how the node started.
+const historySize = 64
+
 // broker fans events out to subscribers. Its channels are the one
 // deliberately buffered hand-off in the node.
 type broker struct {
 	mu      sync.Mutex
 	subs    map[*subscriber]struct{}
+	history []Event // recent events that may not be dropped, oldest first
 	dropped atomic.Uint64
 }
 
@@ -30,6 +35,9 @@ func newBroker() *broker { return &broker{subs: map[*subscriber]struct{}{}} }
 func (b *broker) subscribe(ctx context.Context) <-chan Event {
 	s := &subscriber{ch: make(chan Event, subscriberBuffer), done: ctx.Done()}
 	b.mu.Lock()
+	for _, ev := range b.history {
+		s.ch <- ev // fits: history is smaller than the buffer
+	}
 	b.subs[s] = struct{}{}
 	b.mu.Unlock()
 	go func() {
@@ -46,6 +54,12 @@ func (b *broker) subscribe(ctx context.Context) <-chan Event {
 func (b *broker) publish(ev Event, droppable bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if !droppable {
+		if len(b.history) == historySize {
+			b.history = append(b.history[:0], b.history[1:]...)
+		}
+		b.history = append(b.history, ev)
+	}
 	for s := range b.subs {
 		if droppable {
 			select {

@@ -292,3 +292,18 @@ func TestReorgReturnsOwnMessageAndRemines(t *testing.T) {
 		t.Fatalf("a's chain %q, want %q", got, want)
 	}
 }
+
+func TestLateSubscriberSeesStart(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	late := a.Subscribe(ctx)
+	select {
+	case ev := <-late:
+		if ev.Payload.Kind() != "started" {
+			t.Fatalf("first event for a late subscriber is %s, want started", ev.Payload.Kind())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("late subscriber got nothing")
+	}
+}

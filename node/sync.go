@@ -118,6 +118,10 @@ func (n *Node) syncRound(ctx context.Context, manual bool) {
 	if !started && !manual {
 		return
 	}
+	if !started {
+		h, _ := n.Tip()
+		n.emit(SyncStarted{Height: h})
+	}
 	h, tip := n.Tip()
 	note := ""
 	if !started {
