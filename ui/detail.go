@@ -20,6 +20,7 @@ type detailPane struct {
 
 	summary node.BlockSummary
 	block   *chain.Block
+	msgID   string // derived from the block, as PROTOCOL.md §1 defines it
 	err     error
 	tip     uint64
 	onBest  bool
@@ -100,6 +101,9 @@ func (p *detailPane) content(w int) []string {
 	case p.block != nil:
 		blk := p.block
 		msg = blk.Message
+		if p.msgID != "" {
+			field("message id", p.msgID)
+		}
 		field("difficulty", fmt.Sprintf("%d bits (about %s attempts expected)", blk.Difficulty, humanCount(math.Ldexp(1, int(blk.Difficulty)))))
 		field("nonce", commas(blk.Nonce))
 		field("proof of work", commas(blk.ProofOfWork)+" attempts reported by the miner")
@@ -117,4 +121,13 @@ func (p *detailPane) content(w int) []string {
 		}
 	}
 	return out
+}
+
+// setBlock fills in the full block and the message id derived from it.
+func (p *detailPane) setBlock(b chain.Block) {
+	p.block = &b
+	p.msgID = ""
+	if parsed, err := b.Parse(); err == nil {
+		p.msgID = parsed.MessageID.String()
+	}
 }

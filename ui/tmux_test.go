@@ -181,16 +181,12 @@ func (s *tmuxSession) capture() string {
 	return string(out)
 }
 
-// keys sends tmux key names ("Tab", "Enter", "q") one at a time, with a
-// pause after Escape so the next key is not read as Alt+key.
+// keys sends tmux key names ("Tab", "Enter", "q") one at a time.
 func (s *tmuxSession) keys(keys ...string) {
 	s.t.Helper()
 	for _, k := range keys {
 		if out, err := exec.Command("tmux", "send-keys", "-t", s.name, k).CombinedOutput(); err != nil {
 			s.t.Fatalf("tmux send-keys %q: %v: %s", k, err, out)
-		}
-		if k == "Escape" {
-			time.Sleep(150 * time.Millisecond)
 		}
 	}
 }
@@ -205,7 +201,7 @@ func (s *tmuxSession) text(text string) {
 // waitFor waits until the screen contains every string.
 func (s *tmuxSession) waitFor(wants ...string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(20 * time.Second)
 	var screen string
 	for time.Now().Before(deadline) {
 		screen = s.capture()
@@ -264,12 +260,17 @@ func TestTmuxDemo(t *testing.T) {
 	s.keys("Enter")
 	s.waitFor("queued for mining")
 	s.waitFor(`"hello from tmux q"`, "mined")
+	// After Escape, wait until it is handled: a key right behind it in the
+	// same read would arrive as Alt+key.
 	s.keys("Escape")
+	s.waitFor("? more • q quit")
 	s.keys("t")
 	s.waitFor("Fork tree", "[lost: less work]")
 	s.keys("t", "BTab", "Enter")
 	s.waitFor("proof of work", "signature")
-	s.keys("Escape", "?")
+	s.keys("Escape")
+	s.waitFor("┏━ Chain")
+	s.keys("?")
 	s.waitFor("previous pane")
 	s.keys("?", "s")
 	s.waitFor("synced")
@@ -298,6 +299,8 @@ func TestTmuxBinary(t *testing.T) {
 	s.text("hello from tmux")
 	s.keys("Enter")
 	s.waitFor("queued for mining")
-	s.keys("Escape", "q")
+	s.keys("Escape")
+	s.waitFor("? more • q quit")
+	s.keys("q")
 	s.waitExit()
 }

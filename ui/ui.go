@@ -352,8 +352,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			if msg.err != nil {
 				m.detail.err = msg.err
 			} else {
-				b := msg.block
-				m.detail.block = &b
+				m.detail.setBlock(msg.block)
 			}
 		}
 
