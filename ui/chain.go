@@ -70,8 +70,8 @@ func (p *chainPane) SetBlocks(blocks []node.BlockSummary, tip uint64) {
 // SetTree replaces the fork tree, keeping the cursor on the same block.
 func (p *chainPane) SetTree(tree []node.TreeNode, mining *node.MiningState) {
 	sel := ""
-	if r := p.treeSelected(); r != nil {
-		sel = r.Hash
+	if r := p.treeSelected(); r != nil && p.treeCursor != p.firstBlockRow(0, 1) {
+		sel = r.Hash // the cursor stays on a block the user moved to
 	}
 	p.tree = tree
 	p.mining = mining

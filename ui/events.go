@@ -5,6 +5,9 @@ import (
 	"strings"
 	"time"
 
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
 	"github.com/meshchain/meshchain/node"
 )
 
@@ -18,6 +21,7 @@ type eventsPane struct {
 	focused bool
 
 	items  []eventItem // newest first
+	home   string      // the node of the first event: its events need no tag
 	total  int         // events shown since start, including those dropped from history
 	offset int
 	now    time.Time
@@ -45,7 +49,13 @@ func (p *eventsPane) Add(ev node.Event) {
 	if !ok {
 		return
 	}
-	it := eventItem{at: ev.Time, node: Sanitize(ev.Node), kind: ev.Payload.Kind(), label: label, text: text}
+	if p.home == "" {
+		p.home = ev.Node
+	}
+	it := eventItem{at: ev.Time, kind: ev.Payload.Kind(), label: label, text: text}
+	if ev.Node != p.home {
+		it.node = Sanitize(ev.Node) // another devnet node speaking
+	}
 	p.items = append([]eventItem{it}, p.items...)
 	if len(p.items) > maxEvents {
 		p.items = p.items[:maxEvents]
@@ -94,10 +104,25 @@ func (p *eventsPane) lines(w int) []string {
 		if it.node != "" {
 			head += p.st.Dim.Render("["+it.node+"]") + " "
 		}
-		out = append(out, head+p.st.eventStyle(it.kind).Render(label)+" "+it.text)
+		head += p.st.eventStyle(it.kind).Render(label) + " "
+		if !wrapEvent[it.kind] {
+			out = append(out, head+it.text)
+			continue
+		}
+		// Rare events that must be read whole (a new wallet to back up, a
+		// warning) wrap under their text instead of being cut.
+		indent := lipgloss.Width(head)
+		wrapped := strings.Split(ansi.Wrap(it.text, max(10, w-indent), ""), "\n")
+		out = append(out, head+wrapped[0])
+		for _, l := range wrapped[1:] {
+			out = append(out, strings.Repeat(" ", indent)+l)
+		}
 	}
 	return out
 }
+
+// wrapEvent lists the event kinds shown whole, on several lines if need be.
+var wrapEvent = map[string]bool{"started": true, "warning": true}
 
 // describe turns an event into a label and a line of text (sanitized); ok is
 // false for events the pane leaves out (frequent progress, tip moves that a
@@ -176,7 +201,9 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		return "penalised", text, true
 	case node.SyncStarted:
 		text = "from " + Sanitize(e.Peer)
-		if e.Latency != "" {
+		if d, err := time.ParseDuration(e.Latency); err == nil {
+			text += " (" + rtt(d) + ")"
+		} else if e.Latency != "" {
 			text += " (" + Sanitize(e.Latency) + ")"
 		}
 		if e.Behind > 0 {

@@ -695,3 +695,48 @@ func TestPeerNotesMakeRoom(t *testing.T) {
 		t.Errorf("peer notes not shown at 200 columns:\n%s", s)
 	}
 }
+
+func TestTreeCursorFollowsNewestBlock(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("t"))
+	grown := busySnapshot()
+	b := summary(21, grown.Tip, "best-21", aliceKey)
+	grown.Tree = append(grown.Tree, node.TreeNode{BlockSummary: b, OnBest: true})
+	m, _ = update(m, snapshotMsg{snap: grown})
+	if sel, _ := m.chain.Selected(); sel.Hash != b.Hash {
+		t.Errorf("cursor on %q, want the new newest block", sel.Hash)
+	}
+	// Once moved, it stays on its block.
+	m, _ = update(m, keyDown)
+	was, _ := m.chain.Selected()
+	c := summary(22, b.Hash, "best-22", aliceKey)
+	grown.Tree = append(grown.Tree, node.TreeNode{BlockSummary: c, OnBest: true})
+	m, _ = update(m, snapshotMsg{snap: grown})
+	if sel, _ := m.chain.Selected(); sel.Hash != was.Hash {
+		t.Errorf("cursor moved to %q, want it kept on %q", sel.Hash, was.Hash)
+	}
+}
+
+func TestEventsTagOtherNodesOnly(t *testing.T) {
+	var p eventsPane
+	p.Add(node.Event{Node: "node1", Payload: node.Warning{Message: "a"}})
+	p.Add(node.Event{Node: "node2", Payload: node.Warning{Message: "b"}})
+	p.Add(node.Event{Node: "node1", Payload: node.SyncStarted{Peer: "x", Latency: "395.483195ms"}})
+	if p.items[0].node != "" || p.items[1].node != "node2" || p.items[2].node != "" {
+		t.Errorf("node tags = %q %q %q", p.items[0].node, p.items[1].node, p.items[2].node)
+	}
+	if want := "from x (395ms)"; p.items[0].text != want {
+		t.Errorf("sync text = %q, want %q", p.items[0].text, want)
+	}
+}
+
+func TestStartedEventWrapsNotCut(t *testing.T) {
+	m, _ := busyModel(t, 80, 24)
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.Started{
+		Listen: "127.0.0.1:8333", Tip: hashAt("x"), WalletCreated: true,
+		WalletPath: "/home/someone/.local/share/meshchain/wallet.json"}}})
+	s := screen(m)
+	if !strings.Contains(s, "back up") || !strings.Contains(s, "its words") || !strings.Contains(s, "wallet.json") {
+		t.Errorf("the new-wallet notice was cut:\n%s", screen(m))
+	}
+}
