@@ -382,15 +382,26 @@ func (s *Server) expireLocked(now time.Time) (changed bool) {
 			delete(s.bansIP, k)
 		}
 	}
-	for _, e := range s.book {
+	for addr, e := range s.book {
 		if e.penalty != "" && !e.penaltyUntil.After(now) {
 			e.penalty, e.penaltyUntil = "", time.Time{}
 			changed = true
+		}
+		// Gossip that never led anywhere is forgotten.
+		if e.source == sourceLearned && e.lastSeen.IsZero() && e.failures >= maxLearnedFailures &&
+			e.sess == nil && s.dialing[addr] == nil {
+			delete(s.book, addr)
+			s.markDirty()
+			continue
 		}
 		s.touchLocked(e, now)
 	}
 	return changed
 }
+
+// maxLearnedFailures is how many failed dials a gossiped address that was
+// never online gets before it leaves the book.
+const maxLearnedFailures = 8
 
 // loadRecords fills the book from the store at New.
 func (s *Server) loadRecords(recs []PeerRecord, now time.Time) {

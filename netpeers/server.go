@@ -31,16 +31,18 @@ type PeerRef struct {
 	Addr string
 }
 
-// Handler is implemented by the node. Calls come from netpeers goroutines
-// (mostly session goroutines) and must return quickly; a handler must not
-// call Connect or wait on the network.
+// Handler is implemented by the node. Calls must return quickly. No
+// netpeers lock is held during a call, and no Server method waits for one,
+// so a handler may call Send, Broadcast, Penalize or Peers.
 type Handler interface {
 	// Status is the node's best tip, announced in hello frames.
 	Status() Status
-	// HandleFrame receives Tip, BlockMsg, GetBlocks and Blocks frames.
+	// HandleFrame receives Tip, BlockMsg, GetBlocks and Blocks frames, from
+	// the session's goroutine, after that session's PeerOnline event.
 	// Ping, pong, hello, get_peers, peers and error frames stay inside netpeers.
 	HandleFrame(from PeerRef, frame any)
-	// PeerEvent reports sessions going online and offline and penalties.
+	// PeerEvent reports sessions going online and offline and penalties,
+	// one call at a time from a single goroutine, in order.
 	PeerEvent(ev PeerEvent)
 	// ChainData is the complete /get-blockchaindata JSON object.
 	ChainData(ctx context.Context) ([]byte, error)
@@ -220,11 +222,6 @@ type Server struct {
 	h   Handler
 	log *slog.Logger
 
-	// evMu orders registry changes with the events that report them, so a
-	// node id's online and offline events never cross. Only session
-	// goroutines take it; the handler is called while it is held.
-	evMu sync.Mutex
-
 	mu       sync.Mutex
 	ln       net.Listener
 	sessions map[string]*session // node id -> online session
@@ -235,6 +232,9 @@ type Server struct {
 	bansIP   map[netip.Addr]ban
 	inByIP   map[netip.Addr]int
 	inTotal  int
+	// events waits for the dispatcher, in the order of the registry
+	// changes that made them (both under mu).
+	events   []pendingEvent
 	running  bool
 	stopping bool
 	// runCtx is the context of the current Run call. Sessions started by
@@ -243,11 +243,13 @@ type Server struct {
 	runCtx context.Context
 	wg     sync.WaitGroup
 
-	started chan struct{} // closed when Run has started
-	kick    chan struct{} // wakes the dialer
-	dirty   chan struct{} // wakes the address-book saver
+	started     chan struct{} // closed when Run has started
+	kick        chan struct{} // wakes the dialer
+	dirty       chan struct{} // wakes the address-book saver
+	eventSignal chan struct{} // wakes the event dispatcher
 
-	liveConns atomic.Int64 // open peer WebSocket connections, for tests
+	liveConns  atomic.Int64 // open peer WebSocket connections, for tests
+	handshakes atomic.Int64 // hello exchanges completed, for tests
 }
 
 // New checks the configuration and loads the address book.
@@ -264,19 +266,20 @@ func New(cfg Config, h Handler) (*Server, error) {
 	cfg.setDefaults()
 	cfg.Peers = append([]string(nil), cfg.Peers...)
 	s := &Server{
-		cfg:      cfg,
-		h:        h,
-		log:      cfg.Logger,
-		sessions: map[string]*session{},
-		book:     map[string]*entry{},
-		dialing:  map[string]*dialAttempt{},
-		bansID:   map[string]ban{},
-		bansAddr: map[string]ban{},
-		bansIP:   map[netip.Addr]ban{},
-		inByIP:   map[netip.Addr]int{},
-		started:  make(chan struct{}),
-		kick:     make(chan struct{}, 1),
-		dirty:    make(chan struct{}, 1),
+		cfg:         cfg,
+		h:           h,
+		log:         cfg.Logger,
+		sessions:    map[string]*session{},
+		book:        map[string]*entry{},
+		dialing:     map[string]*dialAttempt{},
+		bansID:      map[string]ban{},
+		bansAddr:    map[string]ban{},
+		bansIP:      map[netip.Addr]ban{},
+		inByIP:      map[netip.Addr]int{},
+		started:     make(chan struct{}),
+		kick:        make(chan struct{}, 1),
+		dirty:       make(chan struct{}, 1),
+		eventSignal: make(chan struct{}, 1),
 	}
 	if cfg.Book != nil {
 		recs, err := cfg.Book.LoadPeers()
@@ -365,6 +368,14 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	ln := s.ln
 	s.mu.Unlock()
+
+	// The dispatcher outlives every other goroutine of Run, so that the
+	// events of the last sessions are delivered.
+	stopEvents, eventsDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(eventsDone)
+		s.dispatchEvents(stopEvents)
+	}()
 	close(s.started)
 
 	var httpSrv *http.Server
@@ -402,6 +413,8 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = httpSrv.Close() // hijacked session connections are ours; they end with ctx
 	}
 	s.wg.Wait()
+	close(stopEvents)
+	<-eventsDone
 	s.mu.Lock()
 	s.running = false
 	s.mu.Unlock()
@@ -622,8 +635,8 @@ func (s *Server) Penalize(peerID, reason string) {
 	s.penalize(ref, banAddr, ip, reason, ss)
 }
 
-// penalize records the bans, closes the session (when there is one) with an
-// error frame and reports the penalty.
+// penalize records the bans, reports the penalty and closes the session
+// (when there is one) with an error frame.
 func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason string, ss *session) {
 	now := time.Now()
 	until := now.Add(s.cfg.PenaltyTime)
@@ -641,15 +654,60 @@ func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason str
 	for _, e := range s.book {
 		if (ref.ID != "" && e.nodeID == ref.ID) || (banAddr != "" && e.addr == banAddr) {
 			e.penalty, e.penaltyUntil = reason, until
-			e.lastChange = now
+			s.touchLocked(e, now)
 		}
 	}
+	// Queued before the session is told to close, so it precedes PeerOffline.
+	s.emitLocked(PeerEvent{Kind: PeerPenalized, Peer: ref, Reason: reason, Until: until})
 	s.mu.Unlock()
 	s.markDirty()
 	s.log.Info("peer penalised", "peer", ref.ID, "addr", ref.Addr, "ip", ip, "reason", reason, "until", until)
-	// The event goes first so that it precedes the session's PeerOffline.
-	s.h.PeerEvent(PeerEvent{Kind: PeerPenalized, Peer: ref, Reason: reason, Until: until})
 	if ss != nil {
 		ss.shutdown(websocket.StatusPolicyViolation, reason, reason, "penalised: "+reason)
+	}
+}
+
+type pendingEvent struct {
+	ev        PeerEvent
+	delivered chan struct{}
+}
+
+// emitLocked queues an event for the dispatcher; the channel closes once
+// the handler has had it.
+func (s *Server) emitLocked(ev PeerEvent) <-chan struct{} {
+	done := make(chan struct{})
+	s.events = append(s.events, pendingEvent{ev: ev, delivered: done})
+	select {
+	case s.eventSignal <- struct{}{}:
+	default:
+	}
+	return done
+}
+
+// dispatchEvents hands queued events to the handler, one at a time, until
+// stop closes and the queue is empty.
+func (s *Server) dispatchEvents(stop <-chan struct{}) {
+	for {
+		s.mu.Lock()
+		batch := s.events
+		s.events = nil
+		s.mu.Unlock()
+		for _, pe := range batch {
+			s.h.PeerEvent(pe.ev)
+			close(pe.delivered)
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-s.eventSignal:
+		case <-stop:
+			s.mu.Lock()
+			empty := len(s.events) == 0
+			s.mu.Unlock()
+			if empty {
+				return
+			}
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/meshchain/meshchain/chain"
 )
 
 func TestHandshakeBothSidesOnline(t *testing.T) {
@@ -276,28 +277,37 @@ func TestDuplicateSessionsResolved(t *testing.T) {
 			if pa.Inbound == pb.Inbound {
 				t.Fatalf("both sides see the same direction: a inbound=%v, b inbound=%v", pa.Inbound, pb.Inbound)
 			}
-			// The session that stays is the one dialled by the smaller node id.
+			// When both connections were made, the one that stays is the one
+			// dialled by the smaller node id. (Often one Connect finds the
+			// other's session already online and does not dial.)
 			aDialled := !pa.Inbound
-			if wantADialled := a.NodeID() < b.NodeID(); aDialled != wantADialled {
-				t.Errorf("kept the session dialled by the larger node id (a dialled=%v, a<b=%v)", aDialled, wantADialled)
+			both := a.handshakes.Load()+b.handshakes.Load() == 4
+			if wantADialled := a.NodeID() < b.NodeID(); both && aDialled != wantADialled {
+				t.Errorf("kept the session dialled by the larger node id (a dialled=%v, a<b=%v)\na=%s %+v\nb=%s %+v\nevents a %+v\nevents b %+v", aDialled, wantADialled,
+					short(a.NodeID()), a.Peers(), short(b.NodeID()), b.Peers(), ha.eventLog(), hb.eventLog())
 			}
 			// Online and offline events alternate: the node ends with one online session.
+			// (Events are delivered by the dispatcher: wait for them.)
 			for _, h := range []*testHandler{ha, hb} {
-				net := 0
-				for _, ev := range h.eventLog() {
-					switch ev.Kind {
-					case PeerOnline:
-						net++
-					case PeerOffline:
-						net--
+				balance := func() (int, bool) {
+					n, ordered := 0, true
+					for _, ev := range h.eventLog() {
+						switch ev.Kind {
+						case PeerOnline:
+							n++
+						case PeerOffline:
+							n--
+						}
+						ordered = ordered && n >= 0 && n <= 1
 					}
-					if net < 0 || net > 1 {
-						t.Errorf("events out of order: %+v", h.eventLog())
-						break
-					}
+					return n, ordered
 				}
-				if net != 1 {
-					t.Errorf("online minus offline events = %d, want 1", net)
+				waitFor(t, 5*time.Second, "online minus offline events to reach 1", func() bool {
+					n, _ := balance()
+					return n == 1
+				})
+				if _, ordered := balance(); !ordered {
+					t.Errorf("events out of order: %+v", h.eventLog())
 				}
 			}
 		})
@@ -311,6 +321,62 @@ func acceptOnly() Config {
 	cfg := testConfig()
 	cfg.MaxPeers = 1
 	return cfg
+}
+
+// TestDuplicateRule makes the two sessions one after the other, so that
+// both exist at one node, and checks which one the rule keeps.
+func TestDuplicateRule(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		peerID string
+	}{
+		{"peer id smaller: its dial stays", "00" + strings.Repeat("1", 62)},
+		{"peer id larger: our dial stays", "ff" + strings.Repeat("e", 62)},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s, h := startServer(t, testConfig())
+			// The peer dials us...
+			in := dialRaw(t, s.Addr(), "/")
+			in.id = tt.peerID
+			in.send(in.hello(""))
+			in.expectHello()
+			h.waitOnline(t, tt.peerID)
+			// ...and we dial it.
+			p := startScriptedPeerID(t, tt.peerID)
+			connect(t, s, p.addr)
+			peerDialled := tt.peerID < s.NodeID()
+			if peerDialled {
+				// Ours was closed as the duplicate; the inbound one still works.
+				in.send(Ping{Nonce: 9})
+				for {
+					f, err := in.next(5 * time.Second)
+					if err != nil {
+						t.Fatalf("inbound session closed: %v", err)
+					}
+					if pong, ok := f.(Pong); ok && pong.Nonce == 9 {
+						break
+					}
+				}
+			} else {
+				in.expectCloseReason(websocket.StatusNormalClosure, "duplicate")
+				off := h.waitEvent(t, 5*time.Second, "peer_offline of the replaced session", func(ev PeerEvent) bool {
+					return ev.Kind == PeerOffline && ev.Peer.ID == tt.peerID
+				})
+				if !off.Inbound || off.Reason != "duplicate" {
+					t.Errorf("offline event %+v", off)
+				}
+				on := h.waitOnline(t, tt.peerID)
+				if on.Inbound {
+					t.Errorf("replacement session is inbound: %+v", on)
+				}
+			}
+			waitFor(t, 5*time.Second, "one session", func() bool { return s.liveConns.Load() == 1 })
+			info, _ := peerInfo(s, tt.peerID)
+			if info.Status != StatusOnline || info.Inbound != peerDialled {
+				t.Errorf("kept session: %+v, want inbound=%v", info, peerDialled)
+			}
+		})
+	}
 }
 
 func TestLatencyAndLinkDelay(t *testing.T) {
@@ -388,10 +454,10 @@ func TestOfflineDetectionAndRedial(t *testing.T) {
 
 	p.setMode("up")
 	h.waitOnline(t, p.id)
-	info, _ = peerInfo(s, p.id)
-	if info.Status != StatusOnline || info.Failures != 0 {
-		t.Errorf("record after the redial: %+v", info)
-	}
+	waitFor(t, 5*time.Second, "failures cleared by a round trip", func() bool {
+		info, ok := peerInfo(s, p.id)
+		return ok && info.Status == StatusOnline && info.Failures == 0
+	})
 }
 
 func TestBroadcastStalledPeerDoesNotDelayOthers(t *testing.T) {
@@ -719,3 +785,72 @@ func TestRunStopsAndConnectAfterwards(t *testing.T) {
 		t.Errorf("Connect after Run: %v, want ErrClosed", err)
 	}
 }
+
+func TestPenaltyEnds(t *testing.T) {
+	cfg := testConfig()
+	cfg.PenaltyTime = 300 * time.Millisecond
+	s, hs := startServer(t, cfg)
+	p1, _ := startServer(t, testConfig())
+	connect(t, p1, s.Addr())
+	hs.waitOnline(t, p1.NodeID())
+	s.Penalize(p1.NodeID(), "InvalidSignature: test")
+	hs.waitEvent(t, 5*time.Second, "peer_offline", func(ev PeerEvent) bool {
+		return ev.Kind == PeerOffline && ev.Peer.ID == p1.NodeID()
+	})
+	// p1 keeps redialling with backoff; once the penalty ends it is back.
+	hs.waitOnline(t, p1.NodeID())
+	info, _ := peerInfo(s, p1.NodeID())
+	if info.Status != StatusOnline || info.Penalty != "" {
+		t.Errorf("record after the penalty: %+v", info)
+	}
+}
+
+// A node's handler calls back into the server: Send from PeerEvent,
+// Penalize from HandleFrame.
+func TestHandlerCallsBack(t *testing.T) {
+	h := newTestHandler()
+	s, _ := startServerWith(t, testConfig(), h, func(s *Server) {
+		h.onEvent = func(ev PeerEvent) {
+			if ev.Kind == PeerOnline {
+				_ = s.Send(ev.Peer.ID, Tip{Height: 42, Tip: testGenesis, Work: "42"})
+			}
+		}
+		h.onFrame = func(from PeerRef, f any) {
+			if _, ok := f.(BlockMsg); ok {
+				s.Penalize(from.ID, "InvalidBlockHash: hash does not match")
+			}
+		}
+	})
+	r := onlineRaw(t, s, h)
+	for {
+		f, err := r.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tip, ok := f.(Tip); ok && tip.Height == 42 {
+			break
+		}
+	}
+	r.send(BlockMsg{Block: chainGenesis()})
+	r.expectErrorThenClose("InvalidBlockHash: ", websocket.StatusPolicyViolation)
+}
+
+// A handler stuck in PeerEvent (a node loop busy elsewhere) does not stop
+// Connect from returning or other peers from being served.
+func TestBlockedHandlerDoesNotBlockConnect(t *testing.T) {
+	gate := make(chan struct{})
+	h := newTestHandler()
+	h.onEvent = func(PeerEvent) { <-gate }
+	s, _ := startServerWith(t, testConfig(), h, nil)
+	peer1, _ := startServer(t, testConfig())
+	peer2, _ := startServer(t, testConfig())
+	connect(t, s, peer1.Addr())
+	connect(t, s, peer2.Addr())
+	if err := s.Send(peer2.NodeID(), Ping{Nonce: 1}); err != nil {
+		t.Errorf("Send while the handler is blocked: %v", err)
+	}
+	close(gate)
+	h.waitOnline(t, peer1.NodeID())
+}
+
+func chainGenesis() chain.Block { return chain.Genesis(1) }

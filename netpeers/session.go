@@ -67,6 +67,7 @@ type session struct {
 	errFrame    []byte
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last frame received
+	healthy  atomic.Bool  // a ping round trip completed
 
 	mu sync.Mutex
 	// Why the session ended: localReason is a decision of ours (penalty,
@@ -80,11 +81,17 @@ type session struct {
 
 func (s *Server) ourHello() Hello {
 	st := s.h.Status()
+	listen := s.Addr()
+	if ap, err := netip.ParseAddrPort(listen); err == nil && ap.Addr().IsUnspecified() {
+		// A wildcard listener ("[::]:8333" from ":8333"): peers put the
+		// address they see us at in place of 0.0.0.0.
+		listen = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()).String()
+	}
 	return Hello{
 		Version: ProtocolVersion,
 		Genesis: s.cfg.Genesis,
 		NodeID:  s.cfg.NodeID,
-		Listen:  s.Addr(),
+		Listen:  listen,
 		Height:  st.Height,
 		Tip:     st.Tip,
 		Work:    st.Work,
@@ -115,9 +122,10 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 	}
 	ss.lastRecv.Store(time.Now().UnixNano())
 
+	var online <-chan struct{}
 	err := ss.handshake(ctx)
 	if err == nil {
-		err = s.attach(ss)
+		online, err = s.attach(ss)
 		switch {
 		case errors.Is(err, errDuplicate):
 			_ = c.Close(websocket.StatusNormalClosure, closeDuplicate)
@@ -142,11 +150,16 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 		return
 	}
 	if p.attempt != nil {
-		p.attempt.finish(nil)
+		p.attempt.finish(nil) // Connect returns now, whatever the handler is doing
 	}
 
 	go ss.writeLoop(ctx)
 	ss.sendFrame(GetPeers{})
+	// The node hears of the peer before it hears from it.
+	select {
+	case <-online:
+	case <-ctx.Done():
+	}
 	violated := ss.readLoop()
 	if !violated {
 		close(ss.readDone)
@@ -197,6 +210,7 @@ func (ss *session) handshake(ctx context.Context) error {
 		return errors.New(reason)
 	}
 	ss.setHello(h)
+	s.handshakes.Add(1)
 	if h.Version != ProtocolVersion {
 		reason := fmt.Sprintf("%s: version %d, this node speaks %d", ReasonUnsupportedVersion, h.Version, ProtocolVersion)
 		ss.refuse(websocket.StatusPolicyViolation, reason)
@@ -222,6 +236,11 @@ func (ss *session) handshake(ctx context.Context) error {
 // setHello records the peer's hello and the names it goes by.
 func (ss *session) setHello(h Hello) {
 	listen, ok := dialableListen(h.Listen, ss.remote.Addr())
+	if ok {
+		ss.s.mu.Lock()
+		ok = !ss.s.isSelfAddrLocked(listen) // a confused or lying peer
+		ss.s.mu.Unlock()
+	}
 	if !ok {
 		listen = ""
 	}
@@ -323,34 +342,33 @@ func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 }
 
 // attach makes a handshaken session the node id's online session, applying
-// the duplicate rule, and reports it.
-func (s *Server) attach(ss *session) error {
-	s.evMu.Lock()
-	defer s.evMu.Unlock()
+// the duplicate rule, and queues its PeerOnline event; the channel closes
+// once the handler has had it.
+func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	now := time.Now()
 	id := ss.hello.NodeID
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if b, banned := s.bannedLocked(id, ss.banAddr, ss.remote.Addr(), now); banned {
-		s.mu.Unlock()
-		return fmt.Errorf("%w until %s: %s", ErrPenalized, b.until.UTC().Format(time.RFC3339), b.reason)
+		return nil, fmt.Errorf("%w until %s: %s", ErrPenalized, b.until.UTC().Format(time.RFC3339), b.reason)
 	}
 	old := s.sessions[id]
 	if old != nil && !old.closing.Load() && !s.keepNew(old, ss, now) {
-		s.mu.Unlock()
-		return errDuplicate
+		return nil, errDuplicate
 	}
-	oldReason := closeDuplicate
 	if old != nil {
-		// The old session leaves the registry here, so this call, not its
-		// own end, reports it offline, before the new one goes online.
+		// The old session leaves the registry here, so its offline event is
+		// queued here too, before the new session's online event.
+		reason := closeDuplicate
 		if old.closing.Load() {
-			oldReason = old.offline()
+			reason = old.offline()
 		}
-		old.setClosing(closeDuplicate)
+		old.shutdown(websocket.StatusNormalClosure, closeDuplicate, "", closeDuplicate)
 		if e := old.entry; e != nil && e.sess == old {
 			e.sess = nil
 			s.touchLocked(e, now)
 		}
+		s.emitLocked(PeerEvent{Kind: PeerOffline, Peer: old.ref, Inbound: old.inbound, Reason: reason})
 	}
 	s.sessions[id] = ss
 	if !ss.inbound {
@@ -362,18 +380,10 @@ func (s *Server) attach(ss *session) error {
 	e.inbound = ss.inbound
 	e.height, e.tip, e.work = ss.hello.Height, ss.hello.Tip, ss.hello.Work
 	e.lastSeen = now
-	e.failures = 0
 	ss.entry = e
 	s.touchLocked(e, now)
-	s.mu.Unlock()
-
-	if old != nil {
-		old.shutdown(websocket.StatusNormalClosure, closeDuplicate, "", closeDuplicate)
-		s.h.PeerEvent(PeerEvent{Kind: PeerOffline, Peer: old.ref, Inbound: old.inbound, Reason: oldReason})
-	}
 	s.log.Info("peer online", "peer", id, "addr", ss.ref.Addr, "inbound", ss.inbound, "agent", ss.hello.Agent)
-	s.h.PeerEvent(PeerEvent{Kind: PeerOnline, Peer: ss.ref, Hello: ss.hello, Inbound: ss.inbound})
-	return nil
+	return s.emitLocked(PeerEvent{Kind: PeerOnline, Peer: ss.ref, Hello: ss.hello, Inbound: ss.inbound}), nil
 }
 
 // keepNew applies PROTOCOL.md's rule to two sessions with one node: the
@@ -420,31 +430,32 @@ func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
 }
 
 // detach removes an ended session, reports it and schedules the redial.
+// A session that never completed a ping round trip, or that the peer ended
+// with an error frame, counts as a failure, so that a peer refusing us is
+// redialled with growing backoff.
 func (s *Server) detach(ss *session) {
-	s.evMu.Lock()
-	defer s.evMu.Unlock()
 	now := time.Now()
 	id := ss.hello.NodeID
 	reason := ss.offline()
 	s.mu.Lock()
-	registered := s.sessions[id] == ss
-	if registered {
-		delete(s.sessions, id)
-	}
+	defer s.mu.Unlock()
 	if e := ss.entry; e != nil && e.sess == ss {
 		e.sess = nil
 		e.lastSeen = now
 		if e.transient {
 			delete(s.book, e.addr)
 		} else {
-			e.nextDial = now.Add(s.backoff(1))
+			if !ss.healthy.Load() || ss.peerErrored() {
+				e.failures++
+			}
+			e.nextDial = now.Add(s.backoff(max(e.failures, 1)))
 			s.touchLocked(e, now)
 		}
 	}
-	s.mu.Unlock()
-	if registered {
+	if s.sessions[id] == ss {
+		delete(s.sessions, id)
 		s.log.Info("peer offline", "peer", id, "addr", ss.ref.Addr, "reason", reason)
-		s.h.PeerEvent(PeerEvent{Kind: PeerOffline, Peer: ss.ref, Inbound: ss.inbound, Reason: reason})
+		s.emitLocked(PeerEvent{Kind: PeerOffline, Peer: ss.ref, Inbound: ss.inbound, Reason: reason})
 	}
 	s.kickDialer()
 }
@@ -478,6 +489,12 @@ func (ss *session) observe(reason string, weight int) {
 	}
 	ss.mu.Unlock()
 	ss.closing.Store(true)
+}
+
+func (ss *session) peerErrored() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	return ss.observedWeight == endPeerError
 }
 
 func (ss *session) offline() string {
@@ -634,6 +651,9 @@ func (ss *session) gotPong(nonce uint64, now time.Time) {
 	s := ss.s
 	s.mu.Lock()
 	if e := ss.entry; e != nil {
+		if !ss.healthy.Swap(true) {
+			e.failures = 0
+		}
 		e.lastRTT = rtt
 		if e.smoothRTT == 0 {
 			e.smoothRTT = rtt

@@ -2,6 +2,7 @@ package netpeers
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,11 @@ type testHandler struct {
 	events chan PeerEvent
 	frames chan receivedFrame
 
+	// Optional hooks, set before Run, for handlers that call back into
+	// the server as a node does.
+	onEvent func(PeerEvent)
+	onFrame func(PeerRef, any)
+
 	mu     sync.Mutex
 	log    []PeerEvent
 	drops  int
@@ -49,6 +55,9 @@ func newTestHandler() *testHandler {
 func (h *testHandler) Status() Status { return h.status }
 
 func (h *testHandler) HandleFrame(from PeerRef, frame any) {
+	if h.onFrame != nil {
+		h.onFrame(from, frame)
+	}
 	h.mu.Lock()
 	h.frameN++
 	h.mu.Unlock()
@@ -62,6 +71,9 @@ func (h *testHandler) HandleFrame(from PeerRef, frame any) {
 }
 
 func (h *testHandler) PeerEvent(ev PeerEvent) {
+	if h.onEvent != nil {
+		h.onEvent(ev)
+	}
 	h.mu.Lock()
 	h.log = append(h.log, ev)
 	h.mu.Unlock()
@@ -141,7 +153,13 @@ func testConfig() Config {
 // returned and closed every connection.
 func startServer(t *testing.T, cfg Config) (*Server, *testHandler) {
 	t.Helper()
-	h := newTestHandler()
+	return startServerWith(t, cfg, newTestHandler(), nil)
+}
+
+// startServerWith lets the test set the handler's hooks (via setup, which
+// sees the server) before Run starts.
+func startServerWith(t *testing.T, cfg Config, h *testHandler, setup func(*Server)) (*Server, *testHandler) {
+	t.Helper()
 	s, err := New(cfg, h)
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +168,9 @@ func startServer(t *testing.T, cfg Config) (*Server, *testHandler) {
 		if err := s.Listen(); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if setup != nil {
+		setup(s)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -308,6 +329,12 @@ func (r *rawPeer) expectErrorThenClose(reasonPrefix string, code websocket.Statu
 
 func (r *rawPeer) expectClose(code websocket.StatusCode) {
 	r.t.Helper()
+	r.expectCloseReason(code, "")
+}
+
+// expectCloseReason reads until the close; reason "" accepts any.
+func (r *rawPeer) expectCloseReason(code websocket.StatusCode, reason string) {
+	r.t.Helper()
 	for {
 		f, err := r.next(10 * time.Second)
 		if err == nil {
@@ -316,8 +343,9 @@ func (r *rawPeer) expectClose(code websocket.StatusCode) {
 			}
 			continue
 		}
-		if got := websocket.CloseStatus(err); got != code {
-			r.t.Fatalf("connection ended with %v (status %d), want close %d", err, got, code)
+		var ce websocket.CloseError
+		if !errors.As(err, &ce) || ce.Code != code || (reason != "" && ce.Reason != reason) {
+			r.t.Fatalf("connection ended with %v, want close %d %q", err, code, reason)
 		}
 		return
 	}
@@ -341,11 +369,16 @@ type scriptedPeer struct {
 
 func startScriptedPeer(t *testing.T) *scriptedPeer {
 	t.Helper()
+	return startScriptedPeerID(t, NewNodeID())
+}
+
+func startScriptedPeerID(t *testing.T, id string) *scriptedPeer {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &scriptedPeer{t: t, id: NewNodeID(), addr: ln.Addr().String(), mode: "up", wake: make(chan struct{})}
+	p := &scriptedPeer{t: t, id: id, addr: ln.Addr().String(), mode: "up", wake: make(chan struct{})}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
 	p.wg.Add(1)
 	go func() {
