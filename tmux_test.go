@@ -73,7 +73,9 @@ func (s *tmuxSession) waitScreen(d time.Duration, want ...string) string {
 	}
 }
 
-func (s *tmuxSession) keys(keys ...string) { s.tmux(append([]string{"send-keys", "-t", "mc"}, keys...)...) }
+func (s *tmuxSession) keys(keys ...string) {
+	s.tmux(append([]string{"send-keys", "-t", "mc"}, keys...)...)
+}
 func (s *tmuxSession) typeText(text string) {
 	s.tmux("send-keys", "-t", "mc", "-l", text)
 }
