@@ -130,7 +130,7 @@ func Open(cfg Config) (*Node, error) {
 	if n.wallet, n.walletCreated, err = wallet.LoadOrCreate(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if n.store, err = openStore(cfg.DataDir, n.log); err != nil {
+	if n.store, n.recovered, err = openStore(cfg.DataDir, n.log); err != nil {
 		return nil, err
 	}
 	if err := n.load(); err != nil {
@@ -143,20 +143,22 @@ func Open(cfg Config) (*Node, error) {
 // StorePath is the bbolt file inside a data directory.
 func StorePath(dataDir string) string { return filepath.Join(dataDir, "chain.db") }
 
-func openStore(dataDir string, log *slog.Logger) (*store.Store, error) {
+func openStore(dataDir string, log *slog.Logger) (*store.Store, string, error) {
 	path := StorePath(dataDir)
 	st, err := store.Open(path)
 	if err == nil || !errors.Is(err, store.ErrCorrupt) {
-		return st, err
+		return st, "", err
 	}
 	// The file itself is damaged: keep it for inspection and start afresh
 	// rather than refuse to run; the chain is fetched again from peers.
 	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405")
 	if rerr := os.Rename(path, aside); rerr != nil {
-		return nil, fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
+		return nil, "", fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
 	}
 	log.Error("store is corrupt; moved aside, starting a new one", "err", err, "moved_to", aside)
-	return store.Open(path)
+	note := fmt.Sprintf("the chain database was damaged (%v); it was moved to %s and a new one started: the chain will be fetched again from peers, and pending messages in the old file were not recovered", err, aside)
+	st, err = store.Open(path)
+	return st, note, err
 }
 
 const (
@@ -201,7 +203,7 @@ func (n *Node) load() error {
 	})
 	if err != nil {
 		good := n.index.Height()
-		n.recovered = fmt.Sprintf("the stored chain is damaged at height %d (%v); kept the valid prefix of %d blocks and will fetch the rest from peers", good+1, err, good)
+		n.recovered += fmt.Sprintf("the stored chain is damaged at height %d (%v); kept the valid prefix of %d blocks and will fetch the rest from peers", good+1, err, good)
 		n.log.Error("stored chain damaged; keeping valid prefix", "height", good, "err", err)
 		if err := n.store.TruncateBest(good); err != nil {
 			return fmt.Errorf("cut the damaged chain back to height %d: %w", good, err)
