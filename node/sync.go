@@ -139,16 +139,21 @@ func sat(a, b uint64) uint64 {
 
 func (n *Node) setSyncing(s *SyncState) { n.syncing.Store(s) }
 
-// pickSyncPeer ranks online peers that announce more work than ours by
-// latency, breaks near ties (within 10%) at random, and avoids trying a
-// third peer in a row from one /24 (or /64) while others remain.
+// pickSyncPeer chooses the next peer of a sync round from the address book.
 func (n *Node) pickSyncPeer(tried map[string]bool, recent []string) (netpeers.PeerInfo, bool) {
 	if n.net == nil {
 		return netpeers.PeerInfo{}, false
 	}
-	ours := workOf(*n.work.Load())
+	return rankSyncPeers(n.net.Peers(), workOf(*n.work.Load()), tried, recent, rand.IntN)
+}
+
+// rankSyncPeers picks among online peers that announce more work than ours
+// and were not tried this round: the nearest by smoothed latency, a near tie
+// (within 10%) broken at random by pick, and never a third peer in a row
+// from one /24 (or /64) while peers from elsewhere remain.
+func rankSyncPeers(peers []netpeers.PeerInfo, ours *big.Int, tried map[string]bool, recent []string, pick func(int) int) (netpeers.PeerInfo, bool) {
 	var cands []netpeers.PeerInfo
-	for _, p := range n.net.Peers() {
+	for _, p := range peers {
 		if p.Status != string(PeerOnlineStatus) || tried[p.NodeID] || p.NodeID == "" {
 			continue
 		}
@@ -184,7 +189,7 @@ func (n *Node) pickSyncPeer(tried map[string]bool, recent []string) (netpeers.Pe
 	for tie < len(cands) && rtt(cands[tie]) <= best+best/10 {
 		tie++
 	}
-	return cands[rand.IntN(tie)], true
+	return cands[pick(tie)], true
 }
 
 // netPrefix is the /24 of an IPv4 address or the /64 of an IPv6 one.
