@@ -387,8 +387,8 @@ func (s *Server) expireLocked(now time.Time) (changed bool) {
 			e.penalty, e.penaltyUntil = "", time.Time{}
 			changed = true
 		}
-		// Gossip that never led anywhere is forgotten.
-		if e.source == sourceLearned && e.lastSeen.IsZero() && e.failures >= maxLearnedFailures &&
+		// Gossip (or a stored address) that never led anywhere is forgotten.
+		if e.source <= sourceStored && e.lastSeen.IsZero() && e.failures >= maxLearnedFailures &&
 			e.sess == nil && s.dialing[addr] == nil {
 			delete(s.book, addr)
 			s.markDirty()
@@ -399,8 +399,8 @@ func (s *Server) expireLocked(now time.Time) (changed bool) {
 	return changed
 }
 
-// maxLearnedFailures is how many failed dials a gossiped address that was
-// never online gets before it leaves the book.
+// maxLearnedFailures is how many failed dials a gossiped or stored address
+// that was never online gets before it leaves the book.
 const maxLearnedFailures = 8
 
 // loadRecords fills the book from the store at New.
