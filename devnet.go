@@ -135,6 +135,9 @@ func newDevnet(root string, n int, difficulty uint32, threads int, log *slog.Log
 		}
 		nd, err := node.Open(cfg)
 		if err != nil {
+			for _, opened := range nodes[:i] {
+				opened.Close()
+			}
 			return nil, fmt.Errorf("devnet node %d: %w", i+1, err)
 		}
 		nodes[i] = nd

@@ -64,3 +64,37 @@ func startBenchNode(b *testing.B, name string, peers []string) *testNode {
 	b.Cleanup(tn.stop)
 	return tn
 }
+
+// BenchmarkOpen100k measures opening a data directory that holds 100,000
+// blocks: reading the best chain and checking links, hashes and proof of
+// work, without re-verifying signatures.
+//
+//	go test -run '^$' -bench Open100k -benchtime 3x ./node/
+func BenchmarkOpen100k(b *testing.B) {
+	const n = 100000
+	blocks := mineChain(b, chain.Genesis(testDifficulty), n, "open", testDifficulty)
+	dir := b.TempDir()
+	src, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for lo := 0; lo < n; lo += chain.MaxBlocksPerReply {
+		if _, err := src.accept(blocks[lo:min(lo+chain.MaxBlocksPerReply, n)], netpeers.PeerRef{}, fromMiner); err != nil {
+			b.Fatal(err)
+		}
+	}
+	src.store.Close()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		nd, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if nd.index.Height() != n {
+			b.Fatalf("height %d", nd.index.Height())
+		}
+		b.StopTimer()
+		nd.store.Close()
+		b.StartTimer()
+	}
+}

@@ -231,6 +231,10 @@ func (n *Node) load() error {
 	return nil
 }
 
+// Close releases a node that was opened but will not Run (Run closes its
+// own store when it returns).
+func (n *Node) Close() error { return n.store.Close() }
+
 // NodeID is this node's random, persistent id.
 func (n *Node) NodeID() string { return n.nodeID }
 
