@@ -103,10 +103,7 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.headless {
 		return runNodes(ctx, nodes, stdin, stdout, chatter)
 	}
-	if chatter != nil {
-		go chatter(ctx)
-	}
-	return runWithUI(ctx, nodes[0], nodes[1:], ui.Options{
+	return runWithUI(ctx, nodes[0], nodes[1:], chatter, ui.Options{
 		Title:   fmt.Sprintf("devnet node 1 of %d", len(nodes)),
 		NoColor: os.Getenv("NO_COLOR") != "",
 	})

@@ -359,15 +359,19 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	return runWithUI(ctx, n, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != ""})
+	return runWithUI(ctx, n, nil, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != ""})
 }
 
-// runWithUI runs the nodes in the background and the dashboard on the
-// first one; quitting the dashboard stops them all.
-func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, opts ui.Options) error {
+// runWithUI runs the nodes (and background, when set) and the dashboard on
+// the first node; quitting the dashboard stops them all.
+func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, background func(context.Context), opts ui.Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	if background != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); background(ctx) }()
+	}
 	errs := make(chan error, 1+len(others))
 	for _, n := range append([]*node.Node{first}, others...) {
 		wg.Add(1)
