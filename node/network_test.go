@@ -182,3 +182,17 @@ func TestHostileNearestPeerServingForgedChainIsBacktracked(t *testing.T) {
 		t.Fatalf("a's chain %q, want the honest one", got)
 	}
 }
+
+func TestAddressBookSurvivesRestart(t *testing.T) {
+	a := startNode(t, "a")
+	dirB := t.TempDir()
+	b := startNode(t, "b", withDataDir(dirB), withPeers(a.Addr()))
+	b.waitFor("a online", 10*time.Second, isKind("peer_online"))
+	b.stop()
+	// No --peer this time: b dials what its address book remembers.
+	b2 := startNode(t, "b again", withDataDir(dirB))
+	online := b2.waitFor("a online from the book", 20*time.Second, isKind("peer_online")).(PeerOnline)
+	if online.NodeID != a.NodeID() {
+		t.Errorf("b came back online with %s, want a (%s)", online.NodeID, a.NodeID())
+	}
+}
