@@ -59,7 +59,7 @@ func (s *Server) Connect(ctx context.Context, addr string) error {
 	}
 	if b, banned := s.bannedLocked(e.nodeID, a, netip.Addr{}, now); banned {
 		s.mu.Unlock()
-		return fmt.Errorf("%w until %s: %s", ErrPenalized, b.until.UTC().Format(time.RFC3339), b.reason)
+		return fmt.Errorf("netpeers: connect %s: %w", a, refusedError{b})
 	}
 	if e.sess != nil || (e.nodeID != "" && s.sessions[e.nodeID] != nil) {
 		s.mu.Unlock()

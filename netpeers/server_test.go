@@ -649,6 +649,10 @@ func TestPenalizeLoopbackPeer(t *testing.T) {
 	if !ok || info.Status != StatusPenalised || info.Penalty != reason {
 		t.Errorf("s's record of p1: %+v (found %v)", info, ok)
 	}
+	// s does not dial p1's address either.
+	if err := s.Connect(ctx, p1.Addr()); !errors.Is(err, ErrPenalized) {
+		t.Errorf("Connect to a penalised address: %v, want ErrPenalized", err)
+	}
 }
 
 func TestInboundLimitPerIP(t *testing.T) {

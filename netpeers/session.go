@@ -29,6 +29,16 @@ const maxPendingPings = 16
 
 var errDuplicate = errors.New("netpeers: duplicate session")
 
+// refusedError is a handshake refused because of a penalty; its text goes
+// into the error frame after "Penalized: ".
+type refusedError struct{ b ban }
+
+func (e refusedError) Error() string {
+	return fmt.Sprintf("refused until %s: %s", e.b.until.UTC().Format(time.RFC3339), e.b.reason)
+}
+
+func (e refusedError) Unwrap() error { return ErrPenalized }
+
 type sessionParams struct {
 	inbound  bool
 	remote   netip.AddrPort // the TCP peer
@@ -350,7 +360,7 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if b, banned := s.bannedLocked(id, ss.banAddr, ss.remote.Addr(), now); banned {
-		return nil, fmt.Errorf("%w until %s: %s", ErrPenalized, b.until.UTC().Format(time.RFC3339), b.reason)
+		return nil, refusedError{b}
 	}
 	old := s.sessions[id]
 	if old != nil && !old.closing.Load() && !s.keepNew(old, ss, now) {
