@@ -1,0 +1,258 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// These tests talk to the real binary as an outside tool would: raw
+// WebSocket frames and plain JSON, written against PROTOCOL.md only.
+
+type vectors struct {
+	GenesisD8Hash string `json:"genesis_d8_hash"`
+	ChainD8       []struct {
+		Block map[string]any `json:"block"`
+	} `json:"chain_d8"`
+	Invalid []struct {
+		Why        string         `json:"why"`
+		Reason     string         `json:"reason"`
+		ParentHash string         `json:"parent_hash"`
+		Block      map[string]any `json:"block"`
+	} `json:"invalid_after_genesis_d8"`
+}
+
+func loadVectors(t *testing.T) vectors {
+	t.Helper()
+	data, err := os.ReadFile("chain/testdata/PROTOCOL-VECTORS.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v vectors
+	if err := json.Unmarshal(data, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+type wirePeer struct {
+	t    *testing.T
+	conn *websocket.Conn
+	ctx  context.Context
+}
+
+func randomID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func dialPeer(t *testing.T, addr, genesis string) (*wirePeer, map[string]any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	conn, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(8 << 20)
+	t.Cleanup(func() { conn.CloseNow() })
+	p := &wirePeer{t: t, conn: conn, ctx: ctx}
+	p.send(map[string]any{"type": "hello", "version": 1, "genesis": genesis, "node_id": randomID(),
+		"listen": "", "height": 0, "tip": genesis, "work": "0", "agent": "protocol-test/1"})
+	hello := p.read()
+	return p, hello
+}
+
+func (p *wirePeer) send(v any) {
+	p.t.Helper()
+	b, _ := json.Marshal(v)
+	if err := p.conn.Write(p.ctx, websocket.MessageText, b); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *wirePeer) read() map[string]any {
+	p.t.Helper()
+	typ, data, err := p.conn.Read(p.ctx)
+	if err != nil {
+		p.t.Fatalf("read: %v", err)
+	}
+	if typ != websocket.MessageText {
+		p.t.Fatalf("frame is not text")
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		p.t.Fatalf("frame is not a JSON object: %s", data)
+	}
+	return m
+}
+
+// readType skips frames until one of type typ (pings are answered).
+func (p *wirePeer) readType(typ string) map[string]any {
+	p.t.Helper()
+	for {
+		m := p.read()
+		if m["type"] == "ping" {
+			p.send(map[string]any{"type": "pong", "nonce": m["nonce"]})
+			continue
+		}
+		if m["type"] == typ {
+			return m
+		}
+	}
+}
+
+func TestWireProtocolAgainstTheBinary(t *testing.T) {
+	v := loadVectors(t)
+	dir := t.TempDir()
+	node := startHeadless(t, "--data-dir", dir, "--difficulty", "8", "--listen", "127.0.0.1:0", "--threads", "1")
+	started := node.waitFor("started", 20*time.Second, nil)
+	addr := started["listen"].(string)
+	if started["genesis"] != v.GenesisD8Hash {
+		t.Fatalf("genesis %v, want the vectors' %s", started["genesis"], v.GenesisD8Hash)
+	}
+
+	p, hello := dialPeer(t, addr, v.GenesisD8Hash)
+	if hello["type"] != "hello" || hello["version"] != float64(1) || hello["genesis"] != v.GenesisD8Hash ||
+		hello["height"] != float64(0) || hello["tip"] != v.GenesisD8Hash || hello["work"] != "0" {
+		t.Fatalf("hello %v", hello)
+	}
+	if id, _ := hello["node_id"].(string); len(id) != 64 {
+		t.Errorf("node_id %q is not 64 hex", id)
+	}
+	if agent, _ := hello["agent"].(string); !strings.HasPrefix(agent, "meshchain/") {
+		t.Errorf("agent %q", agent)
+	}
+
+	p.send(map[string]any{"type": "ping", "nonce": 4242})
+	if pong := p.readType("pong"); pong["nonce"] != float64(4242) {
+		t.Errorf("pong %v", pong)
+	}
+
+	// The vectors' chain, block by block.
+	for _, c := range v.ChainD8 {
+		p.send(map[string]any{"type": "block", "block": c.Block})
+		node.waitFor("block_accepted", 10*time.Second, func(ev map[string]any) bool { return ev["hash"] == c.Block["hash"] })
+	}
+	tipHash := v.ChainD8[2].Block["hash"]
+
+	// get_blocks after genesis, limited, then unlimited.
+	p.send(map[string]any{"type": "get_blocks", "locator": []string{v.GenesisD8Hash}, "limit": 2})
+	got := p.readType("blocks")["blocks"].([]any)
+	if len(got) != 2 || got[0].(map[string]any)["hash"] != v.ChainD8[0].Block["hash"] {
+		t.Fatalf("get_blocks limit 2: %v", got)
+	}
+	for k, want := range v.ChainD8[0].Block {
+		if g := got[0].(map[string]any)[k]; g != want {
+			t.Errorf("served block field %s = %v, want %v", k, g, want)
+		}
+	}
+	p.send(map[string]any{"type": "get_blocks", "locator": []string{strings.Repeat("ab", 32), v.ChainD8[0].Block["hash"].(string)}, "limit": 500})
+	if got := p.readType("blocks")["blocks"].([]any); len(got) != 2 || got[1].(map[string]any)["hash"] != tipHash {
+		t.Fatalf("get_blocks after block 1: %d blocks", len(got))
+	}
+
+	// A block from the future is refused but costs nothing.
+	for _, c := range v.Invalid {
+		if c.Reason == "InvalidTimestamp" && strings.Contains(c.Why, "2099") {
+			p.send(map[string]any{"type": "block", "block": c.Block})
+			node.waitFor("block_rejected", 10*time.Second, func(ev map[string]any) bool { return ev["reason"] == "InvalidTimestamp" })
+		}
+	}
+	p.send(map[string]any{"type": "ping", "nonce": 7})
+	if pong := p.readType("pong"); pong["nonce"] != float64(7) {
+		t.Errorf("session unusable after a future block: %v", pong)
+	}
+
+	// A duplicate message on block 3 costs the sender: an error frame and a close.
+	for _, c := range v.Invalid {
+		if c.Reason != "DuplicateMessage" {
+			continue
+		}
+		q, _ := dialPeer(t, addr, v.GenesisD8Hash)
+		q.send(map[string]any{"type": "block", "block": c.Block})
+		errFrame := q.readType("error")
+		if reason, _ := errFrame["reason"].(string); !strings.HasPrefix(reason, "DuplicateMessage: ") {
+			t.Errorf("error frame %v", errFrame)
+		}
+		node.waitFor("block_rejected", 10*time.Second, func(ev map[string]any) bool { return ev["reason"] == "DuplicateMessage" })
+		node.waitFor("peer_penalized", 10*time.Second, nil)
+	}
+	// The first peer is still served.
+	p.send(map[string]any{"type": "ping", "nonce": 8})
+	if pong := p.readType("pong"); pong["nonce"] != float64(8) {
+		t.Errorf("honest peer not served after another was penalised: %v", pong)
+	}
+
+	// /get-blockchaindata: one message, then a normal close.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+addr+"/get-blockchaindata", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadLimit(8 << 20)
+	_, data, err := conn.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		WalletAuthor   string           `json:"WalletAuthor"`
+		BlockChainData []map[string]any `json:"BlockChainData"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.WalletAuthor != started["sender"] || len(doc.BlockChainData) != 4 ||
+		doc.BlockChainData[0]["hash"] != v.GenesisD8Hash || doc.BlockChainData[3]["hash"] != tipHash {
+		t.Fatalf("get-blockchaindata: author %s, %d blocks", doc.WalletAuthor, len(doc.BlockChainData))
+	}
+	_, _, err = conn.Read(ctx)
+	if status := websocket.CloseStatus(err); status != websocket.StatusNormalClosure {
+		t.Errorf("get-blockchaindata closed with %v (%v), want 1000", status, err)
+	}
+
+	// Another network's hello: an error frame and close 1008.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	other, _, err := websocket.Dial(ctx2, "ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.CloseNow()
+	wrong := &wirePeer{t: t, conn: other, ctx: ctx2}
+	wrong.send(map[string]any{"type": "hello", "version": 1, "genesis": strings.Repeat("0", 64), "node_id": randomID(),
+		"listen": "", "height": 0, "tip": strings.Repeat("0", 64), "work": "0", "agent": "x"})
+	sawError := false
+	for {
+		_, data, err := other.Read(ctx2)
+		if err != nil {
+			if st := websocket.CloseStatus(err); st != websocket.StatusPolicyViolation {
+				t.Errorf("wrong genesis closed with %v (%v), want 1008", st, err)
+			}
+			break
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("frame is not JSON: %s", data)
+		}
+		switch m["type"] {
+		case "error":
+			sawError = true
+		case "hello":
+		default:
+			t.Errorf("unexpected frame before the close: %s", data)
+		}
+	}
+	if !sawError {
+		t.Error("no error frame before the close")
+	}
+}
