@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 )
 
 // binPath is the meshchain binary built once for the process tests.
@@ -306,5 +309,54 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("--help lacks %q (exit %d)", want, code)
 		}
+	}
+}
+
+func TestVerifyReportsTheFirstBadBlock(t *testing.T) {
+	dir := t.TempDir()
+	p := startHeadless(t, "--data-dir", dir, "--difficulty", "8", "--listen", "", "--threads", "1")
+	p.waitFor("started", 20*time.Second, nil)
+	p.post("one", "two", "three")
+	for i := 0; i < 3; i++ {
+		p.waitFor("block_mined", 20*time.Second, nil)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runCmd(t, "", "verify", "--data-dir", dir, "--difficulty", "8")
+	if code != 0 || !strings.Contains(out, "ok: 3 blocks") || !strings.Contains(out, "work 768") {
+		t.Fatalf("verify of a good chain: exit %d\n%s", code, out)
+	}
+	tamperBlockMessage(t, dir, 2, "two, rewritten")
+	out, code = runCmd(t, "", "verify", "--data-dir", dir, "--difficulty", "8")
+	if code != 1 || !strings.Contains(out, "block 2") || !strings.Contains(out, "InvalidBlockHash") {
+		t.Fatalf("verify of a tampered chain: exit %d\n%s", code, out)
+	}
+}
+
+// tamperBlockMessage rewrites a stored block's message in the bbolt file.
+func tamperBlockMessage(t *testing.T, dir string, height uint64, msg string) {
+	t.Helper()
+	db, err := bbolt.Open(filepath.Join(dir, "chain.db"), 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.Update(func(tx *bbolt.Tx) error {
+		var key [8]byte
+		binary.BigEndian.PutUint64(key[:], height)
+		hash := tx.Bucket([]byte("best")).Get(key[:])
+		blocks := tx.Bucket([]byte("blocks"))
+		var b map[string]any
+		if err := json.Unmarshal(blocks.Get(hash), &b); err != nil {
+			return err
+		}
+		b["message"] = msg
+		raw, _ := json.Marshal(b)
+		return blocks.Put(append([]byte(nil), hash...), raw)
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
