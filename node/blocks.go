@@ -221,7 +221,9 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		}
 	}
 
-	if n.net != nil && how == fromRelay {
+	// New blocks go out before the tip frame that names them, so a peer
+	// never starts a sync for a block that is already on its way.
+	if n.net != nil && how != fromBatch {
 		for _, a := range accepted {
 			n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
 		}
@@ -346,9 +348,6 @@ func (n *Node) minedBlock(fb foundBlock) {
 	}
 	n.emit(BlockMined{Height: b.Number, Hash: b.Hash, MessageID: j.msg.MessageID.String(), Message: b.Message,
 		Attempts: b.ProofOfWork, Seconds: elapsed, HashRate: rate, QueueLength: n.pool.ownLen()})
-	if n.net != nil {
-		n.net.Broadcast(netpeers.BlockMsg{Block: b}, "")
-	}
 	n.remine()
 }
 
