@@ -324,9 +324,13 @@ func TestVerifyReportsTheFirstBadBlock(t *testing.T) {
 	if err := p.cmd.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	out, code := runCmd(t, "", "verify", "--data-dir", dir, "--difficulty", "8")
+	// Without --difficulty, verify uses the one the data directory records.
+	out, code := runCmd(t, "", "verify", "--data-dir", dir)
 	if code != 0 || !strings.Contains(out, "ok: 3 blocks") || !strings.Contains(out, "work 768") {
 		t.Fatalf("verify of a good chain: exit %d\n%s", code, out)
+	}
+	if out, code := runCmd(t, "", "verify", "--data-dir", dir, "--difficulty", "9"); code == 0 || !strings.Contains(out, "difficulty 8, not 9") {
+		t.Fatalf("verify with another network's difficulty: exit %d\n%s", code, out)
 	}
 	tamperBlockMessage(t, dir, 2, "two, rewritten")
 	out, code = runCmd(t, "", "verify", "--data-dir", dir, "--difficulty", "8")

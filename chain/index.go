@@ -200,7 +200,8 @@ func (ix *Index) add(b *Block, pre *Parsed, now time.Time) (*Result, error) {
 		return res, ruleErrorf(PreviousHashBlockError, "prev_hash: %v", err)
 	}
 	if code := ix.invalid[prev]; code != 0 {
-		ix.markInvalid(claimed, PreviousHashBlockError)
+		// Not remembered: the claimed hash is unchecked, and remembering
+		// it would let anyone get a real block refused by naming it.
 		return res, ruleErrorf(PreviousHashBlockError, "parent %s is invalid (%v)", prev.Short(), code)
 	}
 	parent := ix.nodes[prev]
@@ -321,9 +322,6 @@ func (ix *Index) holdOrphan(b *Block, h, prev Hash, now time.Time) error {
 	if b.Difficulty != ix.difficulty {
 		return ruleErrorf(InvalidDifficulty, "difficulty %d, the network's is %d", b.Difficulty, ix.difficulty)
 	}
-	if err := checkMessage(b.Message); err != nil {
-		return err
-	}
 	p, err := b.Parse()
 	if err != nil {
 		return err
@@ -332,6 +330,9 @@ func (ix *Index) holdOrphan(b *Block, h, prev Hash, now time.Time) error {
 		// A block that names an unknown parent and whose hash does not
 		// verify either is no orphan worth keeping: it does not link.
 		return ruleErrorf(PreviousHashBlockError, "prev_hash %s names no known block, and %v", prev.Short(), err)
+	}
+	if err := checkMessage(b.Message); err != nil {
+		return err
 	}
 	if len(ix.orphanOrder) >= MaxOrphans {
 		ix.dropOrphan(ix.orphanOrder[0])
@@ -392,14 +393,14 @@ func (ix *Index) adoptOrphans(res *Result, n *Node, now time.Time) {
 	}
 }
 
-// rememberInvalid keeps a refused hash so it is not fetched again, except
-// for a time too far ahead, which may become valid later.
+// rememberInvalid keeps a refused hash so it is not fetched again. Only a
+// block whose hash was verified before it failed is remembered: a block
+// that fails earlier may carry another block's hash. A time too far ahead
+// may become valid later and is not remembered either.
 func (ix *Index) rememberInvalid(h Hash, err error) {
-	code := CodeOf(err)
-	if code == 0 || code == InvalidTimestamp {
-		return
+	if HashVerified(err) {
+		ix.markInvalid(h, CodeOf(err))
 	}
-	ix.markInvalid(h, code)
 }
 
 func (ix *Index) markInvalid(h Hash, code ErrorCode) {
@@ -484,9 +485,7 @@ const MaxBlocksPerReply = 500
 // After answers get_blocks: the best chain after the first locator hash on
 // it (genesis if none), ascending, at most min(limit, 500) blocks.
 func (ix *Index) After(locator []Hash, limit int) []*Node {
-	if limit <= 0 || limit > MaxBlocksPerReply {
-		limit = MaxBlocksPerReply
-	}
+	limit = min(max(limit, 0), MaxBlocksPerReply)
 	start := uint64(0)
 	for _, h := range locator {
 		if n := ix.nodes[h]; ix.OnBest(n) {

@@ -364,3 +364,30 @@ func FuzzBlockDecodeValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestForgedCopyCannotGetTheRealBlockRefused(t *testing.T) {
+	w := testWallet(t)
+	g := chain.Genesis(testDifficulty)
+	real := branch(t, w, g, "r", 2)
+	ix := chain.NewIndex(testDifficulty)
+	for _, forge := range []func(b *chain.Block){
+		func(b *chain.Block) { b.Number = 99 },                     // rule 1, before the hash
+		func(b *chain.Block) { b.Difficulty = testDifficulty + 1 }, // rule 2
+		func(b *chain.Block) { b.TimeStamp = "yesterday" },         // unparseable time
+		func(b *chain.Block) { b.Message = "" },                    // hash no longer matches
+		func(b *chain.Block) { b.PrevHash = chain.Hash{9}.String() },
+	} {
+		fake := real[0]
+		forge(&fake)
+		if _, err := ix.Add(&fake, testNow); err == nil {
+			t.Fatalf("forged copy %+v accepted", fake)
+		}
+	}
+	addAll(t, ix, real)
+	if ix.Height() != 2 {
+		t.Fatalf("height %d: the real blocks were refused after forged copies", ix.Height())
+	}
+	if got := ix.After(nil, 0); len(got) != 0 {
+		t.Errorf("get_blocks with limit 0 gave %d blocks, want min(0, 500) = 0", len(got))
+	}
+}

@@ -18,8 +18,10 @@ type Parent struct {
 // block, its parent, the network difficulty and the receiver's clock. The
 // duplicate-message rule needs the ancestors and is the Index's job.
 //
-// Cheap rules run before expensive ones, and rule 1 before rule 3, so each
-// invalid block gets the reason code the protocol vectors expect.
+// Rules run in the protocol's order, so each invalid block gets the reason
+// code the vectors expect. The timeStamp's format is checked before the
+// hash only because the header cannot be built without it. An error whose
+// code is HashVerified's means the block's hash was checked first.
 func Validate(b *Block, parent Parent, difficulty uint32, now time.Time) (*Parsed, error) {
 	if b.Number != parent.Number+1 {
 		return nil, ruleErrorf(PreviousHashBlockError, "number_of_block %d does not follow parent %d", b.Number, parent.Number)
@@ -30,9 +32,6 @@ func Validate(b *Block, parent Parent, difficulty uint32, now time.Time) (*Parse
 	if b.Difficulty != difficulty {
 		return nil, ruleErrorf(InvalidDifficulty, "difficulty %d, the network's is %d", b.Difficulty, difficulty)
 	}
-	if err := checkMessage(b.Message); err != nil {
-		return nil, err
-	}
 	p, err := b.Parse()
 	if err != nil {
 		return nil, err
@@ -40,13 +39,27 @@ func Validate(b *Block, parent Parent, difficulty uint32, now time.Time) (*Parse
 	if err := checkHash(b, p); err != nil {
 		return nil, err
 	}
-	if limit := now.Add(MaxFutureDrift).UnixMilli(); p.Time > limit {
-		return nil, ruleErrorf(InvalidTimestamp, "timeStamp %s is more than %v ahead of this node's clock", b.TimeStamp, MaxFutureDrift)
+	if err := checkMessage(b.Message); err != nil {
+		return nil, err
 	}
 	if err := VerifySignature(p.Sender, p.Signature, p.MessageID); err != nil {
 		return nil, err
 	}
+	if limit := now.Add(MaxFutureDrift).UnixMilli(); p.Time > limit {
+		return nil, ruleErrorf(InvalidTimestamp, "timeStamp %s is more than %v ahead of this node's clock", b.TimeStamp, MaxFutureDrift)
+	}
 	return p, nil
+}
+
+// HashVerified reports whether a Validate error came after the block's
+// hash and proof of work were checked, so the hash really names this
+// invalid content and may be remembered as invalid.
+func HashVerified(err error) bool {
+	switch CodeOf(err) {
+	case InvalidMessage, InvalidSignature, DuplicateMessage:
+		return true
+	}
+	return false
 }
 
 func checkMessage(m string) error {

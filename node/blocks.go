@@ -54,11 +54,17 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 			break
 		}
 		for _, r := range res.Rejected {
-			n.reject(r.Block, from, r.Err)
+			// Blame whoever sent the orphan, not the sender of its parent.
+			h, _ := chain.ParseHash(r.Block.Hash)
+			n.reject(r.Block, n.orphanFrom[h], r.Err)
+		}
+		for _, a := range res.Accepted {
+			delete(n.orphanFrom, a.Node.Hash)
 		}
 		if res.Orphan {
 			m := res.Missing
 			orphanMissing = &m
+			n.noteOrphan(b.Hash, from)
 			continue
 		}
 		for _, a := range res.Accepted {
@@ -186,8 +192,8 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	u.AddPending = returned
 	if err := n.store.Apply(u); err != nil {
 		n.log.Error("store update failed", "err", err)
-		n.emit(Warning{Message: "could not save blocks: " + err.Error()})
-		return fmt.Errorf("store: %w", err)
+		n.fatal = fmt.Errorf("could not save blocks: %w", err)
+		return errStore
 	}
 	n.pool.remove(u.RemovePending...)
 	for _, p := range returned {
@@ -247,9 +253,6 @@ func (n *Node) askForAncestors(from netpeers.PeerRef) {
 	if n.net == nil {
 		return
 	}
-	if n.orphanAsked == nil {
-		n.orphanAsked = map[string]time.Time{}
-	}
 	if t, ok := n.orphanAsked[from.ID]; ok && time.Since(t) < time.Second {
 		return
 	}
@@ -283,7 +286,10 @@ func (n *Node) remine() {
 		return
 	}
 	n.idle = false
-	if cur != nil && cur.msg.MessageID == msg.MessageID && cur.parent == tip && !cur.done.Load() {
+	if cur != nil && cur.done.Load() {
+		return // a nonce was found and is on its way to minedBlock, which mines on
+	}
+	if cur != nil && cur.msg.MessageID == msg.MessageID && cur.parent == tip {
 		return
 	}
 	j, err := n.newJob(msg, tip)
@@ -360,4 +366,20 @@ func workOf(s string) *big.Int {
 	return w
 }
 
-var errStalled = errors.New("stalled: no answer in time")
+// noteOrphan remembers who sent an orphan, so that whoever is to blame if it
+// proves invalid is the one penalised. The map is bounded like the pool.
+func (n *Node) noteOrphan(hash string, from netpeers.PeerRef) {
+	h, err := chain.ParseHash(hash)
+	if err != nil || from.ID == "" {
+		return
+	}
+	if len(n.orphanFrom) >= 2*chain.MaxOrphans {
+		clear(n.orphanFrom)
+	}
+	n.orphanFrom[h] = from
+}
+
+var (
+	errStalled = errors.New("stalled: no answer in time")
+	errStore   = errors.New("the node could not save blocks")
+)

@@ -36,7 +36,7 @@ func (h *handler) PeerEvent(ev netpeers.PeerEvent) {
 	switch ev.Kind {
 	case netpeers.PeerOnline:
 		n.emit(PeerOnline{Peer: ev.Peer.Addr, NodeID: ev.Peer.ID, Height: ev.Hello.Height, Agent: ev.Hello.Agent, Inbound: ev.Inbound})
-		if workOf(ev.Hello.Work).Cmp(workOf(*n.work.Load())) > 0 {
+		if st := n.status.Load(); ahead(workOf(ev.Hello.Work), ev.Hello.Tip, workOf(st.Work), st.Tip) {
 			n.triggerSync()
 		}
 	case netpeers.PeerOffline:
@@ -73,13 +73,14 @@ func (n *Node) handleInbound(in inbound) {
 		added, err := n.accept(f.Blocks, in.from, fromBatch)
 		// A full answer that moved us on means there is more to fetch.
 		if err == nil && added > 0 && len(f.Blocks) >= chain.MaxBlocksPerReply {
-			n.orphanAsked[in.from.ID] = time.Time{}
+			delete(n.orphanAsked, in.from.ID)
 			n.askForAncestors(in.from)
 		}
 	case netpeers.GetBlocks:
 		n.serveBlocks(in.from, f)
 	case netpeers.Tip:
-		if workOf(f.Work).Cmp(n.index.Tip().Work) > 0 && n.index.Node(parseHashOrZero(f.Tip)) == nil {
+		tip := n.index.Tip()
+		if ahead(workOf(f.Work), f.Tip, tip.Work, tip.Hash.String()) && n.index.Node(parseHashOrZero(f.Tip)) == nil {
 			n.triggerSync()
 		}
 	}

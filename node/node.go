@@ -49,13 +49,14 @@ type Config struct {
 
 // Node is a running full node.
 type Node struct {
-	cfg    Config
-	log    *slog.Logger
-	store  *store.Store
-	wallet *wallet.Wallet
-	net    *netpeers.Server
-	events *broker
-	nodeID string
+	cfg     Config
+	log     *slog.Logger
+	store   *store.Store
+	wallet  *wallet.Wallet
+	net     *netpeers.Server
+	events  *broker
+	nodeID  string
+	genesis chain.Hash
 
 	walletCreated bool
 	recovered     string
@@ -64,7 +65,9 @@ type Node struct {
 	index       *chain.Index
 	pool        *pool
 	sideRecent  []*chain.Node
-	orphanAsked map[string]time.Time
+	orphanAsked map[string]time.Time            // when each peer was last asked for an orphan's ancestors
+	orphanFrom  map[chain.Hash]netpeers.PeerRef // who sent each held orphan
+	fatal       error                           // a store failure that stops the node
 	reorgAt     map[chain.Hash]bool
 	miner       *miner
 	idle        bool // the miner has nothing to do and said so
@@ -75,7 +78,6 @@ type Node struct {
 	syncReq chan chan struct{}
 
 	status   atomic.Pointer[netpeers.Status]
-	work     atomic.Pointer[string]
 	syncing  atomic.Pointer[SyncState]
 	waitMu   sync.Mutex
 	waiting  map[string]chan netpeers.Blocks // sync requests in flight, by peer id
@@ -114,17 +116,19 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	n := &Node{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		events:   newBroker(),
-		reorgAt:  map[chain.Hash]bool{},
-		cmds:     make(chan func()),
-		inbox:    make(chan inbound, 256),
-		found:    make(chan foundBlock, 1),
-		syncReq:  make(chan chan struct{}, 8),
-		waiting:  map[string]chan netpeers.Blocks{},
-		started:  make(chan struct{}),
-		stopping: make(chan struct{}),
+		cfg:         cfg,
+		log:         cfg.Logger,
+		events:      newBroker(),
+		reorgAt:     map[chain.Hash]bool{},
+		orphanAsked: map[string]time.Time{},
+		orphanFrom:  map[chain.Hash]netpeers.PeerRef{},
+		cmds:        make(chan func()),
+		inbox:       make(chan inbound, 256),
+		found:       make(chan foundBlock, 1),
+		syncReq:     make(chan chan struct{}, 8),
+		waiting:     map[string]chan netpeers.Blocks{},
+		started:     make(chan struct{}),
+		stopping:    make(chan struct{}),
 	}
 	var err error
 	if n.wallet, n.walletCreated, err = wallet.LoadOrCreate(cfg.DataDir); err != nil {
@@ -195,6 +199,7 @@ func (n *Node) load() error {
 	n.nodeID = string(id)
 
 	n.index = chain.NewIndex(n.cfg.Difficulty)
+	n.genesis = n.index.Genesis().Hash
 	err = n.store.ForEachBest(func(height uint64, b *chain.Block) error {
 		if _, err := n.index.AppendStored(b); err != nil {
 			return fmt.Errorf("stored block %d: %w", height, err)
@@ -205,8 +210,17 @@ func (n *Node) load() error {
 		good := n.index.Height()
 		n.recovered += fmt.Sprintf("the stored chain is damaged at height %d (%v); kept the valid prefix of %d blocks and will fetch the rest from peers", good+1, err, good)
 		n.log.Error("stored chain damaged; keeping valid prefix", "height", good, "err", err)
+		rescued := n.rescueMessages(good)
 		if err := n.store.TruncateBest(good); err != nil {
 			return fmt.Errorf("cut the damaged chain back to height %d: %w", good, err)
+		}
+		for _, p := range rescued {
+			if err := n.store.AddPending(p); err != nil {
+				return fmt.Errorf("return a message of the damaged chain to the pool: %w", err)
+			}
+		}
+		if len(rescued) > 0 {
+			n.recovered += fmt.Sprintf("; %d of this wallet's messages from the blocks cut off went back to the queue", len(rescued))
 		}
 	}
 	pending, err := n.store.Pending()
@@ -235,6 +249,37 @@ func (n *Node) load() error {
 // own store when it returns).
 func (n *Node) Close() error { return n.store.Close() }
 
+// rescueMessages reads what it can of the best chain above height good,
+// which is about to be cut off, and returns this wallet's messages whose
+// signatures still verify, to be mined again.
+func (n *Node) rescueMessages(good uint64) []store.Pending {
+	top, ok, err := n.store.BestHeight()
+	if err != nil || !ok {
+		return nil
+	}
+	var out []store.Pending
+	for h := good + 1; h <= top; h++ {
+		hash, ok, err := n.store.BestHash(h)
+		if err != nil || !ok {
+			continue
+		}
+		b, err := n.store.Block(hash)
+		if err != nil || b.Sender != n.wallet.SenderHex() {
+			continue
+		}
+		p, err := b.Parse()
+		if err != nil || chain.CheckMessage(b.Message) != nil || chain.VerifySignature(p.Sender, p.Signature, p.MessageID) != nil {
+			continue // damaged beyond use: not a message this wallet signed
+		}
+		if _, dup := n.index.HasMessage(p.MessageID); dup {
+			continue
+		}
+		out = append(out, store.Pending{MessageID: p.MessageID, Message: b.Message, Sender: b.Sender,
+			TimeStamp: b.TimeStamp, Signature: b.Signature, Own: true})
+	}
+	return out
+}
+
 // NodeID is this node's random, persistent id.
 func (n *Node) NodeID() string { return n.nodeID }
 
@@ -242,7 +287,7 @@ func (n *Node) NodeID() string { return n.nodeID }
 func (n *Node) Sender() string { return n.wallet.SenderHex() }
 
 // Genesis is the network's genesis hash.
-func (n *Node) Genesis() string { return n.index.Genesis().Hash.String() }
+func (n *Node) Genesis() string { return n.genesis.String() }
 
 // Addr is the address the node listens on, once Run has started it.
 func (n *Node) Addr() string {
@@ -331,6 +376,13 @@ func (n *Node) loop(ctx context.Context) error {
 		case fb := <-n.found:
 			n.minedBlock(fb)
 		}
+		if n.fatal != nil {
+			// The index is ahead of the store: carrying on would lose
+			// what comes next. Stop; a restart reloads the stored state.
+			close(n.stopping)
+			n.emit(Warning{Message: "stopping: " + n.fatal.Error()})
+			return n.fatal
+		}
 	}
 }
 
@@ -356,9 +408,7 @@ func (n *Node) do(ctx context.Context, f func()) error {
 // reads for hello and tip frames.
 func (n *Node) publishStatus() {
 	t := n.index.Tip()
-	w := t.Work.String()
-	n.status.Store(&netpeers.Status{Height: t.Height, Tip: t.Hash.String(), Work: w})
-	n.work.Store(&w)
+	n.status.Store(&netpeers.Status{Height: t.Height, Tip: t.Hash.String(), Work: t.Work.String()})
 }
 
 // Post signs text, stores it durably in the pending pool, and queues it for
@@ -406,7 +456,7 @@ func (n *Node) Block(ctx context.Context, hash string) (chain.Block, error) {
 	if err != nil {
 		return chain.Block{}, err
 	}
-	if h == n.index.Genesis().Hash {
+	if h == n.genesis {
 		return chain.Genesis(n.cfg.Difficulty), nil
 	}
 	b, err := n.store.Block(h)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"runtime"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -17,25 +19,44 @@ import (
 )
 
 // readBestChain reads a data directory's best chain, genesis first, without
-// starting a node.
-func readBestChain(dataDir string, difficulty uint32) ([]chain.Block, error) {
+// starting a node. The network's difficulty is the one the directory
+// records; difficulty, when not 0, must agree with it.
+func readBestChain(dataDir string, difficulty uint32) ([]chain.Block, uint32, error) {
+	if _, err := os.Stat(StorePath(dataDir)); err != nil {
+		return nil, 0, fmt.Errorf("no chain in %s: %w", dataDir, err)
+	}
 	st, err := store.Open(StorePath(dataDir))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	defer st.Close()
+	if stored, err := st.Meta(metaDifficulty); err != nil {
+		return nil, 0, err
+	} else if stored != nil {
+		d, err := strconv.ParseUint(string(stored), 10, 32)
+		if err != nil {
+			return nil, 0, fmt.Errorf("data directory %s records difficulty %q: %w", dataDir, stored, err)
+		}
+		if difficulty != 0 && uint32(d) != difficulty {
+			return nil, 0, fmt.Errorf("data directory %s holds a chain of difficulty %d, not %d", dataDir, d, difficulty)
+		}
+		difficulty = uint32(d)
+	}
+	if difficulty == 0 {
+		return nil, 0, fmt.Errorf("data directory %s does not record its difficulty; give --difficulty", dataDir)
+	}
 	blocks := []chain.Block{chain.Genesis(difficulty)}
 	err = st.ForEachBest(func(_ uint64, b *chain.Block) error {
 		blocks = append(blocks, *b)
 		return nil
 	})
-	return blocks, err
+	return blocks, difficulty, err
 }
 
 // Export writes the data directory's best chain as the /get-blockchaindata
-// object of PROTOCOL.md.
+// object of PROTOCOL.md. difficulty 0 means the one the directory records.
 func Export(dataDir string, difficulty uint32, w io.Writer) error {
-	blocks, err := readBestChain(dataDir, difficulty)
+	blocks, _, err := readBestChain(dataDir, difficulty)
 	if err != nil {
 		return err
 	}
@@ -74,9 +95,10 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 
 // Verify re-checks a data directory's whole best chain, signatures
 // included, on all cores. It returns the first failure by height.
+// difficulty 0 means the one the directory records.
 func Verify(ctx context.Context, dataDir string, difficulty uint32, now time.Time) (VerifySummary, error) {
 	start := time.Now()
-	blocks, err := readBestChain(dataDir, difficulty)
+	blocks, difficulty, err := readBestChain(dataDir, difficulty)
 	if err != nil {
 		return VerifySummary{}, err
 	}
@@ -110,9 +132,6 @@ func Verify(ctx context.Context, dataDir string, difficulty uint32, now time.Tim
 	}
 	if err := ctx.Err(); err != nil {
 		return VerifySummary{}, err
-	}
-	if blocks[0].Hash != chain.Genesis(difficulty).Hash {
-		return VerifySummary{}, &VerifyError{Height: 0, Hash: blocks[0].Hash, Err: fmt.Errorf("not this network's genesis")}
 	}
 	seen := make(map[chain.Hash]uint64, len(blocks))
 	work := new(big.Int)

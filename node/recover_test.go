@@ -67,15 +67,18 @@ func TestDamagedStoredChainKeepsValidPrefix(t *testing.T) {
 	if !strings.Contains(warn.Message, "damaged at height 4") {
 		t.Errorf("warning %q does not say where the chain was damaged", warn.Message)
 	}
-	// The node carries on: it mines on the valid prefix.
+	// The node carries on: m5 and m6, still readable and signed by this
+	// wallet, are mined again on the valid prefix; the rewritten m4 is not
+	// this wallet's message any more and is dropped.
+	b.waitFor("m6 again", 20*time.Second, minedMessage("m6"))
 	b.post("after repair")
 	mined := b.waitFor("mined", 20*time.Second, minedMessage("after repair")).(BlockMined)
-	if mined.Height != 4 {
-		t.Errorf("mined at height %d, want 4", mined.Height)
+	if mined.Height != 6 {
+		t.Errorf("mined at height %d, want 6", mined.Height)
 	}
 	b.stop()
 	c := startNode(t, "c", withDataDir(dir), withoutListen())
-	if got := bestMessages(t, c.Node); strings.Join(got, ",") != "m1,m2,m3,after repair" {
+	if got := bestMessages(t, c.Node); strings.Join(got, ",") != "m1,m2,m3,m5,m6,after repair" {
 		t.Fatalf("after restart %q", got)
 	}
 }

@@ -105,12 +105,16 @@ func (n *Node) syncRound(ctx context.Context, manual bool) {
 		if ctx.Err() != nil {
 			break
 		}
+		if errors.Is(err, errStore) {
+			break // the node is stopping; no peer is to blame
+		}
 		next, _ := n.pickSyncPeer(tried, recent)
 		n.emit(SyncBacktrack{Peer: p.Addr, Reason: err.Error(), Next: next.Addr})
 		n.log.Warn("sync: backtracking", "peer", p.Addr, "reason", err)
-		if n.net != nil && chain.CodeOf(err) == 0 {
-			// Invalid blocks were penalised when refused; a stall is
-			// penalised here.
+		var fault *peerFault
+		if n.net != nil && errors.As(err, &fault) {
+			// Invalid blocks were penalised when refused; stalls and
+			// answers that lead nowhere are penalised here.
 			n.net.Penalize(p.NodeID, err.Error())
 		}
 	}
@@ -144,20 +148,31 @@ func (n *Node) pickSyncPeer(tried map[string]bool, recent []string) (netpeers.Pe
 	if n.net == nil {
 		return netpeers.PeerInfo{}, false
 	}
-	return rankSyncPeers(n.net.Peers(), workOf(*n.work.Load()), tried, recent, rand.IntN)
+	st := n.status.Load()
+	return rankSyncPeers(n.net.Peers(), workOf(st.Work), st.Tip, tried, recent, rand.IntN)
 }
 
-// rankSyncPeers picks among online peers that announce more work than ours
+// ahead reports whether a chain (work, tip) beats ours (ourWork, ourTip):
+// more work, or equal work and a smaller tip hash. Hex of equal length
+// compares like the numbers it spells.
+func ahead(work *big.Int, tip string, ourWork *big.Int, ourTip string) bool {
+	if c := work.Cmp(ourWork); c != 0 {
+		return c > 0
+	}
+	return len(tip) == len(ourTip) && tip < ourTip
+}
+
+// rankSyncPeers picks among online peers whose announced chain beats ours
 // and were not tried this round: the nearest by smoothed latency, a near tie
 // (within 10%) broken at random by pick, and never a third peer in a row
 // from one /24 (or /64) while peers from elsewhere remain.
-func rankSyncPeers(peers []netpeers.PeerInfo, ours *big.Int, tried map[string]bool, recent []string, pick func(int) int) (netpeers.PeerInfo, bool) {
+func rankSyncPeers(peers []netpeers.PeerInfo, ours *big.Int, ourTip string, tried map[string]bool, recent []string, pick func(int) int) (netpeers.PeerInfo, bool) {
 	var cands []netpeers.PeerInfo
 	for _, p := range peers {
 		if p.Status != string(PeerOnlineStatus) || tried[p.NodeID] || p.NodeID == "" {
 			continue
 		}
-		if workOf(p.Work).Cmp(ours) <= 0 {
+		if !ahead(workOf(p.Work), p.Tip, ours, ourTip) {
 			continue
 		}
 		cands = append(cands, p)
@@ -208,13 +223,25 @@ func netPrefix(addr string) string {
 	return ip.Mask(net.CIDRMask(64, 128)).String()
 }
 
-// syncFrom fetches blocks from one peer until we hold at least the work it
-// announced. It returns how many blocks it added and why it stopped early.
+// peerFault is a sync failure the peer is to blame for.
+type peerFault struct{ msg string }
+
+func (e *peerFault) Error() string { return e.msg }
+
+var errStalledFault = &peerFault{errStalled.Error()}
+
+// syncFrom fetches blocks from one peer until our chain is at least as good
+// as the one it announced. Every answer must take us further along the
+// peer's chain (more work reached through it), or the peer is at fault. It
+// returns how many blocks it added and why it stopped early.
 func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
 	target := workOf(p.Work)
 	got := 0
-	var from *chain.Node // the last block this peer gave us, for the next locator
+	var from *chain.Node // the furthest block this peer led us to, for the next locator
 	for {
+		if n.caughtUp(target, p.Tip) {
+			return got, nil
+		}
 		var loc []chain.Hash
 		if err := n.do(ctx, func() {
 			if from != nil && !n.index.OnBest(from) {
@@ -237,17 +264,17 @@ func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
 			timer.Stop()
 		case <-timer.C:
 			n.cancelExpect(p.NodeID)
-			return got, errStalled
+			return got, errStalledFault
 		case <-ctx.Done():
 			timer.Stop()
 			n.cancelExpect(p.NodeID)
 			return got, ctx.Err()
 		}
 		if len(reply.Blocks) == 0 {
-			if n.holds(target) {
+			if n.caughtUp(target, p.Tip) {
 				return got, nil
 			}
-			return got, errors.New("announced more work but served no blocks")
+			return got, &peerFault{"announced a better chain but served no blocks"}
 		}
 		var added int
 		var aerr error
@@ -265,18 +292,19 @@ func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
 		if aerr != nil {
 			return got, aerr
 		}
-		if n.holds(target) {
-			return got, nil
-		}
-		if lastNode == nil || lastNode == from {
-			return got, errors.New("served blocks that do not lead anywhere new")
+		if lastNode == nil || (from != nil && lastNode.Work.Cmp(from.Work) <= 0) {
+			return got, &peerFault{"served blocks that lead nowhere new"}
 		}
 		from = lastNode
 	}
 }
 
-// holds reports whether our best chain has at least work w.
-func (n *Node) holds(w *big.Int) bool { return workOf(*n.work.Load()).Cmp(w) >= 0 }
+// caughtUp reports whether our best chain is at least as good as a peer's
+// announced (work, tip).
+func (n *Node) caughtUp(work *big.Int, tip string) bool {
+	st := n.status.Load()
+	return !ahead(work, tip, workOf(st.Work), st.Tip)
+}
 
 func (n *Node) expectBlocks(peerID string) chan netpeers.Blocks {
 	ch := make(chan netpeers.Blocks, 1)

@@ -44,7 +44,7 @@ func TestRankSyncPeers(t *testing.T) {
 		for _, id := range c.tried {
 			tried[id] = true
 		}
-		got, ok := rankSyncPeers(peers, ours, tried, c.recent, c.pick)
+		got, ok := rankSyncPeers(peers, ours, "ff", tried, c.recent, c.pick)
 		if c.none {
 			if ok {
 				t.Errorf("%s: got %s, want none", c.name, got.NodeID)

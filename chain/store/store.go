@@ -452,6 +452,27 @@ func (s *Store) BestHeight() (height uint64, ok bool, err error) {
 	return height, ok, err
 }
 
+// BestHash returns the best-chain entry at height, whether or not its block
+// can still be read: repair uses it to look past a damaged block.
+func (s *Store) BestHash(height uint64) (chain.Hash, bool, error) {
+	var h chain.Hash
+	var ok bool
+	err := s.view("read best entry", func(tx *bolt.Tx) error {
+		best, err := bucket(tx, bucketBest)
+		if err != nil {
+			return err
+		}
+		v := best.Get(heightKey(height))
+		if len(v) != len(h) {
+			return nil
+		}
+		copy(h[:], v)
+		ok = true
+		return nil
+	})
+	return h, ok, err
+}
+
 // MessageBlock returns the best-chain block holding message id.
 func (s *Store) MessageBlock(id chain.Hash) (chain.Hash, bool, error) {
 	var h chain.Hash
