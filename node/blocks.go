@@ -275,6 +275,17 @@ func (n *Node) remine() {
 		return
 	}
 	msg, ok := n.pool.next()
+	for ok {
+		if _, onChain := n.index.HasMessage(msg.MessageID); !onChain {
+			break
+		}
+		// Already on the best chain (it should have left the pool with its
+		// block): mining it again would only make a duplicate.
+		n.log.Warn("pending message already on the best chain; dropping it", "id", msg.MessageID)
+		_ = n.store.RemovePending(msg.MessageID)
+		n.pool.remove(msg.MessageID)
+		msg, ok = n.pool.next()
+	}
 	cur := n.miner.current()
 	tip := n.index.Tip()
 	if !ok {
