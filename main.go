@@ -320,18 +320,24 @@ func runNodes(ctx context.Context, nodes []*node.Node, stdin io.Reader, stdout i
 }
 
 func postLines(ctx context.Context, n *node.Node, stdin io.Reader, out *lineWriter) {
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if line == "" {
-			continue
-		}
-		if err := n.Post(ctx, line); err != nil {
-			if ctx.Err() != nil {
-				return
+	r := bufio.NewReader(stdin)
+	for {
+		line, err := r.ReadString('\n')
+		line = strings.TrimRight(line, "\r\n")
+		if line != "" {
+			if perr := n.Post(ctx, line); perr != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				shown := line
+				if len(shown) > 80 {
+					shown = shown[:80] + "…"
+				}
+				out.writeJSON(map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "event": "post_refused", "reason": perr.Error(), "message": shown})
 			}
-			out.writeJSON(map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "event": "post_refused", "reason": err.Error(), "message": line})
+		}
+		if err != nil {
+			return // end of input: the node carries on
 		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"go.etcd.io/bbolt"
 )
 
@@ -362,5 +364,32 @@ func tamperBlockMessage(t *testing.T, dir string, height uint64, msg string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestHeadlessRefusesOverlongLinesAndCarriesOn(t *testing.T) {
+	p := startHeadless(t, "--data-dir", t.TempDir(), "--difficulty", "8", "--listen", "127.0.0.1:0", "--threads", "1")
+	started := p.waitFor("started", 20*time.Second, nil)
+	p.post(strings.Repeat("x", 5000), "after the long one")
+	ev := p.waitFor("post_refused", 10*time.Second, nil)
+	if !strings.Contains(ev["reason"].(string), "InvalidMessage") {
+		t.Errorf("refusal %v", ev)
+	}
+	p.waitFor("block_mined", 20*time.Second, func(ev map[string]any) bool { return ev["message"] == "after the long one" })
+	// End of input does not stop the node: it still serves its chain.
+	p.stdin.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, _, err := websocket.Dial(ctx, "ws://"+started["listen"].(string)+"/get-blockchaindata", nil)
+	if err != nil {
+		t.Fatalf("node gone after end of input: %v", err)
+	}
+	if _, data, err := conn.Read(ctx); err != nil || !strings.Contains(string(data), "after the long one") {
+		t.Fatalf("chain data after end of input: %v", err)
+	}
+	conn.CloseNow()
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v", err)
 	}
 }
