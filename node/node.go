@@ -134,6 +134,10 @@ func Open(cfg Config) (*Node, error) {
 	if n.wallet, n.walletCreated, err = wallet.LoadOrCreate(cfg.DataDir); err != nil {
 		return nil, err
 	}
+	if n.walletCreated {
+		n.log.Warn("created a new wallet; write its words down with `meshchain wallet show --words`",
+			"path", wallet.Path(cfg.DataDir), "sender", n.wallet.SenderHex())
+	}
 	if n.store, n.recovered, err = openStore(cfg.DataDir, n.log); err != nil {
 		return nil, err
 	}
