@@ -255,7 +255,15 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 func runHeadless(cfg Config, stdin io.Reader, stdout, stderr io.Writer) error {
-	log, closeLog, err := openLog(cfg.LogFile, stderr)
+	return runOne(cfg.LogFile, cfg, stderr, func(ctx context.Context, n *node.Node) error {
+		return runNodes(ctx, []*node.Node{n}, stdin, stdout, nil)
+	})
+}
+
+// runOne opens the configured node with its log and runs it under a
+// context that SIGINT and SIGTERM end.
+func runOne(logPath string, cfg Config, stderr io.Writer, run func(context.Context, *node.Node) error) error {
+	log, closeLog, err := openLog(logPath, stderr)
 	if err != nil {
 		return err
 	}
@@ -266,7 +274,7 @@ func runHeadless(cfg Config, stdin io.Reader, stdout, stderr io.Writer) error {
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	return runNodes(ctx, []*node.Node{n}, stdin, stdout, nil)
+	return run(ctx, n)
 }
 
 // runNodes runs nodes until ctx ends, printing every event as a JSON line
@@ -363,18 +371,9 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 	if logPath == "" {
 		logPath = filepath.Join(cfg.DataDir, "meshchain.log")
 	}
-	log, closeLog, err := openLog(logPath, stderr)
-	if err != nil {
-		return err
-	}
-	defer closeLog()
-	n, err := node.Open(nodeConfig(cfg, log))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := signalContext()
-	defer cancel()
-	return runWithUI(ctx, n, nil, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != ""})
+	return runOne(logPath, cfg, stderr, func(ctx context.Context, n *node.Node) error {
+		return runWithUI(ctx, n, nil, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != ""})
+	})
 }
 
 // runWithUI runs the nodes (and background, when set) and the dashboard on

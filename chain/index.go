@@ -239,6 +239,15 @@ func (ix *Index) connect(b *Block, pre *Parsed, parent *Node, now time.Time) (Ac
 	if h, dup := ix.ancestorHasMessage(parent, p.MessageID); dup {
 		return Accepted{}, ruleErrorf(DuplicateMessage, "message %s is already in block %d of this chain", p.MessageID.Short(), h)
 	}
+	n := ix.link(b, p, parent)
+	if Better(n, ix.Tip()) {
+		ix.setTip(n)
+	}
+	return Accepted{Block: b, Parsed: p, Node: n}, nil
+}
+
+// link records a checked block as a child of parent.
+func (ix *Index) link(b *Block, p *Parsed, parent *Node) *Node {
 	n := &Node{
 		Hash:      p.Hash,
 		Parent:    parent,
@@ -248,10 +257,7 @@ func (ix *Index) connect(b *Block, pre *Parsed, parent *Node, now time.Time) (Ac
 		Time:      p.Time,
 	}
 	ix.nodes[n.Hash] = n
-	if Better(n, ix.Tip()) {
-		ix.setTip(n)
-	}
-	return Accepted{Block: b, Parsed: p, Node: n}, nil
+	return n
 }
 
 // ancestorHasMessage checks whether id appears on the chain ending at n:
@@ -433,15 +439,7 @@ func (ix *Index) AppendStored(b *Block) (*Node, error) {
 	if h, dup := ix.bestMsgs[p.MessageID]; dup {
 		return nil, ruleErrorf(DuplicateMessage, "message %s is already in block %d", p.MessageID.Short(), h)
 	}
-	n := &Node{
-		Hash:      p.Hash,
-		Parent:    tip,
-		Height:    tip.Height + 1,
-		Work:      new(big.Int).Add(tip.Work, BlockWork(b.Difficulty)),
-		MessageID: p.MessageID,
-		Time:      p.Time,
-	}
-	ix.nodes[n.Hash] = n
+	n := ix.link(b, p, tip)
 	ix.best = append(ix.best, n)
 	ix.bestMsgs[n.MessageID] = n.Height
 	return n, nil

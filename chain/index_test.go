@@ -34,6 +34,13 @@ func mine(t testing.TB, w *wallet.Wallet, parent chain.Block, msg string, ts int
 		Number: parent.Number + 1, PrevHash: parent.Hash, Message: msg, Sender: sender,
 		TimeStamp: stamp, Difficulty: testDifficulty, Signature: sig,
 	}
+	reseal(t, &b)
+	return b
+}
+
+// reseal mines b again after a change, so only the change makes it invalid.
+func reseal(t testing.TB, b *chain.Block) {
+	t.Helper()
 	p, err := b.Parse()
 	if err != nil {
 		t.Fatal(err)
@@ -43,7 +50,6 @@ func mine(t testing.TB, w *wallet.Wallet, parent chain.Block, msg string, ts int
 		t.Fatal("no nonce found")
 	}
 	b.Nonce, b.ProofOfWork, b.Hash = nonce, tried, h.String()
-	return b
 }
 
 // branch mines n blocks on parent, messages prefixed by name.
@@ -220,27 +226,20 @@ func TestDuplicateMessageOnlyAmongAncestors(t *testing.T) {
 	// a-1's signed message mined again on a-2: duplicate.
 	again := a[0]
 	again.Number, again.PrevHash = 3, a[1].Hash
-	p, _ := again.Parse()
-	nonce, h, _, tried := pow.NewTemplate(p.Header, testDifficulty).Search(0, 1, 1<<20)
-	again.Nonce, again.ProofOfWork, again.Hash = nonce, tried, h.String()
+	reseal(t, &again)
 	_, err := ix.Add(&again, testNow)
 	if chain.CodeOf(err) != chain.DuplicateMessage {
 		t.Fatalf("got %v, want DuplicateMessage", err)
 	}
 	// The same message on a side branch from genesis is not a duplicate:
 	// a block that lost a fork is mined again elsewhere.
-	side := a[0]
-	side.Number, side.PrevHash = 1, g.Hash
-	side.Message = a[0].Message
 	re := mine(t, w, g, "side-1", 1795329100000)
 	if _, err := ix.Add(&re, testNow); err != nil {
 		t.Fatal(err)
 	}
 	moved := a[1]
 	moved.Number, moved.PrevHash = 2, re.Hash
-	p, _ = moved.Parse()
-	nonce, h, _, tried = pow.NewTemplate(p.Header, testDifficulty).Search(0, 1, 1<<20)
-	moved.Nonce, moved.ProofOfWork, moved.Hash = nonce, tried, h.String()
+	reseal(t, &moved)
 	if _, err := ix.Add(&moved, testNow); err != nil {
 		t.Fatalf("a-2's message on a side branch: %v", err)
 	}
@@ -260,9 +259,8 @@ func TestInvalidBlockIsRememberedButFutureTimeIsNot(t *testing.T) {
 	}
 	bad := mine(t, w, g, "tampered", 1795329000000)
 	bad.Message = "tampered!"
-	p, _ := bad.Parse()
-	nonce, h, _, _ := pow.NewTemplate(p.Header, testDifficulty).Search(0, 1, 1<<20)
-	bad.Nonce, bad.Hash = nonce, h.String()
+	reseal(t, &bad)
+	h, _ := chain.ParseHash(bad.Hash)
 	_, err := ix.Add(&bad, testNow)
 	var re *chain.RuleError
 	if !errors.As(err, &re) || re.Code != chain.InvalidSignature {

@@ -74,18 +74,7 @@ func startBenchNode(b *testing.B, name string, peers []string) *testNode {
 //	go test -run '^$' -bench Open100k -benchtime 3x ./node/
 func BenchmarkOpen100k(b *testing.B) {
 	const n = 100000
-	blocks := mineChain(b, chain.Genesis(testDifficulty), n, "open", testDifficulty)
-	dir := b.TempDir()
-	src, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for lo := 0; lo < n; lo += chain.MaxBlocksPerReply {
-		if _, err := src.accept(blocks[lo:min(lo+chain.MaxBlocksPerReply, n)], netpeers.PeerRef{}, fromMiner); err != nil {
-			b.Fatal(err)
-		}
-	}
-	src.store.Close()
+	dir := storedChainDir(b, n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		nd, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
@@ -107,18 +96,7 @@ func BenchmarkOpen100k(b *testing.B) {
 //	go test -run '^$' -bench Verify10k -benchtime 3x -count 3 ./node/
 func BenchmarkVerify10k(b *testing.B) {
 	const n = 10000
-	blocks := mineChain(b, chain.Genesis(testDifficulty), n, "verify", testDifficulty)
-	dir := b.TempDir()
-	src, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for lo := 0; lo < n; lo += chain.MaxBlocksPerReply {
-		if _, err := src.accept(blocks[lo:min(lo+chain.MaxBlocksPerReply, n)], netpeers.PeerRef{}, fromMiner); err != nil {
-			b.Fatal(err)
-		}
-	}
-	src.Close()
+	dir := storedChainDir(b, n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		sum, err := Verify(context.Background(), dir, testDifficulty, time.Now())
@@ -167,3 +145,20 @@ func BenchmarkSum256_55(b *testing.B) {
 }
 
 var sink [32]byte
+
+// storedChainDir makes a data directory holding a valid chain of n blocks.
+func storedChainDir(b *testing.B, n int) string {
+	blocks := mineChain(b, chain.Genesis(testDifficulty), n, "stored", testDifficulty)
+	dir := b.TempDir()
+	src, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer src.Close()
+	for lo := 0; lo < n; lo += chain.MaxBlocksPerReply {
+		if _, err := src.accept(blocks[lo:min(lo+chain.MaxBlocksPerReply, n)], netpeers.PeerRef{}, fromMiner); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
