@@ -11,7 +11,7 @@ import (
 	"github.com/meshchain/meshchain/chain"
 )
 
-func vectorWallet(t *testing.T) (mnemonic, passphrase, key, sender string) {
+func vectorWallet(t testing.TB) (mnemonic, passphrase, key, sender string) {
 	t.Helper()
 	data, err := os.ReadFile("../chain/testdata/PROTOCOL-VECTORS.json")
 	if err != nil {
@@ -128,4 +128,26 @@ func TestSaveLoadMode(t *testing.T) {
 	if _, err := Load(dir); err == nil || !strings.Contains(err.Error(), "corrupt") {
 		t.Errorf("Load of a corrupt wallet: %v", err)
 	}
+}
+
+func FuzzFromMnemonic(f *testing.F) {
+	words, pass, _, _ := vectorWallet(f)
+	f.Add(words, pass)
+	f.Add("abandon abandon", "")
+	f.Add("", "x")
+	f.Fuzz(func(t *testing.T, words, pass string) {
+		w, err := FromMnemonic(words, pass)
+		if err != nil {
+			return
+		}
+		// A mnemonic that loads gives a key that signs verifiably.
+		id := chain.MessageID(w.Sender(), 1, "fuzz")
+		if err := chain.VerifySignature(w.Sender(), w.Sign(id), id); err != nil {
+			t.Fatal(err)
+		}
+		again, err := FromMnemonic(w.Mnemonic(), pass)
+		if err != nil || again.SenderHex() != w.SenderHex() {
+			t.Fatal("normalised words do not give the same wallet")
+		}
+	})
 }
