@@ -387,7 +387,10 @@ func (s *Server) Run(ctx context.Context) error {
 		httpSrv = &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: s.cfg.HandshakeTimeout,
-			ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+			// Without it a kept-alive connection (after a 404 or a refusal)
+			// waits for its next request for ever.
+			IdleTimeout: s.cfg.HandshakeTimeout,
+			ErrorLog:    slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 		}
 		s.wg.Add(1)
 		go func() {
