@@ -2,6 +2,7 @@ package netpeers
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // A client that makes one plain HTTP request and then keeps the connection
@@ -42,5 +45,65 @@ func TestIdleKeepAliveConnectionClosed(t *testing.T) {
 	}
 	if !errors.Is(err, io.EOF) {
 		t.Logf("connection ended with %v", err)
+	}
+}
+
+// Connections that never send hello cannot lock honest peers out: at the
+// inbound limits the oldest idle handshake makes room, while sessions past
+// their handshake keep their places.
+func TestIdleHandshakesMakeRoom(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxInbound = 6
+	cfg.MaxInboundLocal = 6
+	cfg.HandshakeTimeout = time.Minute // only eviction can free the places
+	s, h := startServer(t, cfg)
+
+	settled := onlineRaw(t, s, h)
+	var idle []*rawPeer
+	for i := 0; i < 40; i++ { // far more than the limit, none sends hello
+		r := dialRaw(t, s.Addr(), "/")
+		r.expectHello()
+		idle = append(idle, r)
+	}
+	// An honest peer still gets in, and so does a second one.
+	onlineRaw(t, s, h)
+	onlineRaw(t, s, h)
+	// The oldest idle handshakes were closed; the newest are still open.
+	if _, err := idle[0].next(5 * time.Second); err == nil {
+		t.Error("the oldest idle handshake was not closed")
+	}
+	// Handshaken sessions are never evicted: with every place taken by
+	// one, a newcomer is refused and the others keep working.
+	for len(idle) > 0 {
+		idle[0].c.CloseNow()
+		idle = idle[1:]
+	}
+	waitFor(t, 5*time.Second, "idle handshakes released", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.pendingIn) == 0
+	})
+	for i := 0; i < 3; i++ {
+		onlineRaw(t, s, h)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/", nil)
+	if err == nil {
+		_ = c.CloseNow()
+		t.Fatal("connection accepted above the limit with every place handshaken")
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("refusal: %v %v, want HTTP 503", resp, err)
+	}
+	settled.send(Ping{Nonce: 3})
+	for {
+		f, err := settled.next(5 * time.Second)
+		if err != nil {
+			t.Fatalf("settled session closed: %v", err)
+		}
+		if p, ok := f.(Pong); ok && p.Nonce == 3 {
+			break
+		}
 	}
 }

@@ -232,6 +232,9 @@ type Server struct {
 	bansIP   map[netip.Addr]ban
 	inByIP   map[netip.Addr]int
 	inTotal  int
+	// pendingIn are the inbound connections still waiting for the
+	// peer's hello: when a limit is reached, the oldest of them makes room.
+	pendingIn map[*inboundSlot]struct{}
 	// events waits for the dispatcher, in the order of the registry
 	// changes that made them (both under mu).
 	events   []pendingEvent
@@ -276,6 +279,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		bansAddr:    map[string]ban{},
 		bansIP:      map[netip.Addr]ban{},
 		inByIP:      map[netip.Addr]int{},
+		pendingIn:   map[*inboundSlot]struct{}{},
 		started:     make(chan struct{}),
 		kick:        make(chan struct{}, 1),
 		dirty:       make(chan struct{}, 1),
@@ -483,17 +487,22 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "penalised until "+until.UTC().Format(time.RFC3339), http.StatusForbidden)
 		return
 	}
-	if !s.reserveInbound(ip) {
+	slot := s.reserveInbound(ip, true)
+	if slot == nil {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.releaseInbound(ip)
+	defer s.releaseInbound(slot)
 	c, err := websocket.Accept(w, r, acceptOptions)
 	if err != nil {
 		s.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	s.runSession(ctx, c, sessionParams{inbound: true, remote: netip.AddrPortFrom(ip, remote.Port())})
+	if !s.slotConn(slot, c) {
+		_ = c.CloseNow() // evicted while the upgrade was under way
+		return
+	}
+	s.runSession(ctx, c, sessionParams{inbound: true, remote: netip.AddrPortFrom(ip, remote.Port()), slot: slot})
 }
 
 // serveChainData answers /get-blockchaindata: one text message, then close 1000.
@@ -514,11 +523,12 @@ func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "penalised", http.StatusForbidden)
 		return
 	}
-	if !s.reserveInbound(ip) {
+	slot := s.reserveInbound(ip, false)
+	if slot == nil {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
-	defer s.releaseInbound(ip)
+	defer s.releaseInbound(slot)
 	c, err := websocket.Accept(w, r, acceptOptions)
 	if err != nil {
 		return
@@ -538,27 +548,91 @@ func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
 	_ = c.Close(websocket.StatusNormalClosure, "")
 }
 
-func (s *Server) reserveInbound(ip netip.Addr) bool {
+// inboundSlot is one inbound connection counted against the limits.
+// Fields are guarded by Server.mu.
+type inboundSlot struct {
+	ip       netip.Addr
+	since    time.Time
+	conn     *websocket.Conn // once accepted
+	evicted  bool
+	released bool
+}
+
+// reserveInbound counts a new inbound connection from ip, or returns nil
+// when the limits refuse it. A connection that has not sent its hello yet
+// holds its place only until a newcomer needs it: at a limit, the oldest
+// such connection (from ip, when ip's own limit is the one reached) is
+// closed to make room, so idle handshakes cannot lock honest peers out.
+// pending marks a peer session (evictable until its handshake ends).
+func (s *Server) reserveInbound(ip netip.Addr, pending bool) *inboundSlot {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	limit := s.cfg.MaxInboundPerIP
 	if ip.IsLoopback() {
 		limit = s.cfg.MaxInboundLocal
 	}
-	if s.inTotal >= s.cfg.MaxInbound || s.inByIP[ip] >= limit {
-		return false
+	var victim *inboundSlot
+	if ipFull := s.inByIP[ip] >= limit; ipFull || s.inTotal >= s.cfg.MaxInbound {
+		for v := range s.pendingIn {
+			if (!ipFull || v.ip == ip) && (victim == nil || v.since.Before(victim.since)) {
+				victim = v
+			}
+		}
+		if victim == nil {
+			s.mu.Unlock()
+			return nil
+		}
+		victim.evicted = true
+		s.releaseLocked(victim)
 	}
+	slot := &inboundSlot{ip: ip, since: time.Now()}
 	s.inTotal++
 	s.inByIP[ip]++
-	return true
+	if pending {
+		s.pendingIn[slot] = struct{}{}
+	}
+	var victimConn *websocket.Conn
+	if victim != nil {
+		victimConn = victim.conn
+	}
+	s.mu.Unlock()
+	if victimConn != nil {
+		s.log.Debug("idle handshake closed to make room", "remote", victim.ip, "since", victim.since)
+		_ = victimConn.CloseNow()
+	}
+	return slot
 }
 
-func (s *Server) releaseInbound(ip netip.Addr) {
+// slotConn records the accepted connection of a slot; false when the slot
+// was evicted meanwhile.
+func (s *Server) slotConn(slot *inboundSlot, c *websocket.Conn) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	slot.conn = c
+	return !slot.evicted
+}
+
+// handshaken makes a slot's session permanent: no longer evictable.
+func (s *Server) handshaken(slot *inboundSlot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.pendingIn, slot)
+}
+
+func (s *Server) releaseInbound(slot *inboundSlot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.releaseLocked(slot)
+}
+
+func (s *Server) releaseLocked(slot *inboundSlot) {
+	if slot.released {
+		return
+	}
+	slot.released = true
+	delete(s.pendingIn, slot)
 	s.inTotal--
-	if s.inByIP[ip]--; s.inByIP[ip] <= 0 {
-		delete(s.inByIP, ip)
+	if s.inByIP[slot.ip]--; s.inByIP[slot.ip] <= 0 {
+		delete(s.inByIP, slot.ip)
 	}
 }
 

@@ -44,6 +44,7 @@ type sessionParams struct {
 	remote   netip.AddrPort // the TCP peer
 	dialAddr string         // outbound: the address dialled
 	attempt  *dialAttempt   // outbound: reports the handshake to Connect
+	slot     *inboundSlot   // inbound: its place under the inbound limits
 }
 
 // session is one WebSocket with a peer. Its reader runs in the goroutine
@@ -134,6 +135,9 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 
 	var online <-chan struct{}
 	err := ss.handshake(ctx)
+	if p.slot != nil {
+		s.handshaken(p.slot)
+	}
 	if err == nil {
 		online, err = s.attach(ss)
 		switch {
