@@ -12,7 +12,8 @@ import (
 	"time"
 )
 
-// maxBook bounds the addresses learned by gossip, so a peer cannot flood the book.
+// maxBook bounds the address book, so that neither gossip nor inbound
+// peers announcing ever new listen addresses can make it grow without end.
 const maxBook = 2000
 
 // maxPeersAnswer is the most addresses a peers frame carries.
@@ -169,13 +170,41 @@ func (s *Server) addAddrLocked(addr string, src entrySource, now time.Time) *ent
 	if s.isSelfAddrLocked(addr) {
 		return nil
 	}
-	if src == sourceLearned && len(s.book) >= maxBook {
-		return nil
+	if len(s.book) >= s.bookLimit {
+		// Gossip and the stored book (nearest first) fill free places
+		// only; what the user configures gets in.
+		if src <= sourceStored {
+			return nil
+		}
+		s.makeRoomLocked()
 	}
 	e := &entry{addr: addr, source: src, lastChange: now}
 	s.book[addr] = e
 	s.touchLocked(e, now)
 	return e
+}
+
+// makeRoomLocked forgets the least useful entry to make room in a full
+// book: never a configured address, an online peer or one being dialled;
+// the one with the most failures, then the longest unseen. It reports
+// whether it found one.
+func (s *Server) makeRoomLocked() bool {
+	var victim *entry
+	for _, e := range s.book {
+		if e.source == sourceConfigured || e.sess != nil || s.dialing[e.addr] != nil {
+			continue
+		}
+		if victim == nil || e.failures > victim.failures ||
+			(e.failures == victim.failures && e.lastSeen.Before(victim.lastSeen)) {
+			victim = e
+		}
+	}
+	if victim == nil {
+		return false
+	}
+	delete(s.book, victim.addr)
+	s.markDirty()
+	return true
 }
 
 func (s *Server) addAddr(addr string, src entrySource) {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -105,5 +106,45 @@ func TestIdleHandshakesMakeRoom(t *testing.T) {
 		if p, ok := f.(Pong); ok && p.Nonce == 3 {
 			break
 		}
+	}
+}
+
+// Inbound peers announcing ever new listen addresses, and gossip, cannot
+// grow the address book past its limit; configured and online peers keep
+// their entries.
+func TestAddressBookBounded(t *testing.T) {
+	const limit = 12
+	configured, _ := startServer(t, acceptOnly())
+	cfg := testConfig()
+	cfg.Peers = []string{configured.Addr()}
+	h := newTestHandler()
+	s, _ := startServerWith(t, cfg, h, func(s *Server) { s.bookLimit = limit })
+	h.waitOnline(t, configured.NodeID())
+	stay := onlineRaw(t, s, h)
+
+	bookSize := func() int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.book)
+	}
+	for i := 0; i < 4*limit; i++ {
+		r := dialRaw(t, s.Addr(), "/")
+		r.send(r.hello(fmt.Sprintf("127.0.0.1:%d", 1+i))) // nobody listens there
+		r.expectHello()
+		h.waitOnline(t, r.id)
+		r.send(Peers{Peers: []string{fmt.Sprintf("127.0.0.1:%d", 20001+i), fmt.Sprintf("127.0.0.1:%d", 30001+i)}})
+		_ = r.c.CloseNow()
+		h.waitEvent(t, 5*time.Second, "peer_offline", func(ev PeerEvent) bool {
+			return ev.Kind == PeerOffline && ev.Peer.ID == r.id
+		})
+		if n := bookSize(); n > limit {
+			t.Fatalf("book has %d entries after %d peers, limit %d", n, i+1, limit)
+		}
+	}
+	if info, ok := peerInfo(s, configured.NodeID()); !ok || info.Status != StatusOnline {
+		t.Errorf("configured peer lost: %+v (found %v)", info, ok)
+	}
+	if info, ok := peerInfo(s, stay.id); !ok || info.Status != StatusOnline {
+		t.Errorf("online peer lost: %+v (found %v)", info, ok)
 	}
 }

@@ -251,6 +251,8 @@ type Server struct {
 	dirty       chan struct{} // wakes the address-book saver
 	eventSignal chan struct{} // wakes the event dispatcher
 
+	bookLimit int // maxBook; tests lower it
+
 	liveConns  atomic.Int64 // open peer WebSocket connections, for tests
 	handshakes atomic.Int64 // hello exchanges completed, for tests
 }
@@ -284,6 +286,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		kick:        make(chan struct{}, 1),
 		dirty:       make(chan struct{}, 1),
 		eventSignal: make(chan struct{}, 1),
+		bookLimit:   maxBook,
 	}
 	if cfg.Book != nil {
 		recs, err := cfg.Book.LoadPeers()

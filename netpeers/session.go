@@ -438,7 +438,11 @@ func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
 	if e := s.book[key]; e != nil && e.sess == nil {
 		return e
 	}
-	e := &entry{addr: key, source: src, lastChange: now, transient: ss.inbound && key != ss.banAddr}
+	transient := ss.inbound && key != ss.banAddr
+	if !transient && len(s.book) >= s.bookLimit && !s.makeRoomLocked() {
+		transient = true // a full book: known only while online
+	}
+	e := &entry{addr: key, source: src, lastChange: now, transient: transient}
 	s.book[key] = e
 	return e
 }
