@@ -100,7 +100,11 @@ func hostUnspecified(addr string) bool {
 
 // dialableListen turns a hello's listen address into one we can dial: an
 // empty or unspecified host ("0.0.0.0:8333", ":8333") is replaced by the IP
-// the session comes from.
+// the session comes from. So is any other host when the session does not
+// come from loopback: only the peer's own IP is believed, because the
+// address is a key of penalties (naming an honest node's address and then
+// breaking a rule would get that node refused) and tells the node which
+// network a peer is in.
 func dialableListen(listen string, remote netip.Addr) (string, bool) {
 	if listen == "" || len(listen) > 300 {
 		return "", false
@@ -109,11 +113,14 @@ func dialableListen(listen string, remote netip.Addr) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	if ip, err := netip.ParseAddr(host); host == "" || (err == nil && ip.IsUnspecified()) {
+	ip, ipErr := netip.ParseAddr(host)
+	unspecified := host == "" || (ipErr == nil && ip.IsUnspecified())
+	foreign := remote.IsValid() && !remote.IsLoopback() && (ipErr != nil || ip.Unmap() != remote.Unmap())
+	if unspecified || foreign {
 		if !remote.IsValid() {
 			return "", false
 		}
-		host = remote.String()
+		host = remote.Unmap().String()
 	}
 	addr, err := normalizeAddr(net.JoinHostPort(host, port))
 	if err != nil {

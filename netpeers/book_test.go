@@ -43,7 +43,12 @@ func TestDialableListen(t *testing.T) {
 		{"0.0.0.0:8333", "192.0.2.7:8333", true},
 		{":8333", "192.0.2.7:8333", true},
 		{"[::]:8333", "192.0.2.7:8333", true},
-		{"198.51.100.1:9000", "198.51.100.1:9000", true},
+		{"192.0.2.7:9000", "192.0.2.7:9000", true},
+		// Another host's address is not believed: the port is kept, the
+		// host is the one the session comes from.
+		{"198.51.100.1:9000", "192.0.2.7:9000", true},
+		{"node.example:9000", "192.0.2.7:9000", true},
+		{"127.0.0.1:9000", "192.0.2.7:9000", true},
 		{"", "", false},
 		{"8333", "", false},
 		{"0.0.0.0:0", "", false},
@@ -52,6 +57,19 @@ func TestDialableListen(t *testing.T) {
 		got, ok := dialableListen(tt.listen, remote)
 		if ok != tt.ok || got != tt.want {
 			t.Errorf("dialableListen(%q) = %q, %v; want %q, %v", tt.listen, got, ok, tt.want, tt.ok)
+		}
+	}
+	// From loopback, where many nodes and tools share the machine, the
+	// announced address stands.
+	local := netip.MustParseAddr("127.0.0.1")
+	for listen, want := range map[string]string{
+		"127.0.0.1:9000": "127.0.0.1:9000",
+		"127.0.0.2:9000": "127.0.0.2:9000",
+		"localhost:9000": "localhost:9000",
+		":9000":          "127.0.0.1:9000",
+	} {
+		if got, ok := dialableListen(listen, local); !ok || got != want {
+			t.Errorf("dialableListen(%q) from loopback = %q, %v; want %q", listen, got, ok, want)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -146,5 +147,33 @@ func TestAddressBookBounded(t *testing.T) {
 	}
 	if info, ok := peerInfo(s, stay.id); !ok || info.Status != StatusOnline {
 		t.Errorf("online peer lost: %+v (found %v)", info, ok)
+	}
+}
+
+// A peer that names another node's address as its listen address and then
+// breaks a rule gets its own IP and port refused, not the other node's.
+func TestPenaltyNotTransferredByForeignListen(t *testing.T) {
+	s, err := New(testConfig(), newTestHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const honest = "198.51.100.1:8333"
+	ss := &session{s: s, inbound: true, remote: netip.MustParseAddrPort("192.0.2.7:50123")}
+	ss.setHello(Hello{Version: 1, Genesis: testGenesis, NodeID: NewNodeID(), Listen: honest, Tip: testGenesis, Work: "0"})
+	if ss.ref.Addr != "192.0.2.7:8333" || ss.banAddr != "192.0.2.7:8333" {
+		t.Errorf("peer named %q, refused as %q; want 192.0.2.7:8333 for both", ss.ref.Addr, ss.banAddr)
+	}
+	s.penalize(ss.ref, ss.banAddr, ss.remote.Addr(), ReasonMalformedFrame+": test", nil)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if _, banned := s.bannedLocked("", honest, netip.Addr{}, now); banned {
+		t.Errorf("%s refused because another peer named it", honest)
+	}
+	if _, banned := s.bannedLocked(ss.ref.ID, "", netip.Addr{}, now); !banned {
+		t.Error("the offender's node id is not refused")
+	}
+	if _, banned := s.bannedLocked("", "", netip.MustParseAddr("192.0.2.7"), now); !banned {
+		t.Error("the offender's IP is not refused")
 	}
 }
