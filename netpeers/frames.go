@@ -212,6 +212,52 @@ func Encode(frame any) ([]byte, error) {
 	return json.Marshal(v)
 }
 
+// encodeToSend is Encode for frames going to a peer, which must not be
+// above MaxFrameBytes: the peer would take the frame as an offence. A
+// blocks answer above it keeps the longest prefix of its blocks that fits
+// (the protocol asks for at most min(limit, 500) blocks, not for all of
+// them; the asker asks again from where the answer ends). Escaped JSON can
+// make 500 valid blocks three times larger than 4 MiB.
+func encodeToSend(frame any) ([]byte, error) {
+	data, err := Encode(frame)
+	if err != nil || len(data) <= MaxFrameBytes {
+		return data, err
+	}
+	var bl Blocks
+	switch f := frame.(type) {
+	case Blocks:
+		bl = f
+	case *Blocks:
+		bl = *f
+	default:
+		return nil, fmt.Errorf("netpeers: %s frame of %d bytes is above %d", frameName(frame), len(data), MaxFrameBytes)
+	}
+	empty, _ := Encode(Blocks{})
+	size, n := len(empty), 0
+	for _, b := range bl.Blocks {
+		one, err := json.Marshal(b)
+		if err != nil {
+			return nil, err
+		}
+		extra := len(one)
+		if n > 0 {
+			extra++ // the comma
+		}
+		if size+extra > MaxFrameBytes {
+			break
+		}
+		size += extra
+		n++
+	}
+	for ; n > 0; n-- {
+		data, err = Encode(Blocks{Blocks: bl.Blocks[:n]})
+		if err != nil || len(data) <= MaxFrameBytes {
+			return data, err
+		}
+	}
+	return Encode(Blocks{})
+}
+
 // Decode reads one frame. A frame of a type it does not know decodes to
 // Unknown (to be ignored). Anything that is not a JSON object, lacks a field
 // or has one of the wrong type is a *FrameError whose text starts with

@@ -10,10 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/meshchain/meshchain/chain"
 )
 
 // A client that makes one plain HTTP request and then keeps the connection
@@ -175,5 +177,59 @@ func TestPenaltyNotTransferredByForeignListen(t *testing.T) {
 	}
 	if _, banned := s.bannedLocked("", "", netip.MustParseAddr("192.0.2.7"), now); !banned {
 		t.Error("the offender's IP is not refused")
+	}
+}
+
+// 500 valid blocks can encode above 4 MiB (JSON escapes '<' as \u003c):
+// the answer keeps the leading blocks that fit, so the asker does not
+// take us for an offender, and sync carries on from where it ends.
+func TestBlocksAnswerFitsInAFrame(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	r := onlineRaw(t, s, h)
+	blocks := make([]chain.Block, 500)
+	for i := range blocks {
+		blocks[i] = chain.Genesis(1)
+		blocks[i].Number = uint64(i + 1)
+		blocks[i].Message = strings.Repeat("<", 4096)
+	}
+	if full, _ := Encode(Blocks{Blocks: blocks}); len(full) <= MaxFrameBytes {
+		t.Fatalf("test blocks encode to %d bytes, not above the limit", len(full))
+	}
+	if err := s.Send(r.id, Blocks{Blocks: blocks}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, data, err := r.c.Read(ctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(data) > MaxFrameBytes {
+			t.Fatalf("sent a frame of %d bytes, above %d", len(data), MaxFrameBytes)
+		}
+		f, err := Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bl, ok := f.(Blocks)
+		if !ok {
+			continue
+		}
+		if len(bl.Blocks) == 0 || len(bl.Blocks) >= len(blocks) {
+			t.Fatalf("answer carries %d blocks, want a non-empty prefix", len(bl.Blocks))
+		}
+		if MaxFrameBytes-len(data) > 30<<10 {
+			t.Errorf("answer of %d bytes leaves room for more blocks", len(data))
+		}
+		for i, b := range bl.Blocks {
+			if b != blocks[i] {
+				t.Fatalf("block %d of the answer is not block %d", i, i)
+			}
+		}
+		break
+	}
+	if err := s.Send(r.id, Tip{Height: 1, Tip: testGenesis, Work: strings.Repeat("9", MaxFrameBytes)}); err == nil {
+		t.Error("Send of another frame above MaxFrameBytes succeeded")
 	}
 }

@@ -639,9 +639,11 @@ func (s *Server) releaseLocked(slot *inboundSlot) {
 	}
 }
 
-// Send enqueues a frame for one online peer without blocking.
+// Send enqueues a frame for one online peer without blocking. A blocks
+// frame above MaxFrameBytes is cut to the leading blocks that fit; any
+// other frame that large is refused.
 func (s *Server) Send(peerID string, frame any) error {
-	data, err := Encode(frame)
+	data, err := encodeToSend(frame)
 	if err != nil {
 		return err
 	}
@@ -657,7 +659,7 @@ func (s *Server) Send(peerID string, frame any) error {
 // Broadcast enqueues a frame for every online peer except exceptID and
 // returns how many took it.
 func (s *Server) Broadcast(frame any, exceptID string) int {
-	data, err := Encode(frame)
+	data, err := encodeToSend(frame)
 	if err != nil {
 		s.log.Error("broadcast of a frame that does not encode", "err", err)
 		return 0
