@@ -233,3 +233,33 @@ func TestBlocksAnswerFitsInAFrame(t *testing.T) {
 		t.Error("Send of another frame above MaxFrameBytes succeeded")
 	}
 }
+
+// A peer that asks and never reads is dropped once the bytes queued for it
+// pass the limit, however few frames that is.
+func TestSendQueueBoundedInBytes(t *testing.T) {
+	h := newTestHandler()
+	const limit = 4 << 20
+	s, _ := startServerWith(t, testConfig(), h, func(s *Server) { s.queueLimit = limit })
+	stalled := onlineRaw(t, s, h) // never reads again
+	big := Tip{Height: 1, Tip: testGenesis, Work: strings.Repeat("9", 1<<20)}
+	sent := 0
+	var err error
+	for ; sent < 200; sent++ {
+		if err = s.Send(stalled.id, big); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrQueueFull) {
+		t.Fatalf("%d frames of 1 MiB queued for a peer that reads nothing (last error %v)", sent, err)
+	}
+	// What the socket buffers took plus the limit; far below 200 MiB.
+	if sent > 64 {
+		t.Errorf("%d MiB taken before the peer was dropped", sent)
+	}
+	ev := h.waitEvent(t, 10*time.Second, "the stalled peer dropped", func(ev PeerEvent) bool {
+		return ev.Kind == PeerOffline && ev.Peer.ID == stalled.id
+	})
+	if !strings.Contains(ev.Reason, "queue full") {
+		t.Errorf("dropped for %q, want a full send queue", ev.Reason)
+	}
+}

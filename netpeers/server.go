@@ -139,7 +139,7 @@ type Config struct {
 	MaxInboundPerIP  int           // default 8, for non-loopback addresses
 	MaxInboundLocal  int           // per-IP limit for loopback addresses; default 64
 	MaxInbound       int           // default 2*MaxPeers
-	SendQueue        int           // frames queued per peer; overflow drops the peer; default 512
+	SendQueue        int           // frames queued per peer (32 MiB at most); overflow drops the peer; default 512
 	PenaltyTime      time.Duration // default 10m
 	RedialMin        time.Duration // first redial delay; default 1s
 	RedialMax        time.Duration // redial backoff cap; default 5m
@@ -251,7 +251,8 @@ type Server struct {
 	dirty       chan struct{} // wakes the address-book saver
 	eventSignal chan struct{} // wakes the event dispatcher
 
-	bookLimit int // maxBook; tests lower it
+	bookLimit  int   // maxBook; tests lower it
+	queueLimit int64 // maxQueueBytes; tests lower it
 
 	liveConns  atomic.Int64 // open peer WebSocket connections, for tests
 	handshakes atomic.Int64 // hello exchanges completed, for tests
@@ -287,6 +288,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		dirty:       make(chan struct{}, 1),
 		eventSignal: make(chan struct{}, 1),
 		bookLimit:   maxBook,
+		queueLimit:  maxQueueBytes,
 	}
 	if cfg.Book != nil {
 		recs, err := cfg.Book.LoadPeers()

@@ -24,6 +24,11 @@ const (
 // prioQueue bounds the queue of pongs, which jump ahead of other frames.
 const prioQueue = 64
 
+// maxQueueBytes bounds the bytes queued for one peer. SendQueue alone
+// counts frames, and 512 blocks answers of up to 4 MiB each let one peer
+// that asks and never reads hold 2 GiB.
+const maxQueueBytes = 32 << 20
+
 // maxPendingPings bounds the pings awaiting their pong.
 const maxPendingPings = 16
 
@@ -64,8 +69,9 @@ type session struct {
 
 	entry *entry // guarded by s.mu
 
-	queue chan []byte
-	prio  chan []byte
+	queue  chan []byte
+	prio   chan []byte
+	queued atomic.Int64 // bytes in queue
 
 	closing    atomic.Bool
 	closeReq   chan struct{} // closed by shutdown: the writer closes gracefully
@@ -552,14 +558,18 @@ func (ss *session) enqueue(data []byte) error {
 	if ss.closing.Load() {
 		return ErrUnknownPeer
 	}
-	select {
-	case ss.queue <- data:
-		return nil
-	default:
-		ss.s.log.Warn("send queue full, dropping peer", "peer", ss.ref.ID, "addr", ss.ref.Addr)
-		ss.abort("send queue full")
-		return ErrQueueFull
+	size := int64(len(data))
+	if ss.queued.Add(size) <= ss.s.queueLimit {
+		select {
+		case ss.queue <- data:
+			return nil
+		default:
+		}
 	}
+	ss.queued.Add(-size)
+	ss.s.log.Warn("send queue full, dropping peer", "peer", ss.ref.ID, "addr", ss.ref.Addr)
+	ss.abort("send queue full")
+	return ErrQueueFull
 }
 
 func (ss *session) sendFrame(frame any) {
@@ -742,6 +752,7 @@ func (ss *session) writeLoop(ctx context.Context) {
 				return
 			}
 		case data := <-ss.queue:
+			ss.queued.Add(-int64(len(data)))
 			if !ss.write(data) {
 				return
 			}
