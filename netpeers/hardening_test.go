@@ -263,3 +263,89 @@ func TestSendQueueBoundedInBytes(t *testing.T) {
 		t.Errorf("dropped for %q, want a full send queue", ev.Reason)
 	}
 }
+
+// Addresses are learned from answers to our get_peers only, and a peer
+// asking get_peers in a loop gets a bounded number of answers while its
+// session, and everyone else's, carries on.
+func TestPeersGossipBounded(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	r := onlineRaw(t, s, h)
+	for { // we ask every new peer once
+		f, err := r.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.(GetPeers); ok {
+			break
+		}
+	}
+	const answered, unasked = "127.0.0.1:20001", "127.0.0.1:20002"
+	r.send(Peers{Peers: []string{answered}})
+	r.send(Peers{Peers: []string{unasked}})
+	r.send(Ping{Nonce: 1})
+	r.expectPong(1) // both peers frames were handled before the ping
+	inBook := func(addr string) bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.book[addr] != nil
+	}
+	if !inBook(answered) {
+		t.Errorf("the answer's address %s was not learned", answered)
+	}
+	if inBook(unasked) {
+		t.Errorf("an unasked peers frame was learned from (%s)", unasked)
+	}
+
+	const spam = 200
+	for i := 0; i < spam; i++ {
+		r.send(GetPeers{})
+	}
+	r.send(Ping{Nonce: 2})
+	answers := 0
+	for { // the pong may overtake answers queued before it...
+		f, err := r.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.(Peers); ok {
+			answers++
+		}
+		if p, ok := f.(Pong); ok && p.Nonce == 2 {
+			break
+		}
+	}
+	// ...but not a frame queued after them.
+	if err := s.Send(r.id, Tip{Height: 99, Tip: testGenesis, Work: "1"}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		f, err := r.next(5 * time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := f.(Peers); ok {
+			answers++
+		}
+		if tip, ok := f.(Tip); ok && tip.Height == 99 {
+			break
+		}
+	}
+	if answers < 1 || answers > getPeersBurst+2 {
+		t.Errorf("%d get_peers answered %d times, want 1 to %d", spam, answers, getPeersBurst+2)
+	}
+	onlineRaw(t, s, h)
+}
+
+// expectPong reads until the pong of nonce.
+func (r *rawPeer) expectPong(nonce uint64) {
+	r.t.Helper()
+	for {
+		f, err := r.next(5 * time.Second)
+		if err != nil {
+			r.t.Fatalf("waiting for pong %d: %v", nonce, err)
+		}
+		if p, ok := f.(Pong); ok && p.Nonce == nonce {
+			return
+		}
+	}
+}

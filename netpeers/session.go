@@ -32,6 +32,15 @@ const maxQueueBytes = 32 << 20
 // maxPendingPings bounds the pings awaiting their pong.
 const maxPendingPings = 16
 
+// A peer's get_peers are answered in a burst of getPeersBurst, then one per
+// getPeersEvery; the rest are ignored. Each answer sorts the whole book
+// under the server's lock, so a peer asking in a loop would stall every
+// other session.
+const (
+	getPeersBurst = 10
+	getPeersEvery = time.Second
+)
+
 var errDuplicate = errors.New("netpeers: duplicate session")
 
 // refusedError is a handshake refused because of a penalty; its text goes
@@ -94,6 +103,9 @@ type session struct {
 	observed       string
 	observedWeight int
 	pings          map[uint64]time.Time
+	peersAsked     int       // our get_peers without their answer yet
+	peersTokens    float64   // get_peers this peer may still ask now
+	peersTokensAt  time.Time // when peersTokens was last topped up
 }
 
 func (s *Server) ourHello() Hello {
@@ -174,7 +186,7 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 	}
 
 	go ss.writeLoop(ctx)
-	ss.sendFrame(GetPeers{})
+	ss.askPeers()
 	// The node hears of the peer before it hears from it.
 	select {
 	case <-online:
@@ -644,9 +656,15 @@ func (ss *session) dispatch(f any) {
 	case Pong:
 		ss.gotPong(f.Nonce, time.Now())
 	case GetPeers:
-		ss.sendFrame(Peers{Peers: s.peerAddrsFor(ss)})
+		if ss.mayAskPeers(time.Now()) {
+			ss.sendFrame(Peers{Peers: s.peerAddrsFor(ss)})
+		}
 	case Peers:
-		s.learn(f.Peers)
+		// Only answers are learned from: unasked lists, one after another,
+		// would fill the book with whatever a peer makes up.
+		if ss.answeredPeers() {
+			s.learn(f.Peers)
+		}
 	case Tip:
 		s.mu.Lock()
 		if e := ss.entry; e != nil && e.sess == ss {
@@ -663,6 +681,43 @@ func (ss *session) dispatch(f any) {
 	case Hello, Unknown:
 		// A second hello or a frame type of a later version: ignored.
 	}
+}
+
+// askPeers sends get_peers and expects its answer.
+func (ss *session) askPeers() {
+	ss.mu.Lock()
+	ss.peersAsked++
+	ss.mu.Unlock()
+	ss.sendFrame(GetPeers{})
+}
+
+// answeredPeers reports whether a peers frame answers one of our get_peers.
+func (ss *session) answeredPeers() bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.peersAsked == 0 {
+		return false
+	}
+	ss.peersAsked--
+	return true
+}
+
+// mayAskPeers takes one get_peers from the peer's allowance.
+func (ss *session) mayAskPeers(now time.Time) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if ss.peersTokensAt.IsZero() {
+		ss.peersTokens = getPeersBurst
+	} else {
+		ss.peersTokens += float64(now.Sub(ss.peersTokensAt)) / float64(getPeersEvery)
+	}
+	ss.peersTokens = min(ss.peersTokens, getPeersBurst)
+	ss.peersTokensAt = now
+	if ss.peersTokens < 1 {
+		return false
+	}
+	ss.peersTokens--
+	return true
 }
 
 // gotPong turns a pong into latency figures: last, smoothed (EWMA with
