@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/meshchain/meshchain/chain"
@@ -59,12 +60,21 @@ type Hello struct {
 // Ping asks for a Pong with the same nonce; the round trip is the latency.
 type Ping struct {
 	Nonce uint64 `json:"nonce"`
+	// text is a decoded nonce that is a whole number outside uint64
+	// (negative, or above 2^64-1), kept as sent so that the pong echoes
+	// it exactly; Nonce is then 0.
+	text string
 }
 
 // Pong answers a Ping.
 type Pong struct {
 	Nonce uint64 `json:"nonce"`
+	text  string // as Ping's
 }
+
+// maxNonceDigits bounds a nonce echoed as text, so that a ping cannot make
+// its pong megabytes long.
+const maxNonceDigits = 64
 
 // Tip announces the sender's best tip.
 type Tip struct {
@@ -138,6 +148,9 @@ func Encode(frame any) ([]byte, error) {
 	case *Hello:
 		return Encode(*f)
 	case Ping:
+		if f.text != "" {
+			return []byte(`{"type":"ping","nonce":` + f.text + `}`), nil
+		}
 		v = struct {
 			Type string `json:"type"`
 			Ping
@@ -145,6 +158,9 @@ func Encode(frame any) ([]byte, error) {
 	case *Ping:
 		return Encode(*f)
 	case Pong:
+		if f.text != "" {
+			return []byte(`{"type":"pong","nonce":` + f.text + `}`), nil
+		}
 		v = struct {
 			Type string `json:"type"`
 			Pong
@@ -300,10 +316,12 @@ func Decode(data []byte) (any, error) {
 		h.Agent = d.str("agent", false)
 		return h, d.err
 	case TypePing:
-		p := Ping{Nonce: d.uint("nonce", true)}
+		var p Ping
+		p.Nonce, p.text = d.nonce("nonce")
 		return p, d.err
 	case TypePong:
-		p := Pong{Nonce: d.uint("nonce", true)}
+		var p Pong
+		p.Nonce, p.text = d.nonce("nonce")
 		return p, d.err
 	case TypeTip:
 		var t Tip
@@ -421,6 +439,31 @@ func (d *fieldDecoder) uint(name string, required bool) uint64 {
 		return 0
 	}
 	return v
+}
+
+// nonce accepts any whole JSON number: a uint64 as a value, anything else
+// (negative, or too large for uint64) as its text, to be echoed as sent.
+// The protocol does not bound a ping's nonce, and a peer must not be
+// punished for one that a float64 or a uint64 cannot hold.
+func (d *fieldDecoder) nonce(name string) (uint64, string) {
+	raw, ok := d.raw(name, true)
+	if !ok {
+		return 0, ""
+	}
+	s := string(bytes.TrimSpace(raw))
+	if v, err := strconv.ParseUint(s, 10, 64); err == nil && (len(s) == 1 || s[0] != '0') {
+		return v, ""
+	}
+	digits := strings.TrimPrefix(s, "-")
+	whole := len(digits) > 0 && len(digits) <= maxNonceDigits && (len(digits) == 1 || digits[0] != '0')
+	for i := 0; whole && i < len(digits); i++ {
+		whole = digits[i] >= '0' && digits[i] <= '9'
+	}
+	if !whole {
+		d.err = malformed("field %s of %s must be a whole number of at most %d digits, got %.40s", name, d.frame, maxNonceDigits, s)
+		return 0, ""
+	}
+	return 0, s
 }
 
 func (d *fieldDecoder) int(name string, required bool) int {

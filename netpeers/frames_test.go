@@ -121,10 +121,12 @@ func TestDecodeErrors(t *testing.T) {
 		{"type null", `{"type":null}`, ReasonMalformedFrame},
 		{"ping no nonce", `{"type":"ping"}`, ReasonMalformedFrame},
 		{"ping string nonce", `{"type":"ping","nonce":"1"}`, ReasonMalformedFrame},
-		{"ping negative nonce", `{"type":"ping","nonce":-1}`, ReasonMalformedFrame},
 		{"ping fractional nonce", `{"type":"ping","nonce":1.5}`, ReasonMalformedFrame},
 		{"ping exponent nonce", `{"type":"ping","nonce":1e3}`, ReasonMalformedFrame},
-		{"ping huge nonce", `{"type":"ping","nonce":18446744073709551616}`, ReasonMalformedFrame},
+		{"ping big exponent nonce", `{"type":"ping","nonce":1e30}`, ReasonMalformedFrame},
+		{"ping negative fractional nonce", `{"type":"ping","nonce":-0.5}`, ReasonMalformedFrame},
+		{"ping nonce of 65 digits", `{"type":"ping","nonce":` + strings.Repeat("9", 65) + `}`, ReasonMalformedFrame},
+		{"pong string nonce", `{"type":"pong","nonce":"1"}`, ReasonMalformedFrame},
 		{"hello version string", `{"type":"hello","version":"1","genesis":"g","node_id":"n","height":0,"tip":"t","work":"0"}`, ReasonMalformedFrame},
 		{"hello no genesis", `{"type":"hello","version":1,"node_id":"n","height":0,"tip":"t","work":"0"}`, ReasonMalformedFrame},
 		{"hello listen number", `{"type":"hello","version":1,"genesis":"g","node_id":"n","listen":1,"height":0,"tip":"t","work":"0"}`, ReasonMalformedFrame},
@@ -214,4 +216,37 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("round trip changed the frame:\n%#v\n%#v", frame, back)
 		}
 	})
+}
+
+// A ping's nonce is any whole number; the pong carries it back exactly,
+// digit for digit, whether or not a float64 or a uint64 holds it.
+func TestPingNonceEchoedExactly(t *testing.T) {
+	for _, nonce := range []string{
+		"0", "42",
+		"9007199254740991",     // 2^53-1
+		"9007199254740992",     // 2^53
+		"9007199254740993",     // 2^53+1: a float64 would make it ...992
+		"18446744073709551615", // 2^64-1
+		"18446744073709551616", // 2^64
+		"123456789012345678901234567890",
+		"-1", "-9007199254740993",
+	} {
+		f, err := Decode([]byte(`{"type":"ping","nonce":` + nonce + `}`))
+		if err != nil {
+			t.Errorf("ping %s: %v", nonce, err)
+			continue
+		}
+		ping := f.(Ping)
+		got, err := Encode(Pong(ping))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := `{"type":"pong","nonce":` + nonce + `}`; string(got) != want {
+			t.Errorf("pong %s, want %s", got, want)
+		}
+		back, err := Decode(got)
+		if err != nil || !reflect.DeepEqual(back, Pong(ping)) {
+			t.Errorf("pong %s decodes to %#v, %v", got, back, err)
+		}
+	}
 }

@@ -349,3 +349,27 @@ func (r *rawPeer) expectPong(nonce uint64) {
 		}
 	}
 }
+
+// Over the wire, a pong echoes the ping's nonce byte for byte.
+func TestPongEchoesNonceOnTheWire(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	r := onlineRaw(t, s, h)
+	for _, nonce := range []string{"9007199254740993", "18446744073709551615", "18446744073709551617", "-7"} {
+		r.sendRaw([]byte(`{"type":"ping","nonce":` + nonce + `}`))
+		want := `{"type":"pong","nonce":` + nonce + `}`
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_, data, err := r.c.Read(ctx)
+			cancel()
+			if err != nil {
+				t.Fatalf("waiting for the pong of %s: %v", nonce, err)
+			}
+			if strings.Contains(string(data), `"pong"`) {
+				if string(data) != want {
+					t.Errorf("got %s, want %s", data, want)
+				}
+				break
+			}
+		}
+	}
+}

@@ -593,9 +593,9 @@ func (ss *session) sendFrame(frame any) {
 	_ = ss.enqueue(data)
 }
 
-// sendPong queues a pong ahead of other frames.
-func (ss *session) sendPong(nonce uint64) {
-	data, _ := Encode(Pong{Nonce: nonce})
+// sendPong queues the answer to a ping ahead of other frames.
+func (ss *session) sendPong(p Ping) {
+	data, _ := Encode(Pong(p))
 	select {
 	case ss.prio <- data:
 	default:
@@ -652,9 +652,11 @@ func (ss *session) dispatch(f any) {
 	s := ss.s
 	switch f := f.(type) {
 	case Ping:
-		ss.sendPong(f.Nonce)
+		ss.sendPong(f)
 	case Pong:
-		ss.gotPong(f.Nonce, time.Now())
+		if f.text == "" { // ours are all uint64
+			ss.gotPong(f.Nonce, time.Now())
+		}
 	case GetPeers:
 		if ss.mayAskPeers(time.Now()) {
 			ss.sendFrame(Peers{Peers: s.peerAddrsFor(ss)})
