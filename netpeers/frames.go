@@ -379,6 +379,19 @@ func Decode(data []byte) (any, error) {
 	}
 }
 
+// helloVersion reads the version of a hello frame that Decode refused.
+func helloVersion(data []byte) (int, bool) {
+	var f struct {
+		Type    string          `json:"type"`
+		Version json.RawMessage `json:"version"`
+	}
+	if json.Unmarshal(data, &f) != nil || f.Type != TypeHello {
+		return 0, false
+	}
+	v, err := strconv.Atoi(string(bytes.TrimSpace(f.Version)))
+	return v, err == nil
+}
+
 func decodeBlock(raw json.RawMessage, where string) (chain.Block, error) {
 	var b chain.Block
 	if err := json.Unmarshal(raw, &b); err != nil {

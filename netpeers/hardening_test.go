@@ -373,3 +373,24 @@ func TestPongEchoesNonceOnTheWire(t *testing.T) {
 		}
 	}
 }
+
+// A hello of another version is refused as such even when its fields are
+// not version 1's, and it is no offence: the same node id is welcome with
+// a version 1 hello right after.
+func TestOtherVersionHelloWithOtherFields(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	r := dialRaw(t, s.Addr(), "/")
+	r.sendRaw([]byte(`{"type":"hello","version":2,"node_id":"` + r.id + `","capabilities":["x"]}`))
+	r.expectHello()
+	r.expectErrorThenClose(ReasonUnsupportedVersion+": ", websocket.StatusPolicyViolation)
+	again := dialRaw(t, s.Addr(), "/")
+	again.id = r.id
+	again.send(again.hello(""))
+	again.expectHello()
+	h.waitOnline(t, r.id)
+	for _, ev := range h.eventLog() {
+		if ev.Kind == PeerPenalized {
+			t.Errorf("penalty for a hello of another version: %+v", ev)
+		}
+	}
+}

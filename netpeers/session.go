@@ -227,6 +227,12 @@ func (ss *session) handshake(ctx context.Context) error {
 	}
 	f, err := Decode(raw)
 	if err != nil {
+		if v, ok := helloVersion(raw); ok && v != ProtocolVersion {
+			// Another version's hello need not have our fields: not an offence.
+			reason := fmt.Sprintf("%s: version %d, this node speaks %d", ReasonUnsupportedVersion, v, ProtocolVersion)
+			ss.refuse(websocket.StatusPolicyViolation, reason)
+			return errors.New(reason)
+		}
 		ss.violation(err.Error(), nil)
 		return err
 	}
