@@ -72,6 +72,11 @@ type Pong struct {
 	text  string // as Ping's
 }
 
+// maxWorkDigits bounds the decimal work a hello or tip announces. Real
+// work stays below 2^320 (97 digits); a node parses announced work often,
+// and parsing a 4 MiB number takes seconds.
+const maxWorkDigits = 128
+
 // maxNonceDigits bounds a nonce echoed as text, so that a ping cannot make
 // its pong megabytes long.
 const maxNonceDigits = 64
@@ -312,7 +317,7 @@ func Decode(data []byte) (any, error) {
 		h.Listen = d.str("listen", false)
 		h.Height = d.uint("height", true)
 		h.Tip = d.str("tip", true)
-		h.Work = d.str("work", true)
+		h.Work = d.work()
 		h.Agent = d.str("agent", false)
 		return h, d.err
 	case TypePing:
@@ -327,7 +332,7 @@ func Decode(data []byte) (any, error) {
 		var t Tip
 		t.Height = d.uint("height", true)
 		t.Tip = d.str("tip", true)
-		t.Work = d.str("work", true)
+		t.Work = d.work()
 		return t, d.err
 	case TypeBlock:
 		raw, ok := fields["block"]
@@ -452,6 +457,23 @@ func (d *fieldDecoder) uint(name string, required bool) uint64 {
 		return 0
 	}
 	return v
+}
+
+// work reads the field work: a string of 1 to maxWorkDigits decimal digits.
+func (d *fieldDecoder) work() string {
+	w := d.str("work", true)
+	if d.err != nil {
+		return ""
+	}
+	ok := len(w) > 0 && len(w) <= maxWorkDigits
+	for i := 0; ok && i < len(w); i++ {
+		ok = w[i] >= '0' && w[i] <= '9'
+	}
+	if !ok {
+		d.err = malformed("field work of %s must be a decimal string of 1 to %d digits, got %.40q", d.frame, maxWorkDigits, w)
+		return ""
+	}
+	return w
 }
 
 // nonce accepts any whole JSON number: a uint64 as a value, anything else

@@ -241,7 +241,7 @@ func TestSendQueueBoundedInBytes(t *testing.T) {
 	const limit = 4 << 20
 	s, _ := startServerWith(t, testConfig(), h, func(s *Server) { s.queueLimit = limit })
 	stalled := onlineRaw(t, s, h) // never reads again
-	big := Tip{Height: 1, Tip: testGenesis, Work: strings.Repeat("9", 1<<20)}
+	big := Tip{Height: 1, Tip: strings.Repeat("a", 1<<20), Work: "1"}
 	sent := 0
 	var err error
 	for ; sent < 200; sent++ {
@@ -392,5 +392,34 @@ func TestOtherVersionHelloWithOtherFields(t *testing.T) {
 		if ev.Kind == PeerPenalized {
 			t.Errorf("penalty for a hello of another version: %+v", ev)
 		}
+	}
+}
+
+// Announced work is a bounded decimal string: a tip frame carrying megabytes
+// of digits (which take the node seconds to parse, on every ranking) is an
+// offence and never reaches the handler.
+func TestHugeAnnouncedWorkRefused(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	r := onlineRaw(t, s, h)
+	r.sendRaw([]byte(`{"type":"tip","height":1,"tip":"` + testGenesis + `","work":"` + strings.Repeat("9", 1<<20) + `"}`))
+	r.expectErrorThenClose(ReasonMalformedFrame+": ", websocket.StatusPolicyViolation)
+	h.waitEvent(t, 5*time.Second, "peer_penalized", func(ev PeerEvent) bool {
+		return ev.Kind == PeerPenalized && ev.Peer.ID == r.id
+	})
+	select {
+	case f := <-h.frames:
+		t.Errorf("handler received %T", f.frame)
+	default:
+	}
+	// The largest real work still passes.
+	ok := onlineRaw(t, s, h)
+	ok.send(Tip{Height: 1, Tip: testGenesis, Work: strings.Repeat("9", maxWorkDigits)})
+	select {
+	case f := <-h.frames:
+		if tip, isTip := f.frame.(Tip); !isTip || len(tip.Work) != maxWorkDigits {
+			t.Errorf("handler received %#v", f.frame)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("a tip with 128 digits of work was not delivered")
 	}
 }
