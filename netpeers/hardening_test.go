@@ -423,3 +423,31 @@ func TestHugeAnnouncedWorkRefused(t *testing.T) {
 		t.Error("a tip with 128 digits of work was not delivered")
 	}
 }
+
+// Offenders that come back with ever new node ids cannot grow the penalty
+// tables without bound; the newest offence is still refused.
+func TestPenaltyTablesBounded(t *testing.T) {
+	const limit = 5
+	h := newTestHandler()
+	s, _ := startServerWith(t, testConfig(), h, func(s *Server) { s.banLimit = limit })
+	var last *rawPeer
+	for i := 0; i < 4*limit; i++ {
+		r := dialRaw(t, s.Addr(), "/")
+		r.send(r.hello(fmt.Sprintf("127.0.0.1:%d", 40000+i)))
+		r.expectHello()
+		h.waitOnline(t, r.id)
+		r.sendRaw([]byte(`not json`))
+		r.expectErrorThenClose(ReasonMalformedFrame+": ", websocket.StatusPolicyViolation)
+		last = r
+	}
+	s.mu.Lock()
+	nID, nAddr := len(s.bansID), len(s.bansAddr)
+	_, lastBanned := s.bannedLocked(last.id, "", netip.Addr{}, time.Now())
+	s.mu.Unlock()
+	if nID > limit || nAddr > limit {
+		t.Errorf("penalty tables hold %d node ids and %d addresses, limit %d", nID, nAddr, limit)
+	}
+	if !lastBanned {
+		t.Error("the newest offender is not refused")
+	}
+}

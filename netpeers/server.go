@@ -253,6 +253,7 @@ type Server struct {
 
 	bookLimit  int   // maxBook; tests lower it
 	queueLimit int64 // maxQueueBytes; tests lower it
+	banLimit   int   // maxBans; tests lower it
 
 	liveConns  atomic.Int64 // open peer WebSocket connections, for tests
 	handshakes atomic.Int64 // hello exchanges completed, for tests
@@ -289,6 +290,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		eventSignal: make(chan struct{}, 1),
 		bookLimit:   maxBook,
 		queueLimit:  maxQueueBytes,
+		banLimit:    maxBans,
 	}
 	if cfg.Book != nil {
 		recs, err := cfg.Book.LoadPeers()
@@ -727,13 +729,13 @@ func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason str
 	b := ban{until: until, reason: reason}
 	s.mu.Lock()
 	if ref.ID != "" {
-		s.bansID[ref.ID] = b
+		addBan(s.bansID, ref.ID, b, s.banLimit)
 	}
 	if banAddr != "" {
-		s.bansAddr[banAddr] = b
+		addBan(s.bansAddr, banAddr, b, s.banLimit)
 	}
 	if ip.IsValid() && !ip.IsLoopback() {
-		s.bansIP[ip] = b
+		addBan(s.bansIP, ip, b, s.banLimit)
 	}
 	for _, e := range s.book {
 		if (ref.ID != "" && e.nodeID == ref.ID) || (banAddr != "" && e.addr == banAddr) {
@@ -749,6 +751,22 @@ func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason str
 	if ss != nil {
 		ss.shutdown(websocket.StatusPolicyViolation, reason, reason, "penalised: "+reason)
 	}
+}
+
+// maxBans bounds each table of penalties. Offenders on loopback can come
+// back at once with a new node id, each offence adding an entry that lasts
+// PenaltyTime: unbounded, thousands of offences a second would pile up.
+const maxBans = 10000
+
+// addBan records a penalty; a full table first forgets another one.
+func addBan[K comparable](bans map[K]ban, key K, b ban, limit int) {
+	if _, ok := bans[key]; !ok && len(bans) >= limit {
+		for k := range bans {
+			delete(bans, k)
+			break
+		}
+	}
+	bans[key] = b
 }
 
 type pendingEvent struct {
