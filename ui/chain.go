@@ -318,7 +318,14 @@ func (p *chainPane) treeText(n *node.TreeNode, w int) string {
 	if tag != "" {
 		room -= lipgloss.Width(tag) + 1
 	}
-	body := head + " " + trunc(quote(n.Message), max(room, 8))
+	body := head
+	if room >= 8 {
+		body += " " + trunc(quote(n.Message), room)
+	} else if tag == "" {
+		body += " " + trunc(quote(n.Message), max(room, 8))
+	}
+	// A narrow pane keeps the tag whole rather than a few letters of
+	// the message: why a branch lost matters more than what it said.
 	if !n.OnBest {
 		body = p.st.Dim.Render(body)
 	}

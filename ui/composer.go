@@ -89,7 +89,8 @@ func (c *composer) View() string {
 		case statusBad:
 			st = c.st.Bad
 		}
-		status = st.Render(c.status)
+		// Errors end in their cause ("connection refused"): keep both ends.
+		status = st.Render(elideMiddle(c.status, c.w-6))
 	case c.focused && c.addPeer:
 		status = c.st.Dim.Render("enter connect · esc cancel")
 	case c.focused:

@@ -20,9 +20,13 @@ type eventsPane struct {
 	w, h    int
 	focused bool
 
-	items  []eventItem // newest first
-	home   string      // the node of the first event: its events need no tag
-	total  int         // events shown since start, including those dropped from history
+	items []eventItem // newest first
+	home  string      // the node of the first event: its events need no tag
+	total int         // events shown since start, including those dropped from history
+	// notice is pinned in the bottom border for the whole session: what
+	// the user must act on (a new wallet to back up) must not scroll away.
+	// It holds variants, longest first; the path is the part to keep whole.
+	notice []string
 	offset int
 	now    time.Time
 	loc    *time.Location
@@ -51,6 +55,25 @@ func (p *eventsPane) Add(ev node.Event) {
 	}
 	if p.home == "" {
 		p.home = ev.Node
+	}
+	if st, ok := ev.Payload.(node.Started); ok && ev.Node == p.home {
+		p.notice = nil
+		if st.WalletCreated {
+			path := Sanitize(st.WalletPath)
+			p.notice = []string{
+				"new wallet saved to " + path + ": back up its words",
+				"new wallet: " + path + ": back it up",
+				"new wallet: " + path,
+			}
+		}
+		if st.Recovered != "" {
+			rec := "stored chain recovered: " + Sanitize(st.Recovered)
+			if len(p.notice) == 0 {
+				p.notice = []string{rec}
+			} else {
+				p.notice = append([]string{p.notice[0] + " · " + rec}, p.notice...)
+			}
+		}
 	}
 	it := eventItem{at: ev.Time, kind: ev.Payload.Kind(), label: label, text: text}
 	if ev.Node != p.home {
@@ -81,7 +104,12 @@ func (p *eventsPane) View() string {
 	if p.offset > 0 {
 		note = fmt.Sprintf("%d newer above", p.offset)
 	}
-	return p.st.box(fmt.Sprintf("Events %d", len(p.items)), note, "", p.lines(p.w-4), p.w, p.h, p.focused)
+	status := ""
+	if len(p.notice) > 0 {
+		room := p.w - 6
+		status = p.st.Warn.Render(elideMiddle(firstFit(room, p.notice...), room))
+	}
+	return p.st.box(fmt.Sprintf("Events %d", len(p.items)), note, status, p.lines(p.w-4), p.w, p.h, p.focused)
 }
 
 func (p *eventsPane) lines(w int) []string {
@@ -151,11 +179,12 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		if e.Peer == "" {
 			return "", "", false // our own block: "mined" says it
 		}
-		text = fmt.Sprintf("#%s %s from %s %s", commas(e.Height), short(e.Hash), Sanitize(e.Peer), quote(e.Message))
+		// "side chain" comes before the message, which a narrow pane cuts.
+		side := ""
 		if !e.OnBest {
-			text += " (side chain)"
+			side = " (side chain)"
 		}
-		return "block", text, true
+		return "block", fmt.Sprintf("#%s %s%s from %s %s", commas(e.Height), short(e.Hash), side, Sanitize(e.Peer), quote(e.Message)), true
 	case node.BlockRejected:
 		text = fmt.Sprintf("#%s %s: %s", commas(e.Height), short(e.Hash), Sanitize(e.Reason))
 		if e.Peer != "" {
@@ -200,6 +229,10 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		}
 		return "penalised", text, true
 	case node.SyncStarted:
+		if e.Peer == "" {
+			// A round asked for (s) when no peer announces more work.
+			return "sync", fmt.Sprintf("round at height %s: looking for a peer with more work", commas(e.Height)), true
+		}
 		text = "from " + Sanitize(e.Peer)
 		if d, err := time.ParseDuration(e.Latency); err == nil {
 			text += " (" + rtt(d) + ")"

@@ -87,7 +87,12 @@ func seconds(s float64) string {
 	if math.IsNaN(s) || math.IsInf(s, 0) || s < 0 {
 		return "?"
 	}
-	if s < 10 {
+	switch {
+	case s < 0.001:
+		return "<1ms"
+	case s < 1:
+		return fmt.Sprintf("%dms", int(s*1000))
+	case s < 10:
 		return fmt.Sprintf("%.1fs", s)
 	}
 	return coarse(time.Duration(s * float64(time.Second)))
@@ -132,8 +137,12 @@ func rtt(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond))
 	case d < time.Second:
 		return fmt.Sprintf("%dms", d/time.Millisecond)
-	default:
+	case d < 10*time.Second:
 		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < 100*time.Second:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	default:
+		return coarse(d) // a stalled peer; the column may cut it
 	}
 }
 
@@ -207,4 +216,21 @@ func spread(left, right string, w int) string {
 		return fit(left, w)
 	}
 	return left + strings.Repeat(" ", w-lw-rw) + right
+}
+
+// elideMiddle cuts plain s to w cells by replacing its middle with "…":
+// messages built as "what failed: why" keep both the subject at the start
+// and the root cause at the end.
+func elideMiddle(s string, w int) string {
+	sw := lipgloss.Width(s)
+	if sw <= w {
+		return s
+	}
+	if w < 8 {
+		return trunc(s, w)
+	}
+	headW := w / 3
+	head := ansi.Truncate(s, headW, "")
+	tail := ansi.TruncateLeft(s, sw-(w-lipgloss.Width(head)-1), "")
+	return head + "…" + tail
 }

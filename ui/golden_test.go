@@ -150,6 +150,15 @@ func TestGoldenSmallTerminal(t *testing.T) {
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
 }
 
+// At 120x40 the peers get a full-width row with every round trip.
+func TestGoldenPeersRow(t *testing.T) {
+	evs := busyEvents()
+	f := newFakeNode(busySnapshot(), evs...)
+	hs := startHarness(t, f, 120, 40)
+	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
 // countShown is how many of evs the events pane lists.
 func countShown(evs []node.Event) int {
 	n := 0

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"charm.land/lipgloss/v2"
+
+	"github.com/meshchain/meshchain/node"
 )
 
 // header is two lines: the node's name and sync state in words, then the
@@ -70,7 +72,27 @@ func (m Model) syncWords() (string, lipgloss.Style) {
 	case online == 0:
 		return fmt.Sprintf("alone: none of %d known %s online", known, plural(uint64(known), "peer is", "peers are")), st.Bad
 	}
+	if addr, ahead := highestPeer(m.snap); ahead >= behindAfter {
+		// Not "in sync" while an online peer is well ahead and no round
+		// runs: the user can start one.
+		return fmt.Sprintf("%s %s behind %s, not syncing: press s", commas(ahead), plural(ahead, "block", "blocks"), Sanitize(addr)), st.Warn
+	}
 	return fmt.Sprintf("in sync with %d %s", online, plural(uint64(online), "peer", "peers")), st.OK
+}
+
+// behindAfter is how many blocks an online peer must be ahead before the
+// header stops saying "in sync": one is a block still propagating.
+const behindAfter = 2
+
+// highestPeer is the online peer with the greatest height and how many
+// blocks it is ahead of the node (0 when none is).
+func highestPeer(s node.Snapshot) (addr string, ahead uint64) {
+	for _, p := range s.Peers {
+		if p.Status == node.PeerOnlineStatus && p.Height > s.Height && p.Height-s.Height > ahead {
+			addr, ahead = p.Addr, p.Height-s.Height
+		}
+	}
+	return addr, ahead
 }
 
 // title is "meshchain", or the caller's title, prefixed with "meshchain · "

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"charm.land/bubbles/v2/progress"
+	"charm.land/lipgloss/v2"
 
 	"github.com/meshchain/meshchain/node"
 )
@@ -23,7 +24,13 @@ type miningPane struct {
 	lastMined *node.BlockMined
 	offset    int
 	bar       progress.Model
+	// lastRate is the latest hash rate seen, shown while a new job has
+	// not measured its own yet rather than blanking the figure.
+	lastRate float64
 }
+
+// pctWidth is the room right of the progress bar for " 61%" (or " 143%").
+const pctWidth = 5
 
 func newMiningPane(st *Styles) miningPane {
 	return miningPane{
@@ -38,7 +45,7 @@ func newMiningPane(st *Styles) miningPane {
 
 func (p *miningPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.bar.SetWidth(max(1, w-4))
+	p.bar.SetWidth(max(1, w-4-pctWidth))
 	p.bar.EmptyColor = p.st.BarEmpty
 }
 
@@ -65,27 +72,39 @@ func (p *miningPane) lines(w, room int) []string {
 		if m.Expected > 0 {
 			ratio = float64(m.Attempts) / m.Expected
 		}
+		pct := fitRight(fmt.Sprintf("%.0f%%", ratio*100), pctWidth)
 		ls = append(ls,
 			line{p.st.Label.Render(fmt.Sprintf("mining #%s ", commas(m.Height))) + p.st.Value.Render(quote(m.Message)), 0},
-			line{p.bar.ViewAs(min(ratio, 1)), 1},
+			line{p.bar.ViewAs(min(ratio, 1)) + pct, 1},
 		)
-		attempts := fmt.Sprintf("%s of ~%s attempts (%.0f%%)", humanCount(float64(m.Attempts)), humanCount(m.Expected), ratio*100)
+		attempts := firstFit(w,
+			fmt.Sprintf("%s of ~%s expected attempts", humanCount(float64(m.Attempts)), humanCount(m.Expected)),
+			fmt.Sprintf("%s of ~%s attempts", humanCount(float64(m.Attempts)), humanCount(m.Expected)))
 		if ratio > 1 {
-			attempts = fmt.Sprintf("%s attempts, %.1f× the expected %s: unlucky, still trying", humanCount(float64(m.Attempts)), ratio, humanCount(m.Expected))
+			attempts = firstFit(w,
+				fmt.Sprintf("%s attempts, %.1f× the expected %s: unlucky, still trying", humanCount(float64(m.Attempts)), ratio, humanCount(m.Expected)),
+				fmt.Sprintf("%s attempts, %.1f× expected: unlucky", humanCount(float64(m.Attempts)), ratio),
+				fmt.Sprintf("%.1f× expected: unlucky", ratio))
 		}
 		ls = append(ls, line{p.st.Dim.Render(attempts), 4})
+		rate := m.HashRate
+		if rate <= 0 {
+			rate = p.lastRate
+		}
 		eta := m.ETASeconds
-		if eta <= 0 && m.HashRate > 0 && m.Expected > float64(m.Attempts) {
-			eta = (m.Expected - float64(m.Attempts)) / m.HashRate
+		if eta <= 0 && rate > 0 {
+			eta = m.Expected / rate // memoryless, as the node computes it
 		}
-		speed := hashRate(m.HashRate)
+		speed := hashRate(rate)
+		left := ""
 		if eta > 0 {
-			speed += " · ~" + seconds(eta) + " left"
+			left = "~" + seconds(eta) + " left"
 		}
+		threads := ""
 		if m.Threads > 0 {
-			speed += fmt.Sprintf(" · %d %s", m.Threads, plural(uint64(m.Threads), "thread", "threads"))
+			threads = fmt.Sprintf("%d %s", m.Threads, plural(uint64(m.Threads), "thread", "threads"))
 		}
-		ls = append(ls, line{speed, 2})
+		ls = append(ls, line{firstFit(w, join(" · ", speed, left, threads), join(" · ", speed, left), left, speed), 2})
 	} else {
 		idle := "idle: nothing to mine"
 		if p.queue > 0 {
@@ -98,8 +117,12 @@ func (p *miningPane) lines(w, room int) []string {
 	}
 	if p.lastMined != nil {
 		b := p.lastMined
-		ls = append(ls, line{p.st.OK.Render(fmt.Sprintf("last found #%s %s in %s, %s attempts",
-			commas(b.Height), short(b.Hash), seconds(b.Seconds), humanCount(float64(b.Attempts)))), 5})
+		found := fmt.Sprintf("last found #%s %s", commas(b.Height), short(b.Hash))
+		took := " in " + seconds(b.Seconds)
+		ls = append(ls, line{p.st.OK.Render(firstFit(w,
+			found+took+", "+humanCount(float64(b.Attempts))+" attempts",
+			found+took,
+			fmt.Sprintf("last found #%s%s", commas(b.Height), took))), 5})
 	}
 	var waiting []node.PendingMessage
 	for _, pm := range p.pending {
@@ -143,4 +166,26 @@ func keepImportant(ls []line, room int) []string {
 		out[i] = l.text
 	}
 	return out
+}
+
+// firstFit returns the first of variants (longest first) that fits in w
+// cells, or the last one.
+func firstFit(w int, variants ...string) string {
+	for _, v := range variants {
+		if lipgloss.Width(v) <= w {
+			return v
+		}
+	}
+	return variants[len(variants)-1]
+}
+
+// join joins the non-empty parts with sep.
+func join(sep string, parts ...string) string {
+	var kept []string
+	for _, s := range parts {
+		if s != "" {
+			kept = append(kept, s)
+		}
+	}
+	return strings.Join(kept, sep)
 }

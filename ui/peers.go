@@ -76,15 +76,26 @@ func (p *peersPane) Page(dir int) { p.Scroll(dir * max(1, p.visible()-1)) }
 func (p *peersPane) Home()        { p.offset = 0 }
 func (p *peersPane) End()         { p.Scroll(len(p.peers)) }
 
-// peerColumn is one column of the table; columns with a higher drop value
-// are left out first when the pane is narrow.
+// peerColumn is one column of the table. prio says which columns a narrow
+// pane keeps: lower first; the address (0) is always shown.
 type peerColumn struct {
 	title string
 	width int
 	right bool
-	drop  int
+	prio  int
 	cell  func(node.PeerInfo) string
 }
+
+// Column widths: round trips are at most 5 cells ("336ms", "1.25s"),
+// "changed" at most 10 ("59m59s ago").
+const (
+	rttWidth     = 5
+	statusWidth  = len("connecting")
+	changedWidth = len("59m59s ago")
+	minNoteWidth = len("inbound")
+	minAddrWidth = 13
+	maxAddrWidth = 28
+)
 
 func (p *peersPane) View() string {
 	title := fmt.Sprintf("Peers %d/%d online", p.online, p.known)
@@ -94,36 +105,71 @@ func (p *peersPane) View() string {
 			note = "▶ sync peer"
 		}
 	}
-	return p.st.box(title, note, "", p.lines(p.w-4), p.w, p.h, p.focused)
+	// Rows out of view are counted in the bottom border, so a short pane
+	// does not hide that an offline peer is listed below.
+	var hidden []string
+	if p.offset > 0 {
+		hidden = append(hidden, fmt.Sprintf("%d above", p.offset))
+	}
+	if below := len(p.peers) - p.offset - p.visible(); below > 0 {
+		hidden = append(hidden, fmt.Sprintf("%d more below", below))
+	}
+	status := ""
+	if len(hidden) > 0 {
+		status = p.st.Dim.Render(strings.Join(hidden, " · "))
+	}
+	return p.st.box(title, note, status, p.lines(p.w-4), p.w, p.h, p.focused)
+}
+
+// columns are all the table's columns in display order, sized for the
+// current peers.
+func (p *peersPane) columns() []peerColumn {
+	addrW := len("address")
+	heightW := len("height")
+	for _, pi := range p.peers {
+		addrW = max(addrW, lipgloss.Width(Sanitize(pi.Addr)))
+		heightW = max(heightW, len(peerHeight(pi)))
+	}
+	addrW = min(addrW, maxAddrWidth)
+	return []peerColumn{
+		{title: "address", width: addrW, cell: func(pi node.PeerInfo) string { return Sanitize(pi.Addr) }},
+		{title: "status", width: statusWidth, prio: 2, cell: func(pi node.PeerInfo) string { return string(pi.Status) }},
+		{title: "last", width: rttWidth, right: true, prio: 5, cell: func(pi node.PeerInfo) string { return rtt(pi.LastRTT) }},
+		{title: "avg", width: rttWidth, right: true, prio: 1, cell: func(pi node.PeerInfo) string { return rtt(pi.SmoothRTT) }},
+		{title: "min", width: rttWidth, right: true, prio: 6, cell: func(pi node.PeerInfo) string { return rtt(pi.MinRTT) }},
+		{title: "height", width: heightW, right: true, prio: 3, cell: peerHeight},
+		{title: "changed", width: changedWidth, right: true, prio: 4, cell: func(pi node.PeerInfo) string { return ago(p.now, pi.LastChange) }},
+		{title: "note", prio: 7, cell: peerNote},
+	}
+}
+
+// fullWidth is the pane width that shows every column but the notes.
+func (p *peersPane) fullWidth() int {
+	used := 2
+	for _, c := range p.columns() {
+		if c.title != "note" {
+			used += c.width + 1
+		}
+	}
+	return used - 1 + 4
 }
 
 func (p *peersPane) lines(w int) []string {
 	if len(p.peers) == 0 {
 		return []string{
-			p.st.Dim.Render("no peers yet: alone on this network"),
-			p.st.Dim.Render("press a to add one (host:port)"),
+			p.st.Dim.Render("no peers yet: alone"),
+			p.st.Dim.Render("press a to add one"),
 		}
-	}
-	addrW := len("address")
-	for _, pi := range p.peers {
-		addrW = max(addrW, len(Sanitize(pi.Addr)))
-	}
-	addrW = min(addrW, 28)
-	cols := []peerColumn{
-		{title: "address", width: addrW, cell: func(pi node.PeerInfo) string { return Sanitize(pi.Addr) }},
-		{title: "status", width: 10, drop: 2, cell: func(pi node.PeerInfo) string { return string(pi.Status) }},
-		{title: "avg", width: 7, right: true, cell: func(pi node.PeerInfo) string { return rtt(pi.SmoothRTT) }},
-		{title: "last", width: 7, right: true, drop: 5, cell: func(pi node.PeerInfo) string { return rtt(pi.LastRTT) }},
-		{title: "min", width: 7, right: true, drop: 6, cell: func(pi node.PeerInfo) string { return rtt(pi.MinRTT) }},
-		{title: "height", width: 8, right: true, drop: 3, cell: func(pi node.PeerInfo) string { return commas(pi.Height) }},
-		{title: "changed", width: 11, right: true, drop: 4, cell: func(pi node.PeerInfo) string { return ago(p.now, pi.LastChange) }},
-		{title: "note", cell: peerNote},
 	}
 	hasNote := false
 	for _, pi := range p.peers {
 		hasNote = hasNote || peerNote(pi) != ""
 	}
-	cols = fitColumns(cols, w, hasNote)
+	cols := fitColumns(p.columns(), w, hasNote)
+	hasStatus := false
+	for _, c := range cols {
+		hasStatus = hasStatus || c.title == "status"
+	}
 
 	titles := make([]string, len(cols))
 	for i, c := range cols {
@@ -141,10 +187,6 @@ func (p *peersPane) lines(w int) []string {
 		var row strings.Builder
 		row.WriteString(mark)
 		sep := ""
-		hasStatus := false
-		for _, c := range cols {
-			hasStatus = hasStatus || c.title == "status"
-		}
 		for _, c := range cols {
 			text := cell(c.cell(pi), c)
 			if (c.title == "status" || c.title == "address" && !hasStatus) && pi.Status != node.PeerOfflineStatus {
@@ -162,56 +204,63 @@ func (p *peersPane) lines(w int) []string {
 	return lines
 }
 
-// fitColumns keeps the columns that fit in w: it drops the least useful
-// first (min, last, changed, height), then narrows the address, and drops
-// the status last (colour and order still tell it). The note column takes
-// the width left, or goes when that is under 10 cells; when some peer has a
-// note, min and last make room for it.
+// fitColumns keeps the columns that fit in w, in display order: the address
+// always, then by priority the smoothed round trip, status, height, last
+// change, last and minimum round trip. The address gives up to
+// minAddrWidth-wide cells for the first two. Notes (inbound, penalty
+// reasons, failed dials) take whatever width is left, when that is enough to
+// read a word.
 func fitColumns(cols []peerColumn, w int, hasNote bool) []peerColumn {
-	width := func(cs []peerColumn) int {
-		used := 2
-		for _, c := range cs {
-			if c.title != "note" {
-				used += c.width + 1
-			}
-		}
-		return used - 1
+	addr := cols[0]
+	used := 2 + addr.width
+	if used > w {
+		addr.width = max(1, w-2)
+		return []peerColumn{addr}
 	}
-	dropLevel := func(level int) {
-		var kept []peerColumn
+	keep := map[string]bool{}
+	var note *peerColumn
+	for prio := 1; prio <= 6; prio++ {
 		for _, c := range cols {
-			if c.drop != level {
-				kept = append(kept, c)
+			if c.prio != prio {
+				continue
+			}
+			need := used + 1 + c.width
+			if need > w && prio <= 2 && need-w <= addr.width-minAddrWidth {
+				addr.width -= need - w
+				used -= need - w
+			}
+			if used+1+c.width <= w {
+				keep[c.title] = true
+				used += 1 + c.width
 			}
 		}
-		cols = kept
 	}
-	natural := cols[0].width
-	for level := 6; level >= 3 && width(cols) > w; level-- {
-		dropLevel(level)
-	}
-	if over := width(cols) - w; over > 0 {
-		cols[0].width = max(13, cols[0].width-over)
-	}
-	if width(cols) > w {
-		dropLevel(2)
-	}
-	// Give the address back what dropping freed, or take what is missing.
-	cols[0].width = clamp(cols[0].width+w-width(cols), 8, natural)
-	// Notes (penalties, failed dials) say more than min and last RTT.
-	for level := 6; hasNote && level >= 5 && w-width(cols)-1 < 16; level-- {
-		dropLevel(level)
-	}
-	last := len(cols) - 1
-	if cols[last].title == "note" {
-		room := w - width(cols) - 1
-		if room < 10 {
-			cols = cols[:last]
-		} else {
-			cols[last].width = room
+	for i := range cols {
+		if cols[i].title == "note" {
+			note = &cols[i]
 		}
 	}
-	return cols
+	out := []peerColumn{addr}
+	for _, c := range cols[1:] {
+		if keep[c.title] {
+			out = append(out, c)
+		}
+	}
+	if room := w - used - 1; hasNote && note != nil && room >= minNoteWidth {
+		n := *note
+		n.width = room
+		out = append(out, n)
+	}
+	return out
+}
+
+// peerHeight is the height a peer announced, or "-" for an address never
+// reached (no node id yet), whose height is unknown rather than 0.
+func peerHeight(pi node.PeerInfo) string {
+	if pi.NodeID == "" && pi.Height == 0 {
+		return "-"
+	}
+	return commas(pi.Height)
 }
 
 func cell(s string, c peerColumn) string {

@@ -154,6 +154,8 @@ type Model struct {
 	detail   detailPane
 	showHelp bool
 	zoomed   bool // the focused pane fills the body
+	// peersWide: the peers table has a full-width row (see layout).
+	peersWide bool
 
 	status     string
 	statusKind statusKind
@@ -317,11 +319,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case postedMsg:
 		m.compose.busy = false
 		if msg.err != nil {
-			m.compose.setStatus(statusBad, "not posted: "+Sanitize(msg.err.Error()))
+			// The input was cleared when the message left; give it back
+			// to be fixed, unless the user has started the next one.
+			what := "not posted"
+			if m.compose.msg.Value() == "" {
+				m.compose.msg.SetValue(msg.text)
+			} else {
+				what += " (" + quote(trunc(msg.text, 20)) + ")"
+			}
+			m.compose.setStatus(statusBad, what+": "+Sanitize(msg.err.Error()))
 			break
-		}
-		if m.compose.msg.Value() == msg.text {
-			m.compose.msg.Reset() // unless the user already started the next one
 		}
 		m.compose.setStatus(statusOK, "queued for mining")
 
@@ -596,6 +603,7 @@ func (m *Model) updateInput(msg tea.Msg) tea.Cmd {
 // post checks the message and hands it to the node.
 func (m *Model) post() tea.Cmd {
 	if m.compose.busy {
+		m.compose.setStatus(statusInfo, "still posting the last message; Enter again in a moment")
 		return nil
 	}
 	text := m.compose.msg.Value()
@@ -603,6 +611,9 @@ func (m *Model) post() tea.Cmd {
 		m.compose.setStatus(statusBad, "refused: "+err.Error())
 		return nil
 	}
+	// Clear at once, so what is typed while the node answers starts the
+	// next message instead of running on from this one.
+	m.compose.msg.Reset()
 	m.compose.busy = true
 	m.compose.setStatus(statusInfo, "posting…")
 	n, ctx := m.n, m.ctx
@@ -711,10 +722,16 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 		}
 		if prev != nil && prev.MessageID == e.MessageID && prev.Height == e.Height {
 			m.mining.Parent, m.mining.Started = prev.Parent, prev.Started
+		} else {
+			// The node counts the queue when a job starts and repeats that
+			// figure in every progress report of the job; messages queued
+			// since are counted by their own events and by snapshots.
+			m.queue = e.Queue
 		}
-		m.queue = e.Queue
 		m.chain.SetMining(m.mining)
 		return nil
+	case node.MessageQueued:
+		m.queue = e.Queue
 	case node.MiningIdle:
 		// Idle means the queue is empty (node.MiningIdle).
 		m.miningSeq++
@@ -727,6 +744,9 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 		m.queue = e.QueueLength
 		b := e
 		m.miner.lastMined = &b
+		if e.HashRate > 0 {
+			m.miner.lastRate = e.HashRate
+		}
 	case node.TipChanged:
 		m.snap.Height, m.snap.Tip = e.Height, e.Hash
 	case node.Started:
@@ -758,6 +778,9 @@ func (m *Model) layout() {
 	m.log.focused = m.focus == focusEvents
 	m.miner.mining = m.mining
 	m.miner.queue = m.queue
+	if m.mining != nil && m.mining.HashRate > 0 {
+		m.miner.lastRate = m.mining.HashRate
+	}
 	if m.focus == focusDetail {
 		m.detail.SetSize(w, body)
 		return
@@ -780,10 +803,31 @@ func (m *Model) layout() {
 	}
 	// Chain on the left, mining over peers on the right, events across the
 	// bottom so their sentences get the full width.
+	leftW := w * 58 / 100
+	// A wide screen gives the peers table room for its notes (penalty
+	// reasons, failed dials) while the chain keeps a long message column.
+	if want := m.peers.fullWidth() + peerNoteRoom; w-leftW < want {
+		leftW = min(leftW, max(min(leftW, chainWideWidth), w-want))
+	}
+	rightW := w - leftW
+	// Decided on the body under a one-line footer, so opening the full
+	// help shortens the panes without rearranging them.
+	m.peersWide = h-headerHeight-3-1 >= wideMinBody && rightW < m.peers.fullWidth()
+	if m.peersWide {
+		// The right column cannot show every round trip: peers get a row
+		// of their own across the screen, as tall as the address book
+		// (up to a third of the body), between the chain and the events.
+		peersH := clamp(len(m.peers.peers)+3, 4, body/3)
+		eventsH := max(5, (body-peersH)*2/5)
+		topH := body - peersH - eventsH
+		m.chain.SetSize(leftW, topH)
+		m.miner.SetSize(rightW, topH)
+		m.peers.SetSize(w, peersH)
+		m.log.SetSize(w, eventsH)
+		return
+	}
 	eventsH := max(4, body/3)
 	topH := body - eventsH
-	leftW := w * 58 / 100
-	rightW := w - leftW
 	minerH := 7
 	if topH < 14 {
 		minerH = 5
@@ -793,6 +837,17 @@ func (m *Model) layout() {
 	m.peers.SetSize(rightW, topH-minerH)
 	m.log.SetSize(w, eventsH)
 }
+
+// wideMinBody is the body height from which peers may get a full-width row
+// (a 120x40 terminal has 34): below it the chain and events need the rows.
+const wideMinBody = 28
+
+// peerNoteRoom is the width the peers table's notes get when the screen is
+// wide enough; chainWideWidth is what the chain pane keeps meanwhile.
+const (
+	peerNoteRoom   = 28
+	chainWideWidth = 96
+)
 
 // clockPanes gives every pane the model's clock, so relative times in one
 // frame agree.
@@ -823,7 +878,7 @@ func (m Model) View() tea.View {
 	w, h := m.size()
 	var content string
 	if w < minWidth || h < minHeight {
-		content = fmt.Sprintf("meshchain needs at least %dx%d; this terminal is %dx%d", minWidth, minHeight, w, h)
+		content = ansi.Wrap(fmt.Sprintf("meshchain needs at least %dx%d; this terminal is %dx%d", minWidth, minHeight, w, h), w, "")
 	} else {
 		parts := []string{m.header(w)}
 		switch {
@@ -837,6 +892,9 @@ func (m Model) View() tea.View {
 			parts = append(parts, m.miner.View())
 		case m.zoomed && m.focus == focusEvents:
 			parts = append(parts, m.log.View())
+		case m.peersWide:
+			top := lipgloss.JoinHorizontal(lipgloss.Top, m.chain.View(), m.miner.View())
+			parts = append(parts, top, m.peers.View(), m.log.View())
 		default:
 			right := lipgloss.JoinVertical(lipgloss.Left, m.miner.View(), m.peers.View())
 			parts = append(parts, lipgloss.JoinHorizontal(lipgloss.Top, m.chain.View(), right), m.log.View())
@@ -869,7 +927,7 @@ func (m Model) footer(w int) string {
 		case statusBad:
 			st = m.st.Bad
 		}
-		left = st.Render(trunc(m.status, room))
+		left = st.Render(elideMiddle(m.status, room))
 	} else {
 		m.help.SetWidth(room)
 		// The help bubble may overrun its width by an item when the

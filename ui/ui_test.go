@@ -486,6 +486,9 @@ func TestSyncStateInWords(t *testing.T) {
 			"syncing from 10.0.0.2:8333, 1,200 blocks behind"},
 		{"alone", func(s *node.Snapshot) { s.Peers, s.Sync = nil, node.SyncState{} }, "alone: no peers"},
 		{"all offline", func(s *node.Snapshot) { s.Sync = node.SyncState{Known: 6} }, "alone: none of 6 known peers are online"},
+		{"one block propagating", func(s *node.Snapshot) { s.Peers[0].Height = 21 }, "in sync with 3 peers"},
+		{"behind, not syncing", func(s *node.Snapshot) { s.Peers[1].Height = 1220 }, "1,200 blocks behind 10.0.0.7:8333, not syncing: press s"},
+		{"offline peer ahead", func(s *node.Snapshot) { s.Peers[4].Height = 1220 }, "in sync with 3 peers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -537,7 +540,7 @@ func TestMiningEvents(t *testing.T) {
 	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
 		MessageID: "x", Message: "new one", Height: 21, Attempts: 1000, Expected: 4000, HashRate: 2e6, Queue: 5}}})
 	s := screen(m)
-	for _, want := range []string{`mining #21 "new one"`, "2.00 MH/s", "(25%)", "queue 5"} {
+	for _, want := range []string{`mining #21 "new one"`, "2.00 MH/s", "░  25%", "1,000 of ~4,000 expected attempts", "queue 5"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("after progress the screen lacks %q:\n%s", want, s)
 		}
@@ -691,8 +694,225 @@ func TestTitle(t *testing.T) {
 
 func TestPeerNotesMakeRoom(t *testing.T) {
 	m, _ := busyModel(t, 200, 60)
-	if s := screen(m); !strings.Contains(s, "InvalidSignature: block #19") || !strings.Contains(s, "2 failed dials") {
+	s := screen(m)
+	if !strings.Contains(s, "InvalidSignature: block #19") || !strings.Contains(s, "2 failed dials") {
 		t.Errorf("peer notes not shown at 200 columns:\n%s", s)
+	}
+	// Notes do not push out the round trips.
+	if !regexp.MustCompile(`address +status +last +avg +min +height +changed note`).MatchString(s) {
+		t.Errorf("peers table at 200 columns lacks some column:\n%s", s)
+	}
+}
+
+// At 120x40 the right column is too narrow for every round trip: the peers
+// get a full-width row with all columns; at 80x24 the essentials stay.
+func TestPeersColumnsBySize(t *testing.T) {
+	tests := []struct {
+		w, h int
+		head string
+	}{
+		{120, 40, `address +status +last +avg +min +height +changed`},
+		{100, 30, `address +status +avg`},
+		{80, 24, `address +avg`},
+	}
+	for _, tt := range tests {
+		m, _ := busyModel(t, tt.w, tt.h)
+		s := screen(m)
+		if !regexp.MustCompile(tt.head).MatchString(s) {
+			t.Errorf("%dx%d: peers header does not match %q:\n%s", tt.w, tt.h, tt.head, s)
+		}
+		checkScreenSize(t, s, tt.w, tt.h)
+	}
+	m, _ := busyModel(t, 120, 40)
+	if !m.peersWide {
+		t.Error("120x40 should give the peers a full-width row")
+	}
+	if s := screen(m); !strings.Contains(s, "203.0.113.9:8333") {
+		t.Errorf("120x40 should list all six peers:\n%s", s)
+	}
+	// A peer never reached has no known height: "-", not 0.
+	if !regexp.MustCompile(`192\.168\.1\.20:8333 +connecting +- +- +- +-`).MatchString(screen(m)) {
+		t.Errorf("unreached peer should show - for round trips and height:\n%s", screen(m))
+	}
+}
+
+func checkScreenSize(t *testing.T, s string, w, h int) {
+	t.Helper()
+	lines := strings.Split(s, "\n")
+	if len(lines) != h {
+		t.Errorf("%dx%d: screen has %d lines", w, h, len(lines))
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			t.Errorf("%dx%d: line %d is %d wide: %q", w, h, i, lipgloss.Width(l), l)
+		}
+	}
+}
+
+func TestFitColumnsPriorities(t *testing.T) {
+	p := peersPane{st: newStyles(true), peers: busySnapshot().Peers, now: fixedNow}
+	cols := p.columns()
+	titles := func(cs []peerColumn) string {
+		var ts []string
+		for _, c := range cs {
+			ts = append(ts, c.title)
+		}
+		return strings.Join(ts, " ")
+	}
+	tests := []struct {
+		w    int
+		note bool
+		want string
+	}{
+		{10, false, "address"},
+		{26, false, "address avg"},
+		{40, false, "address status avg"},
+		{46, false, "address status avg height"},
+		{57, false, "address status avg height changed"},
+		{63, false, "address status last avg height changed"},
+		{69, false, "address status last avg min height changed"},
+		{69, true, "address status last avg min height changed"},
+		{77, true, "address status last avg min height changed note"},
+	}
+	for _, tt := range tests {
+		if got := titles(fitColumns(cols, tt.w, tt.note)); got != tt.want {
+			t.Errorf("fitColumns(w=%d, note=%v) = %q, want %q", tt.w, tt.note, got, tt.want)
+		}
+	}
+	if got := p.fullWidth(); got != 66+4 {
+		t.Errorf("fullWidth = %d, want %d", got, 66+4)
+	}
+}
+
+func TestMiningPaneFitsNarrowWidths(t *testing.T) {
+	m, _ := busyModel(t, 80, 24)
+	s := screen(m)
+	for _, want := range []string{"61%", "250.0 kH/s · ~100ms left"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("80x24 mining pane lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "threa…") || strings.Contains(s, "left · 4…") {
+		t.Errorf("80x24 mining pane cuts a figure instead of leaving it out:\n%s", s)
+	}
+	// A new job that has not measured its rate yet keeps the last one.
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
+		MessageID: "y", Message: "next", Height: 22, Expected: 65_536, Queue: 1}}})
+	if s := screen(m); !strings.Contains(s, "250.0 kH/s") || strings.Contains(s, "- H/s") {
+		t.Errorf("hash rate blanked at the start of a job:\n%s", s)
+	}
+}
+
+func TestTypingWhilePostingStartsTheNextMessage(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	m, _ = update(m, keyText("i"))
+	m, _ = update(m, tea.PasteMsg{Content: "first"})
+	m, cmd := update(m, keyEnter)
+	if cmd == nil {
+		t.Fatal("Enter did not post")
+	}
+	if got := m.compose.msg.Value(); got != "" {
+		t.Fatalf("input not cleared when the message left: %q", got)
+	}
+	// The user types on while the node answers.
+	m, _ = update(m, tea.PasteMsg{Content: "second"})
+	m, again := update(m, keyEnter)
+	if again != nil {
+		t.Fatal("a second post started while the first was in flight")
+	}
+	if !strings.Contains(screen(m), "still posting") {
+		t.Errorf("Enter while posting is not explained:\n%s", screen(m))
+	}
+	m, _ = update(m, cmd())
+	if len(f.posts) != 1 || f.posts[0] != "first" {
+		t.Fatalf("posts = %q, want [first]", f.posts)
+	}
+	if got := m.compose.msg.Value(); got != "second" {
+		t.Errorf("the next message was lost or merged: %q", got)
+	}
+	m, cmd = update(m, keyEnter)
+	m, _ = update(m, cmd())
+	if len(f.posts) != 2 || f.posts[1] != "second" {
+		t.Fatalf("posts = %q, want [first second]", f.posts)
+	}
+}
+
+func TestFailedPostGivesTheTextBack(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
+	f.postErr = errors.New("pool full")
+	m, _ = update(m, keyText("i"), tea.PasteMsg{Content: "keep me"})
+	m, cmd := update(m, keyEnter)
+	m, _ = update(m, cmd())
+	if got := m.compose.msg.Value(); got != "keep me" {
+		t.Errorf("failed message not given back: %q", got)
+	}
+	if !strings.Contains(screen(m), "not posted: pool full") {
+		t.Errorf("failure not shown:\n%s", screen(m))
+	}
+}
+
+func TestLongErrorsKeepTheirCause(t *testing.T) {
+	m, f := busyModel(t, 80, 24)
+	_ = f
+	m, _ = update(m, keyText("a"), tea.PasteMsg{Content: "127.0.0.1:1"})
+	m, _ = update(m, connectMsg{addr: "127.0.0.1:1", err: errors.New(`netpeers: dial 127.0.0.1:1: failed to WebSocket dial: failed to send handshake request: Get "http://127.0.0.1:1": dial tcp 127.0.0.1:1: connect: connection refused`)})
+	s := screen(m)
+	if !strings.Contains(s, "connect 127.0.0.1:1") || !strings.Contains(s, "connection refused") {
+		t.Errorf("connect error lost its subject or cause:\n%s", s)
+	}
+	checkScreenSize(t, s, 80, 24)
+}
+
+func TestElideMiddle(t *testing.T) {
+	tests := []struct {
+		in   string
+		w    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"0123456789abcdefghij", 10, "012…efghij"},
+		{"0123456789", 5, "0123…"},
+	}
+	for _, tt := range tests {
+		if got := elideMiddle(tt.in, tt.w); got != tt.want {
+			t.Errorf("elideMiddle(%q, %d) = %q, want %q", tt.in, tt.w, got, tt.want)
+		}
+	}
+}
+
+func TestNewWalletStaysInView(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	path := "/home/ann/.local/share/meshchain/wallet.json"
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.Started{Listen: "x", WalletCreated: true, WalletPath: path}}})
+	for i := 0; i < 50; i++ {
+		m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.PeerOnline{Peer: fmt.Sprintf("10.0.0.%d:8333", i)}}})
+	}
+	if s := screen(m); !strings.Contains(s, "new wallet saved to "+path+": back up its words") {
+		t.Errorf("the new wallet's path scrolled away:\n%s", s)
+	}
+	// At 80 columns a devnet's long path is kept whole.
+	long := "/tmp/meshchain-devnet-151078242/node1/wallet.json"
+	m, _ = update(m, tea.WindowSizeMsg{Width: 80, Height: 24},
+		eventMsg{ev: node.Event{Time: fixedNow, Payload: node.Started{Listen: "x", WalletCreated: true, WalletPath: long}}})
+	if s := screen(m); !strings.Contains(s, "new wallet: "+long) {
+		t.Errorf("the wallet path is cut at 80 columns:\n%s", s)
+	}
+}
+
+func TestSyncWithNoPeerAhead(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.SyncStarted{Height: 39}}})
+	s := screen(m)
+	if !strings.Contains(s, "sync      round at height 39: looking for a peer with more work") {
+		t.Errorf("sync round without a peer reads wrong:\n%s", s)
+	}
+}
+
+func TestForkTreeKeepsTagsWhenNarrow(t *testing.T) {
+	m, _ := busyModel(t, 80, 24)
+	m, _ = update(m, keyText("t"), keyText("G"))
+	if s := screen(m); !strings.Contains(s, "[lost: less work]") {
+		t.Errorf("the lost tag is cut at 80 columns:\n%s", s)
 	}
 }
 
@@ -738,5 +958,51 @@ func TestStartedEventWrapsNotCut(t *testing.T) {
 	s := screen(m)
 	if !strings.Contains(s, "back up") || !strings.Contains(s, "its words") || !strings.Contains(s, "wallet.json") {
 		t.Errorf("the new-wallet notice was cut:\n%s", screen(m))
+	}
+}
+
+func TestPeersPaneCountsHiddenRows(t *testing.T) {
+	m, _ := busyModel(t, 80, 24)
+	if s := screen(m); !strings.Contains(s, "2 more below") {
+		t.Errorf("peers out of view are not counted:\n%s", s)
+	}
+	m, _ = update(m, keyTab, keyText("G"))
+	if s := screen(m); !strings.Contains(s, "2 above") || strings.Contains(s, "more below") {
+		t.Errorf("after scrolling to the end:\n%s", s)
+	}
+}
+
+// A progress report repeats the queue length of its job's start; a message
+// queued since must not be undone by it.
+func TestQueueCountSurvivesProgressReports(t *testing.T) {
+	m, _ := busyModel(t, 100, 30)
+	prog := func(attempts uint64, queue int) tea.Msg {
+		return eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
+			MessageID: "j", Message: "job", Height: 21, Attempts: attempts, Expected: 65_536, HashRate: 1e5, Queue: queue}}}
+	}
+	m, _ = update(m, prog(100, 1),
+		eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MessageQueued{Message: "next", Queue: 2}}},
+		prog(200, 1))
+	if !strings.Contains(screen(m), "queue 2") {
+		t.Errorf("queue count went back to the job's start:\n%s", screen(m))
+	}
+	// A new job brings a fresh count.
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
+		MessageID: "k", Message: "next", Height: 22, Attempts: 1, Expected: 65_536, Queue: 1}}})
+	if !strings.Contains(screen(m), "queue 1") {
+		t.Errorf("a new job's queue count is not taken:\n%s", screen(m))
+	}
+}
+
+func TestTooSmallNoticeFits(t *testing.T) {
+	m, _ := busyModel(t, 30, 10)
+	s := screen(m)
+	if !strings.Contains(strings.ReplaceAll(s, "\n", " "), "this terminal is 30x10") {
+		t.Errorf("the size notice is cut:\n%s", s)
+	}
+	for _, l := range strings.Split(s, "\n") {
+		if lipgloss.Width(l) > 30 {
+			t.Errorf("line wider than the terminal: %q", l)
+		}
 	}
 }
