@@ -451,3 +451,37 @@ func TestPenaltyTablesBounded(t *testing.T) {
 		t.Error("the newest offender is not refused")
 	}
 }
+
+// A connection refused at the limits is closed with its answer, so that a
+// flood of refused connections does not hold sockets open.
+func TestRefusedConnectionClosed(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxInbound = 1
+	cfg.HandshakeTimeout = time.Minute
+	s, h := startServer(t, cfg)
+	onlineRaw(t, s, h) // takes the one place, past its handshake
+	c, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	req := "GET / HTTP/1.1\r\nHost: peer\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("refused connection still open after 10s")
+	}
+}

@@ -472,6 +472,14 @@ var acceptOptions = &websocket.AcceptOptions{
 	CompressionMode:    websocket.CompressionDisabled,
 }
 
+// refuseHTTP answers a connection that is not let in, and closes it: kept
+// alive, every refused connection would hold a socket for IdleTimeout, and
+// a flood of them would use up the process's file descriptors.
+func refuseHTTP(w http.ResponseWriter, msg string, code int) {
+	w.Header().Set("Connection", "close")
+	http.Error(w, msg, code)
+}
+
 // servePeer accepts a peer session on "/".
 func (s *Server) servePeer(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
@@ -480,23 +488,23 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, ok := s.enter()
 	if !ok {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		refuseHTTP(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.wg.Done()
 	remote, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		http.Error(w, "bad remote address", http.StatusBadRequest)
+		refuseHTTP(w, "bad remote address", http.StatusBadRequest)
 		return
 	}
 	ip := remote.Addr().Unmap()
 	if until, banned := s.ipBanned(ip, time.Now()); banned {
-		http.Error(w, "penalised until "+until.UTC().Format(time.RFC3339), http.StatusForbidden)
+		refuseHTTP(w, "penalised until "+until.UTC().Format(time.RFC3339), http.StatusForbidden)
 		return
 	}
 	slot := s.reserveInbound(ip, true)
 	if slot == nil {
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		refuseHTTP(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.releaseInbound(slot)
@@ -516,23 +524,23 @@ func (s *Server) servePeer(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
 	ctx, ok := s.enter()
 	if !ok {
-		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		refuseHTTP(w, "shutting down", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.wg.Done()
 	remote, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
-		http.Error(w, "bad remote address", http.StatusBadRequest)
+		refuseHTTP(w, "bad remote address", http.StatusBadRequest)
 		return
 	}
 	ip := remote.Addr().Unmap()
 	if _, banned := s.ipBanned(ip, time.Now()); banned {
-		http.Error(w, "penalised", http.StatusForbidden)
+		refuseHTTP(w, "penalised", http.StatusForbidden)
 		return
 	}
 	slot := s.reserveInbound(ip, false)
 	if slot == nil {
-		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		refuseHTTP(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
 	defer s.releaseInbound(slot)
