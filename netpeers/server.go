@@ -626,11 +626,13 @@ func (s *Server) slotConn(slot *inboundSlot, c *websocket.Conn) bool {
 	return !slot.evicted
 }
 
-// handshaken makes a slot's session permanent: no longer evictable.
-func (s *Server) handshaken(slot *inboundSlot) {
+// handshaken makes a slot's session permanent: no longer evictable. It
+// reports false when the slot was evicted first.
+func (s *Server) handshaken(slot *inboundSlot) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.pendingIn, slot)
+	return !slot.evicted
 }
 
 func (s *Server) releaseInbound(slot *inboundSlot) {

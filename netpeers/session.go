@@ -153,8 +153,8 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 
 	var online <-chan struct{}
 	err := ss.handshake(ctx)
-	if p.slot != nil {
-		s.handshaken(p.slot)
+	if p.slot != nil && !s.handshaken(p.slot) && err == nil {
+		err = errors.New("closed to make room while its hello arrived")
 	}
 	if err == nil {
 		online, err = s.attach(ss)
