@@ -199,6 +199,7 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	for _, p := range returned {
 		n.pool.add(p)
 	}
+	n.queueChanged()
 
 	for _, a := range accepted {
 		onBest := n.index.OnBest(a.Node)
@@ -245,6 +246,17 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		}
 	}
 	return nil
+}
+
+// queueChanged tells the running job how many own messages wait, for its
+// progress reports.
+func (n *Node) queueChanged() {
+	if n.miner == nil {
+		return
+	}
+	if j := n.miner.current(); j != nil {
+		j.queue.Store(int64(n.pool.ownLen()))
+	}
 }
 
 // askForAncestors asks a peer for the blocks between our best chain and an
@@ -314,7 +326,7 @@ func (n *Node) remine() {
 		n.remine()
 		return
 	}
-	j.queue = n.pool.ownLen()
+	j.queue.Store(int64(n.pool.ownLen()))
 	n.miner.start(j)
 }
 

@@ -167,6 +167,8 @@ type SyncStarted struct {
 	Latency string `json:"latency"`
 	Height  uint64 `json:"height"`
 	Behind  uint64 `json:"behind"` // blocks the peer announces beyond ours, when known
+	// Note explains a round asked for when no peer is ahead; Peer is empty then.
+	Note string `json:"note,omitempty"`
 }
 
 // SyncBacktrack: the peer failed; the round moves on to the next nearest.

@@ -37,7 +37,7 @@ type job struct {
 	parent   *chain.Node
 	block    chain.Block // everything but nonce, proof_of_work and hash
 	header   chain.Header
-	queue    int
+	queue    atomic.Int64 // own messages pending, kept current by the loop
 	started  time.Time
 	done     atomic.Bool
 	abandon  chan struct{} // closed by stop: a find still in flight is stale
@@ -135,7 +135,7 @@ func (j *job) progress(threads int) MiningProgress {
 	return MiningProgress{
 		MessageID: st.MessageID, Message: st.Message, Height: st.Height,
 		Attempts: st.Attempts, Expected: st.Expected, HashRate: st.HashRate,
-		ETASeconds: st.ETASeconds, Queue: j.queue, Threads: threads,
+		ETASeconds: st.ETASeconds, Queue: int(j.queue.Load()), Threads: threads,
 	}
 }
 

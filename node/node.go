@@ -442,6 +442,7 @@ func (n *Node) post(text string) error {
 	}
 	n.pool.add(p)
 	n.emit(MessageQueued{MessageID: id.String(), Message: text, Queue: n.pool.ownLen()})
+	n.queueChanged()
 	n.remine()
 	return nil
 }

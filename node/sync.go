@@ -124,7 +124,7 @@ func (n *Node) syncRound(ctx context.Context, manual bool) {
 	}
 	if !started {
 		h, _ := n.Tip()
-		n.emit(SyncStarted{Height: h})
+		n.emit(SyncStarted{Height: h, Note: "no online peer announces more work"})
 	}
 	h, tip := n.Tip()
 	note := ""

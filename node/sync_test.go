@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meshchain/meshchain/chain"
 	"github.com/meshchain/meshchain/netpeers"
 )
 
@@ -57,5 +58,23 @@ func TestRankSyncPeers(t *testing.T) {
 	}
 	if netPrefix("[2001:db8::1]:8333") != netPrefix("[2001:db8::ffff]:8333") || netPrefix("[2001:db8::1]:8333") == netPrefix("[2001:db8:0:1::1]:8333") {
 		t.Error("IPv6 peers are grouped by /64")
+	}
+}
+
+func TestLostWhy(t *testing.T) {
+	one := big.NewInt(1)
+	small, large := &chain.Node{Hash: chain.Hash{1}, Work: one}, &chain.Node{Hash: chain.Hash{2}, Work: one}
+	heavier := &chain.Node{Hash: chain.Hash{0}, Work: big.NewInt(2)}
+	for _, c := range []struct {
+		side, rival *chain.Node
+		want        string
+	}{
+		{large, small, "equal work, larger hash"},
+		{small, heavier, "less work"},
+		{small, nil, "less work"},
+	} {
+		if got := lostWhy(c.side, c.rival); got != c.want {
+			t.Errorf("lostWhy(%s vs %v) = %q, want %q", c.side.Hash.Short(), c.rival, got, c.want)
+		}
 	}
 }

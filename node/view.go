@@ -20,12 +20,10 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 	var s Snapshot
 	var recent []*chain.Node
 	var tree []*chain.Node
-	var best *chain.Node
 	var miningOn chain.Hash
 	reorgAt := map[chain.Hash]bool{}
 	err := n.do(ctx, func() {
 		tip := n.index.Tip()
-		best = tip
 		s.Height, s.Tip, s.Work = tip.Height, tip.Hash.String(), tip.Work.String()
 		for nd := tip; nd != nil && len(recent) < recentBlocks; nd = nd.Parent {
 			recent = append(recent, nd)
@@ -83,18 +81,16 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	onBest := map[chain.Hash]bool{}
+	bestAt := map[uint64]*chain.Node{}
 	for _, nd := range recent {
 		onBest[nd.Hash] = true
+		bestAt[nd.Height] = nd
 	}
 	for _, nd := range tree {
 		tn := TreeNode{BlockSummary: summary(nd), OnBest: onBest[nd.Hash], Work: nd.Work.String(),
 			ReorgAt: reorgAt[nd.Hash], MiningOn: nd.Hash == miningOn}
 		if !tn.OnBest && !hasChild[nd.Hash] {
-			if nd.Work.Cmp(best.Work) < 0 {
-				tn.LostWhy = "less work"
-			} else {
-				tn.LostWhy = "equal work, larger hash"
-			}
+			tn.LostWhy = lostWhy(nd, bestAt[nd.Height])
 		}
 		s.Tree = append(s.Tree, tn)
 	}
@@ -122,6 +118,15 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	return s, nil
+}
+
+// lostWhy says why a side-branch tip lost to the best chain's block at its
+// height: with the same work there, the tie went to the smaller hash.
+func lostWhy(side, rival *chain.Node) string {
+	if rival != nil && side.Work.Cmp(rival.Work) == 0 && rival.Hash.Less(side.Hash) {
+		return "equal work, larger hash"
+	}
+	return "less work"
 }
 
 func peerInfos(ps []netpeers.PeerInfo) []PeerInfo {
