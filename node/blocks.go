@@ -43,8 +43,8 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 		b := &blocks[i]
 		var res *chain.Result
 		var aerr error
-		if pre[i].parsed != nil {
-			res, aerr = n.index.AddVerified(b, pre[i].parsed, now)
+		if pre[i] != nil {
+			res, aerr = n.index.AddVerified(b, pre[i], now)
 		} else {
 			res, aerr = n.index.Add(b, now)
 		}
@@ -86,15 +86,11 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 	return len(accepted), err
 }
 
-type preResult struct {
-	parsed *chain.Parsed
-}
-
 // validateAll checks, in parallel on all cores, every block whose parent is
 // known or is the block before it in the batch. Blocks that fail are left
 // for the index to refuse with the same reason, in order.
-func (n *Node) validateAll(blocks []chain.Block, now time.Time) []preResult {
-	out := make([]preResult, len(blocks))
+func (n *Node) validateAll(blocks []chain.Block, now time.Time) []*chain.Parsed {
+	out := make([]*chain.Parsed, len(blocks))
 	parents := make([]*chain.Parent, len(blocks))
 	for i := range blocks {
 		prev, err := chain.ParseHash(blocks[i].PrevHash)
@@ -109,7 +105,7 @@ func (n *Node) validateAll(blocks []chain.Block, now time.Time) []preResult {
 	}
 	if len(blocks) == 1 {
 		if parents[0] != nil {
-			out[0].parsed, _ = chain.Validate(&blocks[0], *parents[0], n.cfg.Difficulty, now)
+			out[0], _ = chain.Validate(&blocks[0], *parents[0], n.cfg.Difficulty, now)
 		}
 		return out
 	}
@@ -122,7 +118,7 @@ func (n *Node) validateAll(blocks []chain.Block, now time.Time) []preResult {
 			defer wg.Done()
 			for i := range next {
 				if parents[i] != nil {
-					out[i].parsed, _ = chain.Validate(&blocks[i], *parents[i], n.cfg.Difficulty, now)
+					out[i], _ = chain.Validate(&blocks[i], *parents[i], n.cfg.Difficulty, now)
 				}
 			}
 		}()

@@ -23,6 +23,9 @@ type Snapshot struct {
 
 	// Recent is the best chain's newest blocks, newest first.
 	Recent []BlockSummary
+	// DroppedEvents counts progress events slow subscribers missed.
+	DroppedEvents uint64
+
 	// Tree is the recent block tree, best chain and side branches, for the
 	// fork view; ordered by height, then best branch first.
 	Tree []TreeNode

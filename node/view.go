@@ -57,6 +57,7 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 		return Snapshot{}, err
 	}
 	s.Listen, s.NodeID, s.Genesis, s.Sender, s.DataDir = n.Addr(), n.nodeID, n.Genesis(), n.Sender(), n.cfg.DataDir
+	s.DroppedEvents = n.events.Dropped()
 
 	summaries := map[chain.Hash]BlockSummary{}
 	summary := func(nd *chain.Node) BlockSummary {
