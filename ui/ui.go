@@ -446,21 +446,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	}
 
 	if m.focus == focusDetail {
-		switch {
-		case key.Matches(msg, k.Close), key.Matches(msg, k.Open):
+		if key.Matches(msg, k.Close) || key.Matches(msg, k.Open) {
 			m.focus = focusChain
-		case key.Matches(msg, k.Up):
-			m.detail.Scroll(-1)
-		case key.Matches(msg, k.Down):
-			m.detail.Scroll(1)
-		case key.Matches(msg, k.PageUp):
-			m.detail.Page(-1)
-		case key.Matches(msg, k.PageDown):
-			m.detail.Page(1)
-		case key.Matches(msg, k.Top):
-			m.detail.Home()
-		case key.Matches(msg, k.Bottom):
-			m.detail.End()
+		} else {
+			m.scrollKeys(msg, m.detail.Scroll, m.detail.Page, m.detail.Home, m.detail.End)
 		}
 		return nil
 	}
@@ -472,22 +461,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 
 	switch m.focus {
 	case focusChain:
-		switch {
-		case key.Matches(msg, k.Open):
+		if key.Matches(msg, k.Open) {
 			return m.openDetail()
-		case key.Matches(msg, k.Up):
-			m.chain.Move(-1)
-		case key.Matches(msg, k.Down):
-			m.chain.Move(1)
-		case key.Matches(msg, k.PageUp):
-			m.chain.Page(-1)
-		case key.Matches(msg, k.PageDown):
-			m.chain.Page(1)
-		case key.Matches(msg, k.Top):
-			m.chain.Home()
-		case key.Matches(msg, k.Bottom):
-			m.chain.End()
 		}
+		m.scrollKeys(msg, m.chain.Move, m.chain.Page, m.chain.Home, m.chain.End)
 	case focusPeers:
 		m.scrollKeys(msg, m.peers.Scroll, m.peers.Page, m.peers.Home, m.peers.End)
 	case focusEvents:
