@@ -82,14 +82,11 @@ func addPending(tx *bolt.Tx, ps []encodedPending) error {
 	if len(ps) == 0 {
 		return nil
 	}
-	pool, err := bucket(tx, bucketPending)
+	bs, err := buckets(tx, bucketPending, bucketPendingIDs)
 	if err != nil {
 		return err
 	}
-	ids, err := bucket(tx, bucketPendingIDs)
-	if err != nil {
-		return err
-	}
+	pool, ids := bs[0], bs[1]
 	for _, p := range ps {
 		if ids.Get(p.id[:]) != nil {
 			continue
@@ -154,14 +151,11 @@ func removePending(tx *bolt.Tx, remove []chain.Hash) error {
 	if len(remove) == 0 {
 		return nil
 	}
-	pool, err := bucket(tx, bucketPending)
+	bs, err := buckets(tx, bucketPending, bucketPendingIDs)
 	if err != nil {
 		return err
 	}
-	ids, err := bucket(tx, bucketPendingIDs)
-	if err != nil {
-		return err
-	}
+	pool, ids := bs[0], bs[1]
 	for _, id := range remove {
 		v := ids.Get(id[:])
 		if v == nil {

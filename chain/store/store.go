@@ -201,6 +201,19 @@ func bucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
 	return b, nil
 }
 
+// buckets looks up each named bucket in turn, failing on the first missing.
+func buckets(tx *bolt.Tx, names ...[]byte) ([]*bolt.Bucket, error) {
+	bs := make([]*bolt.Bucket, len(names))
+	for i, name := range names {
+		b, err := bucket(tx, name)
+		if err != nil {
+			return nil, err
+		}
+		bs[i] = b
+	}
+	return bs, nil
+}
+
 // Meta returns the setting stored under key, or nil, nil when absent.
 func (s *Store) Meta(key string) ([]byte, error) {
 	var out []byte
@@ -332,14 +345,11 @@ func disconnect(tx *bolt.Tx, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	best, err := bucket(tx, bucketBest)
+	bs, err := buckets(tx, bucketBest, bucketMsgs)
 	if err != nil {
 		return err
 	}
-	msgs, err := bucket(tx, bucketMsgs)
-	if err != nil {
-		return err
-	}
+	best, msgs := bs[0], bs[1]
 	lowest := entries[0].Height
 	for _, e := range entries {
 		k := heightKey(e.Height)
@@ -373,18 +383,11 @@ func connect(tx *bolt.Tx, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	best, err := bucket(tx, bucketBest)
+	bs, err := buckets(tx, bucketBest, bucketMsgs, bucketBlocks)
 	if err != nil {
 		return err
 	}
-	msgs, err := bucket(tx, bucketMsgs)
-	if err != nil {
-		return err
-	}
-	blocks, err := bucket(tx, bucketBlocks)
-	if err != nil {
-		return err
-	}
+	best, msgs, blocks := bs[0], bs[1], bs[2]
 	top, ok, err := topHeight(best)
 	if err != nil {
 		return err
@@ -501,14 +504,11 @@ func (s *Store) MessageBlock(id chain.Hash) (chain.Hash, bool, error) {
 // height+1 on.
 func (s *Store) TruncateBest(height uint64) error {
 	return s.update(fmt.Sprintf("truncate best chain to height %d", height), func(tx *bolt.Tx) error {
-		best, err := bucket(tx, bucketBest)
+		bs, err := buckets(tx, bucketBest, bucketMsgs)
 		if err != nil {
 			return err
 		}
-		msgs, err := bucket(tx, bucketMsgs)
-		if err != nil {
-			return err
-		}
+		best, msgs := bs[0], bs[1]
 		if height == ^uint64(0) {
 			return nil
 		}
