@@ -82,15 +82,8 @@ func (c *composer) View() string {
 	status := ""
 	switch {
 	case c.status != "":
-		st := c.st.Dim
-		switch c.statusKind {
-		case statusOK:
-			st = c.st.OK
-		case statusBad:
-			st = c.st.Bad
-		}
 		// Errors end in their cause ("connection refused"): keep both ends.
-		status = st.Render(elideMiddle(c.status, c.w-6))
+		status = c.st.statusStyle(c.statusKind).Render(elideMiddle(c.status, c.w-6))
 	case c.focused && c.addPeer:
 		status = c.st.Dim.Render("enter connect · esc cancel")
 	case c.focused:

@@ -144,3 +144,14 @@ func (s *Styles) eventStyle(kind string) lipgloss.Style {
 	}
 	return s.EventDefault
 }
+
+// statusStyle is the style a status of this kind is drawn in.
+func (s *Styles) statusStyle(kind statusKind) lipgloss.Style {
+	switch kind {
+	case statusOK:
+		return s.OK
+	case statusBad:
+		return s.Bad
+	}
+	return s.Dim
+}

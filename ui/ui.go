@@ -897,14 +897,7 @@ func (m Model) footer(w int) string {
 	room := max(0, w-lipgloss.Width(right)-3)
 	var left string
 	if m.status != "" {
-		st := m.st.Dim
-		switch m.statusKind {
-		case statusOK:
-			st = m.st.OK
-		case statusBad:
-			st = m.st.Bad
-		}
-		left = st.Render(elideMiddle(m.status, room))
+		left = m.st.statusStyle(m.statusKind).Render(elideMiddle(m.status, room))
 	} else {
 		m.help.SetWidth(room)
 		// The help bubble may overrun its width by an item when the
