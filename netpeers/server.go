@@ -480,75 +480,91 @@ func refuseHTTP(w http.ResponseWriter, msg string, code int) {
 	http.Error(w, msg, code)
 }
 
+// admission is an inbound HTTP connection let in by admit.
+type admission struct {
+	s      *Server
+	ctx    context.Context
+	remote netip.AddrPort // IPv4-in-IPv6 mapping removed
+	slot   *inboundSlot
+}
+
+// release gives back the admission's inbound slot and its place in the
+// server's wait group.
+func (a *admission) release() {
+	a.s.releaseInbound(a.slot)
+	a.s.wg.Done()
+}
+
+// admit lets an inbound HTTP connection in, or refuses it and returns nil:
+// it needs the server running, a parseable address that is not banned, and
+// room within the inbound limits. A session is a peer session: its slot
+// waits for a hello and a ban refusal says when the ban ends; otherwise it
+// is a one-shot chain-data download. The caller must release an admission.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, session bool) *admission {
+	ctx, ok := s.enter()
+	if !ok {
+		refuseHTTP(w, "shutting down", http.StatusServiceUnavailable)
+		return nil
+	}
+	refuse := func(msg string, code int) *admission {
+		refuseHTTP(w, msg, code)
+		s.wg.Done()
+		return nil
+	}
+	remote, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return refuse("bad remote address", http.StatusBadRequest)
+	}
+	ip := remote.Addr().Unmap()
+	if until, banned := s.ipBanned(ip, time.Now()); banned {
+		msg := "penalised"
+		if session {
+			msg += " until " + until.UTC().Format(time.RFC3339)
+		}
+		return refuse(msg, http.StatusForbidden)
+	}
+	slot := s.reserveInbound(ip, session)
+	if slot == nil {
+		return refuse("too many connections", http.StatusServiceUnavailable)
+	}
+	return &admission{s: s, ctx: ctx, remote: netip.AddrPortFrom(ip, remote.Port()), slot: slot}
+}
+
 // servePeer accepts a peer session on "/".
 func (s *Server) servePeer(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
 	}
-	ctx, ok := s.enter()
-	if !ok {
-		refuseHTTP(w, "shutting down", http.StatusServiceUnavailable)
+	a := s.admit(w, r, true)
+	if a == nil {
 		return
 	}
-	defer s.wg.Done()
-	remote, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		refuseHTTP(w, "bad remote address", http.StatusBadRequest)
-		return
-	}
-	ip := remote.Addr().Unmap()
-	if until, banned := s.ipBanned(ip, time.Now()); banned {
-		refuseHTTP(w, "penalised until "+until.UTC().Format(time.RFC3339), http.StatusForbidden)
-		return
-	}
-	slot := s.reserveInbound(ip, true)
-	if slot == nil {
-		refuseHTTP(w, "too many connections", http.StatusServiceUnavailable)
-		return
-	}
-	defer s.releaseInbound(slot)
+	defer a.release()
 	c, err := websocket.Accept(w, r, acceptOptions)
 	if err != nil {
 		s.log.Debug("websocket accept failed", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	if !s.slotConn(slot, c) {
+	if !s.slotConn(a.slot, c) {
 		_ = c.CloseNow() // evicted while the upgrade was under way
 		return
 	}
-	s.runSession(ctx, c, sessionParams{inbound: true, remote: netip.AddrPortFrom(ip, remote.Port()), slot: slot})
+	s.runSession(a.ctx, c, sessionParams{inbound: true, remote: a.remote, slot: a.slot})
 }
 
 // serveChainData answers /get-blockchaindata: one text message, then close 1000.
 func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
-	ctx, ok := s.enter()
-	if !ok {
-		refuseHTTP(w, "shutting down", http.StatusServiceUnavailable)
+	a := s.admit(w, r, false)
+	if a == nil {
 		return
 	}
-	defer s.wg.Done()
-	remote, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		refuseHTTP(w, "bad remote address", http.StatusBadRequest)
-		return
-	}
-	ip := remote.Addr().Unmap()
-	if _, banned := s.ipBanned(ip, time.Now()); banned {
-		refuseHTTP(w, "penalised", http.StatusForbidden)
-		return
-	}
-	slot := s.reserveInbound(ip, false)
-	if slot == nil {
-		refuseHTTP(w, "too many connections", http.StatusServiceUnavailable)
-		return
-	}
-	defer s.releaseInbound(slot)
+	defer a.release()
 	c, err := websocket.Accept(w, r, acceptOptions)
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Minute)
 	defer cancel()
 	data, err := s.h.ChainData(ctx)
 	if err != nil {
