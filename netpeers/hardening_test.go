@@ -101,15 +101,7 @@ func TestIdleHandshakesMakeRoom(t *testing.T) {
 		t.Errorf("refusal: %v %v, want HTTP 503", resp, err)
 	}
 	settled.send(Ping{Nonce: 3})
-	for {
-		f, err := settled.next(5 * time.Second)
-		if err != nil {
-			t.Fatalf("settled session closed: %v", err)
-		}
-		if p, ok := f.(Pong); ok && p.Nonce == 3 {
-			break
-		}
-	}
+	settled.expectPong(3, 5*time.Second, "settled session closed")
 }
 
 // Inbound peers announcing ever new listen addresses, and gossip, cannot
@@ -283,7 +275,7 @@ func TestPeersGossipBounded(t *testing.T) {
 	r.send(Peers{Peers: []string{answered}})
 	r.send(Peers{Peers: []string{unasked}})
 	r.send(Ping{Nonce: 1})
-	r.expectPong(1) // both peers frames were handled before the ping
+	r.expectPong(1, 5*time.Second, "waiting for pong 1") // both peers frames were handled before the ping
 	inBook := func(addr string) bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -334,20 +326,6 @@ func TestPeersGossipBounded(t *testing.T) {
 		t.Errorf("%d get_peers answered %d times, want 1 to %d", spam, answers, getPeersBurst+2)
 	}
 	onlineRaw(t, s, h)
-}
-
-// expectPong reads until the pong of nonce.
-func (r *rawPeer) expectPong(nonce uint64) {
-	r.t.Helper()
-	for {
-		f, err := r.next(5 * time.Second)
-		if err != nil {
-			r.t.Fatalf("waiting for pong %d: %v", nonce, err)
-		}
-		if p, ok := f.(Pong); ok && p.Nonce == nonce {
-			return
-		}
-	}
 }
 
 // Over the wire, a pong echoes the ping's nonce byte for byte.

@@ -152,15 +152,7 @@ func TestOversizeFrame(t *testing.T) {
 	exact := prefix + strings.Repeat("x", MaxFrameBytes-len(prefix)-len(suffix)) + suffix
 	r.sendRaw([]byte(exact))
 	r.send(Ping{Nonce: 77})
-	for {
-		f, err := r.next(10 * time.Second)
-		if err != nil {
-			t.Fatalf("after a frame of exactly MaxFrameBytes: %v", err)
-		}
-		if p, ok := f.(Pong); ok && p.Nonce == 77 {
-			break
-		}
-	}
+	r.expectPong(77, 10*time.Second, "after a frame of exactly MaxFrameBytes")
 
 	// One byte more costs the sender.
 	r.sendRaw([]byte(exact + " "))
@@ -207,15 +199,7 @@ func TestUnknownFrameIgnored(t *testing.T) {
 	r := onlineRaw(t, s, h)
 	r.sendRaw([]byte(`{"type":"from_the_future","x":[1,2,3]}`))
 	r.send(Ping{Nonce: 5})
-	for {
-		f, err := r.next(5 * time.Second)
-		if err != nil {
-			t.Fatalf("session ended after an unknown frame: %v", err)
-		}
-		if p, ok := f.(Pong); ok && p.Nonce == 5 {
-			return
-		}
-	}
+	r.expectPong(5, 5*time.Second, "session ended after an unknown frame")
 }
 
 func TestSelfConnectionRefused(t *testing.T) {
@@ -348,15 +332,7 @@ func TestDuplicateRule(t *testing.T) {
 			if peerDialled {
 				// Ours was closed as the duplicate; the inbound one still works.
 				in.send(Ping{Nonce: 9})
-				for {
-					f, err := in.next(5 * time.Second)
-					if err != nil {
-						t.Fatalf("inbound session closed: %v", err)
-					}
-					if pong, ok := f.(Pong); ok && pong.Nonce == 9 {
-						break
-					}
-				}
+				in.expectPong(9, 5*time.Second, "inbound session closed")
 			} else {
 				in.expectCloseReason(websocket.StatusNormalClosure, "duplicate")
 				off := h.waitEvent(t, 5*time.Second, "peer_offline of the replaced session", func(ev PeerEvent) bool {

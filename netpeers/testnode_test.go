@@ -293,6 +293,21 @@ func (r *rawPeer) next(timeout time.Duration) (any, error) {
 	return f, nil
 }
 
+// expectPong reads until the pong of nonce; if the session ends first the
+// test fails with what and the error.
+func (r *rawPeer) expectPong(nonce uint64, timeout time.Duration, what string) {
+	r.t.Helper()
+	for {
+		f, err := r.next(timeout)
+		if err != nil {
+			r.t.Fatalf("%s: %v", what, err)
+		}
+		if p, ok := f.(Pong); ok && p.Nonce == nonce {
+			return
+		}
+	}
+}
+
 func (r *rawPeer) expectHello() Hello {
 	r.t.Helper()
 	f, err := r.next(5 * time.Second)
