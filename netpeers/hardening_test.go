@@ -24,26 +24,12 @@ func TestIdleKeepAliveConnectionClosed(t *testing.T) {
 	cfg := testConfig()
 	cfg.HandshakeTimeout = 300 * time.Millisecond
 	s, _ := startServer(t, cfg)
-	c, err := net.Dial("tcp", s.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if _, err := io.WriteString(c, "GET /nothing HTTP/1.1\r\nHost: peer\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(c)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
+	c, br, resp := rawHTTP(t, s.Addr(), "GET /nothing HTTP/1.1\r\nHost: peer\r\n\r\n")
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("status %d, want 404", resp.StatusCode)
 	}
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	_, err = br.ReadByte()
+	_, err := br.ReadByte()
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatal("idle kept-alive connection still open after 10s")
 	}
@@ -90,16 +76,7 @@ func TestIdleHandshakesMakeRoom(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		onlineRaw(t, s, h)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, resp, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/", nil)
-	if err == nil {
-		_ = c.CloseNow()
-		t.Fatal("connection accepted above the limit with every place handshaken")
-	}
-	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("refusal: %v %v, want HTTP 503", resp, err)
-	}
+	expectBusy(t, s.Addr(), "connection accepted above the limit with every place handshaken")
 	settled.send(Ping{Nonce: 3})
 	settled.expectPong(3, 5*time.Second, "settled session closed")
 }
@@ -438,13 +415,28 @@ func TestRefusedConnectionClosed(t *testing.T) {
 	cfg.HandshakeTimeout = time.Minute
 	s, h := startServer(t, cfg)
 	onlineRaw(t, s, h) // takes the one place, past its handshake
-	c, err := net.Dial("tcp", s.Addr())
+	req := "GET / HTTP/1.1\r\nHost: peer\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	c, br, resp := rawHTTP(t, s.Addr(), req)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := br.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatal("refused connection still open after 10s")
+	}
+}
+
+// rawHTTP writes req on a new TCP connection to addr and reads the
+// response, body drained. The connection stays open, closed at cleanup,
+// for the caller to watch what the server does with it next.
+func rawHTTP(t *testing.T, addr, req string) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	req := "GET / HTTP/1.1\r\nHost: peer\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
-		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+	t.Cleanup(func() { _ = c.Close() })
 	if _, err := io.WriteString(c, req); err != nil {
 		t.Fatal(err)
 	}
@@ -455,11 +447,5 @@ func TestRefusedConnectionClosed(t *testing.T) {
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Errorf("status %d, want 503", resp.StatusCode)
-	}
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := br.ReadByte(); errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatal("refused connection still open after 10s")
-	}
+	return c, br, resp
 }

@@ -293,6 +293,22 @@ func (r *rawPeer) next(timeout time.Duration) (any, error) {
 	return f, nil
 }
 
+// expectBusy dials a peer session at addr and expects it refused with
+// HTTP 503; if it is let in, the test fails with accepted.
+func expectBusy(t *testing.T, addr, accepted string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+	if err == nil {
+		_ = c.CloseNow()
+		t.Fatal(accepted)
+	}
+	if resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("refusal: %v %v, want HTTP 503", resp, err)
+	}
+}
+
 // expectPong reads until the pong of nonce; if the session ends first the
 // test fails with what and the error.
 func (r *rawPeer) expectPong(nonce uint64, timeout time.Duration, what string) {
