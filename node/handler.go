@@ -54,6 +54,13 @@ func (h *handler) PeerEvent(ev netpeers.PeerEvent) {
 // every block of the best chain, genesis first.
 func (h *handler) ChainData(ctx context.Context) ([]byte, error) {
 	n := h.node()
+	// The whole chain is built in memory per request: a few at a time.
+	select {
+	case n.chainDataSlots <- struct{}{}:
+		defer func() { <-n.chainDataSlots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	blocks, err := n.BestChain(ctx)
 	if err != nil {
 		return nil, err

@@ -83,6 +83,8 @@ type Node struct {
 	waiting  map[string]chan netpeers.Blocks // sync requests in flight, by peer id
 	started  chan struct{}
 	stopping chan struct{}
+
+	chainDataSlots chan struct{} // bounds concurrent /get-blockchaindata builds
 }
 
 type inbound struct {
