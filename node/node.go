@@ -118,19 +118,20 @@ func Open(cfg Config) (*Node, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	n := &Node{
-		cfg:         cfg,
-		log:         cfg.Logger,
-		events:      newBroker(),
-		reorgAt:     map[chain.Hash]bool{},
-		orphanAsked: map[string]time.Time{},
-		orphanFrom:  map[chain.Hash]netpeers.PeerRef{},
-		cmds:        make(chan func()),
-		inbox:       make(chan inbound, 256),
-		found:       make(chan foundBlock, 1),
-		syncReq:     make(chan chan struct{}, 8),
-		waiting:     map[string]chan netpeers.Blocks{},
-		started:     make(chan struct{}),
-		stopping:    make(chan struct{}),
+		cfg:            cfg,
+		log:            cfg.Logger,
+		events:         newBroker(),
+		reorgAt:        map[chain.Hash]bool{},
+		orphanAsked:    map[string]time.Time{},
+		orphanFrom:     map[chain.Hash]netpeers.PeerRef{},
+		cmds:           make(chan func()),
+		inbox:          make(chan inbound, 256),
+		found:          make(chan foundBlock, 1),
+		syncReq:        make(chan chan struct{}, 8),
+		waiting:        map[string]chan netpeers.Blocks{},
+		started:        make(chan struct{}),
+		chainDataSlots: make(chan struct{}, 2),
+		stopping:       make(chan struct{}),
 	}
 	var err error
 	if n.wallet, n.walletCreated, err = wallet.LoadOrCreate(cfg.DataDir); err != nil {
