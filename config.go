@@ -149,17 +149,17 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 // after the subcommand.
 func (o *options) flagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.StringVar(&o.configPath, "config", "", "config file (default ./config.toml when present)")
-	fs.StringVar(&o.dataDir, "data-dir", "", "data directory (default $XDG_DATA_HOME/meshchain or ~/.local/share/meshchain)")
-	fs.StringVar(&o.listen, "listen", "", "address to accept peers on, host:port (default 0.0.0.0:8333)")
-	fs.Var(&o.peers, "peer", "peer to dial, host:port (repeatable)")
-	fs.IntVar(&o.difficulty, "difficulty", 0, "network difficulty in leading zero bits (default 24)")
-	fs.IntVar(&o.threads, "threads", -1, "mining threads (default: all cores)")
+	fs.StringVar(&o.configPath, "config", "", "config `file` (default ./config.toml when present)")
+	fs.StringVar(&o.dataDir, "data-dir", "", "data `directory` (default $XDG_DATA_HOME/meshchain or ~/.local/share/meshchain)")
+	fs.StringVar(&o.listen, "listen", "", "accept peers on `host:port` (default 0.0.0.0:8333)")
+	fs.Var(&o.peers, "peer", "dial the peer at `host:port` (repeatable)")
+	fs.IntVar(&o.difficulty, "difficulty", 0, "network difficulty in leading zero `bits` (default 24; devnet 20)")
+	fs.IntVar(&o.threads, "threads", 0, "mining `threads`, 0 for all cores (default 0; devnet 1 per node)")
 	fs.BoolVar(&o.headless, "headless", false, "run without the dashboard: post stdin lines, print events as JSON lines")
 	fs.BoolVar(&o.words, "words", false, "wallet show: also print the mnemonic words")
 	fs.BoolVar(&o.force, "force", false, "wallet new/import: replace an existing wallet")
 	fs.BoolVar(&o.chatter, "chatter", false, "devnet: the other nodes post messages now and then")
-	fs.IntVar(&o.nodes, "n", 5, "devnet: number of nodes")
+	fs.IntVar(&o.nodes, "n", 5, "devnet: number of `nodes` (default 5)")
 	return fs
 }
 

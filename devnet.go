@@ -66,6 +66,9 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.set["difficulty"] {
 		difficulty = o.difficulty
 	}
+	if difficulty < 1 || difficulty > 255 {
+		return &exitError{2, fmt.Errorf("--difficulty %d is not between 1 and 255", difficulty)}
+	}
 	root := o.dataDir
 	if root == "" {
 		dir, err := os.MkdirTemp("", "meshchain-devnet-")
@@ -86,9 +89,9 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 		logW = f
 	}
 	log := slog.New(slog.NewTextHandler(logW, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	threads := 1
-	if o.set["threads"] && o.threads > 0 {
-		threads = o.threads
+	threads := 1 // the nodes share this machine's cores
+	if o.set["threads"] {
+		threads = o.threads // 0: all cores each
 	}
 	nodes, err := newDevnet(root, o.nodes, uint32(difficulty), threads, log)
 	if err != nil {

@@ -45,6 +45,25 @@ Usage:
 Flags (they override config.toml):
 `
 
+// printUsage writes the commands and every flag, spelled with "--".
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprint(w, usage)
+	fs.VisitAll(func(f *flag.Flag) {
+		name, help := flag.UnquoteUsage(f)
+		arg := "--" + f.Name
+		if name != "" {
+			arg += " " + name
+		}
+		fmt.Fprintf(w, "  %-24s %s\n", arg, help)
+	})
+}
+
+// showHelp answers --help on standard output, as a request, not an error.
+func showHelp(stdout io.Writer, fs *flag.FlagSet) error {
+	printUsage(stdout, fs)
+	return nil
+}
+
 // exitError carries an exit status to main.
 type exitError struct {
 	code int
@@ -73,16 +92,14 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	var o options
 	fs := o.flagSet("meshchain")
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, usage)
-		fs.PrintDefaults()
-	}
+	// main reports parse errors once, with a hint; --help is answered on stdout.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return showHelp(stdout, fs)
 		}
-		return &exitError{2, err}
+		return &exitError{2, fmt.Errorf("%w (run meshchain --help for the commands and flags)", err)}
 	}
 	rest := fs.Args()
 	cmd := ""
@@ -96,9 +113,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	// Flags may follow the subcommand too.
 	if err := fs.Parse(rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil
+			return showHelp(stdout, fs)
 		}
-		return &exitError{2, err}
+		return &exitError{2, fmt.Errorf("%w (run meshchain --help for the commands and flags)", err)}
 	}
 	if fs.NArg() > 0 {
 		return &exitError{2, fmt.Errorf("unexpected argument %q (see --help)", fs.Arg(0))}
@@ -137,8 +154,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	case "devnet":
 		return runDevnet(o, stdin, stdout, stderr)
 	case "help":
-		fs.Usage()
-		return nil
+		return showHelp(stdout, fs)
 	default:
 		return &exitError{2, fmt.Errorf("unknown command %q (see --help)", cmd)}
 	}

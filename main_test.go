@@ -306,11 +306,21 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 	if _, err := loadConfig("config.toml"); err != nil {
 		t.Fatalf("config.toml: %v", err)
 	}
-	out, code = runCmd(t, "", "--help")
-	for _, want := range []string{"wallet new", "export", "verify", "devnet", "-data-dir", "-peer", "-difficulty", "-threads", "-listen", "-config"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("--help lacks %q (exit %d)", want, code)
+	help := exec.Command(binPath, "--help")
+	var stderr strings.Builder
+	help.Stderr = &stderr
+	stdout, err := help.Output()
+	if err != nil || stderr.Len() != 0 {
+		t.Fatalf("--help: %v, stderr %q", err, stderr.String())
+	}
+	for _, want := range []string{"wallet new", "wallet show", "wallet import", "export", "verify", "devnet", "--headless",
+		"--data-dir", "--peer", "--difficulty", "--threads", "--listen", "--config", "--words", "--force", "--chatter"} {
+		if !strings.Contains(string(stdout), want) {
+			t.Errorf("--help lacks %q", want)
 		}
+	}
+	if out, code := runCmd(t, "", "--no-such-flag"); code != 2 || !strings.Contains(out, "--help") {
+		t.Errorf("unknown flag: exit %d\n%s", code, out)
 	}
 }
 
@@ -403,5 +413,9 @@ func TestExportAndVerifyOfAnEmptyDataDir(t *testing.T) {
 	out, code = runCmd(t, "", "verify", "--data-dir", dir)
 	if code != 0 || !strings.Contains(out, "ok: 0 blocks") {
 		t.Fatalf("verify of a new data dir: exit %d\n%s", code, out)
+	}
+	missing := filepath.Join(dir, "typo")
+	if out, code := runCmd(t, "", "verify", "--data-dir", missing); code != 1 || !strings.Contains(out, "no data directory") {
+		t.Fatalf("verify of a missing data dir: exit %d\n%s", code, out)
 	}
 }

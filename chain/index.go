@@ -235,9 +235,12 @@ func (ix *Index) connect(b *Block, pre *Parsed, parent *Node, now time.Time) (Ac
 		if err != nil {
 			return Accepted{}, err
 		}
+	} else if b.Number != parent.Height+1 || p.Prev != parent.Hash {
+		// Validated against some other claimed parent: rule 1 fails here.
+		return Accepted{}, ruleErrorf(PreviousHashBlockError, "number_of_block %d does not follow parent %d (%s)", b.Number, parent.Height, parent.Hash.Short())
 	}
 	if h, dup := ix.ancestorHasMessage(parent, p.MessageID); dup {
-		return Accepted{}, ruleErrorf(DuplicateMessage, "message %s is already in block %d of this chain", p.MessageID.Short(), h)
+		return Accepted{}, afterHash{ruleErrorf(DuplicateMessage, "message %s is already in block %d of this chain", p.MessageID.Short(), h)}
 	}
 	n := ix.link(b, p, parent)
 	if Better(n, ix.Tip()) {
@@ -404,7 +407,7 @@ func (ix *Index) adoptOrphans(res *Result, n *Node, now time.Time) {
 // that fails earlier may carry another block's hash. A time too far ahead
 // may become valid later and is not remembered either.
 func (ix *Index) rememberInvalid(h Hash, err error) {
-	if HashVerified(err) {
+	if HashVerified(err) && !TooFarAhead(err) {
 		ix.markInvalid(h, CodeOf(err))
 	}
 }

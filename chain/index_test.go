@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -374,6 +375,9 @@ func TestForgedCopyCannotGetTheRealBlockRefused(t *testing.T) {
 		func(b *chain.Block) { b.TimeStamp = "yesterday" },         // unparseable time
 		func(b *chain.Block) { b.Message = "" },                    // hash no longer matches
 		func(b *chain.Block) { b.PrevHash = chain.Hash{9}.String() },
+		func(b *chain.Block) { b.Sender = strings.ToUpper(b.Sender) }, // bad hex, before the hash
+		func(b *chain.Block) { b.Signature = "zz" + b.Signature[2:] }, // bad hex, before the hash
+		func(b *chain.Block) { b.TimeStamp = b.TimeStamp[:19] + "Z" }, // format, before the hash
 	} {
 		fake := real[0]
 		forge(&fake)

@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"errors"
 	"time"
 	"unicode/utf8"
 
@@ -40,26 +41,36 @@ func Validate(b *Block, parent Parent, difficulty uint32, now time.Time) (*Parse
 		return nil, err
 	}
 	if err := checkMessage(b.Message); err != nil {
-		return nil, err
+		return nil, afterHash{err}
 	}
 	if err := VerifySignature(p.Sender, p.Signature, p.MessageID); err != nil {
-		return nil, err
+		return nil, afterHash{err}
 	}
 	if limit := now.Add(MaxFutureDrift).UnixMilli(); p.Time > limit {
-		return nil, ruleErrorf(InvalidTimestamp, "timeStamp %s is more than %v ahead of this node's clock", b.TimeStamp, MaxFutureDrift)
+		return nil, afterHash{ruleErrorf(InvalidTimestamp, "timeStamp %s is more than %v ahead of this node's clock", b.TimeStamp, MaxFutureDrift)}
 	}
 	return p, nil
 }
 
-// HashVerified reports whether a Validate error came after the block's
-// hash and proof of work were checked, so the hash really names this
-// invalid content and may be remembered as invalid.
+// afterHash marks a rule error found after the block's hash and proof of
+// work were verified: the hash then really names this invalid content.
+type afterHash struct{ error }
+
+func (e afterHash) Unwrap() error { return e.error }
+
+// HashVerified reports whether a validation error came after the block's
+// hash and proof of work were checked. Only then may the hash be remembered
+// as invalid: a block that fails earlier may carry another block's hash.
 func HashVerified(err error) bool {
-	switch CodeOf(err) {
-	case InvalidMessage, InvalidSignature, DuplicateMessage:
-		return true
-	}
-	return false
+	var ah afterHash
+	return errors.As(err, &ah)
+}
+
+// TooFarAhead reports whether a block was refused only for a timeStamp
+// beyond the receiver's clock: it may be valid later, and the peer that sent
+// it may simply have a faster clock.
+func TooFarAhead(err error) bool {
+	return HashVerified(err) && CodeOf(err) == InvalidTimestamp
 }
 
 func checkMessage(m string) error {

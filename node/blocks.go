@@ -99,7 +99,9 @@ func (n *Node) validateAll(blocks []chain.Block, now time.Time) []*chain.Parsed 
 		}
 		if p := n.index.Node(prev); p != nil {
 			parents[i] = &chain.Parent{Number: p.Height, Hash: p.Hash}
-		} else if i > 0 && blocks[i-1].Hash == blocks[i].PrevHash {
+		} else if i > 0 && blocks[i-1].Hash == blocks[i].PrevHash && !n.index.Has(prev) {
+			// The previous block of the batch, unless a held orphan already
+			// goes by that hash: then the index checks against the real one.
 			parents[i] = &chain.Parent{Number: blocks[i-1].Number, Hash: prev}
 		}
 	}
@@ -141,7 +143,7 @@ func (n *Node) reject(b *chain.Block, from netpeers.PeerRef, err error) {
 	n.emit(BlockRejected{Hash: b.Hash, Height: b.Number, Reason: reason, Detail: err.Error(), Peer: from.Addr})
 	n.log.Warn("block rejected", "hash", b.Hash, "height", b.Number, "reason", reason, "err", err, "peer", from.Addr)
 	// A time too far ahead may be our clock's fault, not the peer's.
-	if from.ID != "" && code != chain.InvalidTimestamp && n.net != nil {
+	if from.ID != "" && !chain.TooFarAhead(err) && n.net != nil {
 		n.net.Penalize(from.ID, err.Error())
 	}
 }
@@ -263,6 +265,9 @@ func (n *Node) askForAncestors(from netpeers.PeerRef) {
 	}
 	if t, ok := n.orphanAsked[from.ID]; ok && time.Since(t) < time.Second {
 		return
+	}
+	if n.syncWaiting(from.ID) {
+		return // a sync request to this peer is in flight and will carry on
 	}
 	n.orphanAsked[from.ID] = time.Now()
 	_ = n.net.Send(from.ID, netpeers.GetBlocks{Locator: hexes(n.index.Locator()), Limit: chain.MaxBlocksPerReply})

@@ -97,3 +97,50 @@ func TestPeerThatLeadsNowhereIsBacktracked(t *testing.T) {
 		t.Errorf("height %d: the two real blocks should be kept", a.height())
 	}
 }
+
+func TestForgedNumberCannotSneakInThroughAKnownOrphan(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	g := chain.Genesis(testDifficulty)
+	real := mineChain(t, g, 2, "real", testDifficulty) // P, X
+	// Y: a real, signed child of X that claims height 100.
+	y := mineChain(t, real[1], 1, "child", testDifficulty)[0]
+	y.Number = 100
+	p, _ := y.Parse()
+	nonce, h, _, tried := pow.NewTemplate(p.Header, testDifficulty).Search(0, 1, 1<<30)
+	y.Nonce, y.ProofOfWork, y.Hash = nonce, tried, h.String()
+	forged := real[1]
+	forged.Number = 99
+
+	peer := netpeers.PeerRef{ID: "attacker", Addr: "192.0.2.66:8333"}
+	(*handler)(a.Node).HandleFrame(peer, netpeers.BlockMsg{Block: real[1]}) // X, an orphan for now
+	(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: []chain.Block{real[0], forged, y}})
+	a.waitFor("Y refused", 10*time.Second, func(p Payload) bool {
+		r, ok := p.(BlockRejected)
+		return ok && r.Hash == y.Hash
+	})
+	a.waitTip(real[1].Hash, 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	yh, _ := chain.ParseHash(y.Hash)
+	var held bool
+	if err := a.do(ctx, func() { held = a.index.Node(yh) != nil }); err != nil {
+		t.Fatal(err)
+	}
+	if held || a.height() != 2 {
+		t.Fatalf("height %d, Y held %v: a block claiming height 100 was linked at 3", a.height(), held)
+	}
+}
+
+func TestSameTextPostedManyTimesIsMinedEachTime(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	const n = 20
+	for i := 0; i < n; i++ {
+		a.post("same words")
+	}
+	for i := 0; i < n; i++ {
+		a.waitFor("mined", 20*time.Second, minedMessage("same words"))
+	}
+	if got := bestMessages(t, a.Node); len(got) != n {
+		t.Fatalf("chain holds %d copies, want %d", len(got), n)
+	}
+}

@@ -70,7 +70,8 @@ type Node struct {
 	fatal       error                           // a store failure that stops the node
 	reorgAt     map[chain.Hash]bool
 	miner       *miner
-	idle        bool // the miner has nothing to do and said so
+	idle        bool  // the miner has nothing to do and said so
+	lastPost    int64 // signing time of the last post, Unix ms
 
 	cmds    chan func()
 	inbox   chan inbound
@@ -433,12 +434,16 @@ func (n *Node) Post(ctx context.Context, text string) error {
 }
 
 func (n *Node) post(text string) error {
-	ts := time.Now().UnixMilli()
-	if last := n.pool.lastTime(); ts <= last {
-		ts = last + 1 // keep posting order and distinct ids for identical texts
-	}
-	sender, stamp, sig := n.wallet.SignMessage(text, ts)
+	// Signing times strictly increase, so posts keep their order and the
+	// same text posted twice gets two message ids.
+	ts := max(time.Now().UnixMilli(), n.lastPost+1, n.pool.lastTime()+1)
 	id := chain.MessageID(n.wallet.Sender(), ts, text)
+	for _, onChain := n.index.HasMessage(id); onChain || n.pool.has(id); _, onChain = n.index.HasMessage(id) {
+		ts++
+		id = chain.MessageID(n.wallet.Sender(), ts, text)
+	}
+	n.lastPost = ts
+	sender, stamp, sig := n.wallet.SignMessage(text, ts)
 	p := store.Pending{MessageID: id, Message: text, Sender: sender, TimeStamp: stamp, Signature: sig, Own: true}
 	if err := n.store.AddPending(p); err != nil {
 		return fmt.Errorf("store pending message: %w", err)

@@ -25,6 +25,9 @@ import (
 // records; a strict difficulty must agree with it. A directory with no
 // chain yet holds only the genesis of difficulty.
 func readBestChain(dataDir string, difficulty uint32, strict bool) ([]chain.Block, uint32, error) {
+	if st, err := os.Stat(dataDir); err != nil || !st.IsDir() {
+		return nil, 0, fmt.Errorf("no data directory at %s", dataDir)
+	}
 	if _, err := os.Stat(StorePath(dataDir)); errors.Is(err, fs.ErrNotExist) {
 		return []chain.Block{chain.Genesis(difficulty)}, difficulty, nil
 	}

@@ -320,6 +320,14 @@ func (n *Node) cancelExpect(peerID string) {
 	n.waitMu.Unlock()
 }
 
+// syncWaiting reports whether a sync request to the peer is in flight.
+func (n *Node) syncWaiting(peerID string) bool {
+	n.waitMu.Lock()
+	defer n.waitMu.Unlock()
+	_, ok := n.waiting[peerID]
+	return ok
+}
+
 // deliverSync hands a blocks answer to a waiting sync request.
 func (n *Node) deliverSync(peerID string, bl netpeers.Blocks) bool {
 	n.waitMu.Lock()
