@@ -64,6 +64,9 @@ func showHelp(stdout io.Writer, fs *flag.FlagSet) error {
 	return nil
 }
 
+// The node is what the dashboard drives.
+var _ ui.Node = (*node.Node)(nil)
+
 // exitError carries an exit status to main.
 type exitError struct {
 	code int
