@@ -143,6 +143,20 @@ func TestWireProtocolAgainstTheBinary(t *testing.T) {
 		node.waitFor("block_accepted", 10*time.Second, func(ev map[string]any) bool { return ev["hash"] == c.Block["hash"] })
 	}
 	tipHash := v.ChainD8[2].Block["hash"]
+	// The node announces each new tip to its peers.
+	for {
+		tip := p.readType("tip")
+		if tip["tip"] == tipHash {
+			if tip["height"] != float64(3) || tip["work"] != "768" {
+				t.Errorf("tip frame %v, want height 3 and work 768", tip)
+			}
+			break
+		}
+	}
+	p.send(map[string]any{"type": "get_peers"})
+	if peers, ok := p.readType("peers")["peers"].([]any); !ok || len(peers) > 1000 {
+		t.Errorf("peers answer %v", peers)
+	}
 
 	// get_blocks after genesis, limited, then unlimited.
 	p.send(map[string]any{"type": "get_blocks", "locator": []string{v.GenesisD8Hash}, "limit": 2})
