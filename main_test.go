@@ -214,8 +214,8 @@ func TestHeadlessMinesInOrderAndShutsDownCleanly(t *testing.T) {
 func TestKill9WithPendingQueueLosesNothing(t *testing.T) {
 	dir := t.TempDir()
 	const n = 120
-	// Difficulty 18 keeps most of the queue pending when the kill comes.
-	p := startHeadless(t, "--data-dir", dir, "--difficulty", "18", "--listen", "", "--threads", "1")
+	// Difficulty 20 keeps most of the queue pending when the kill comes.
+	p := startHeadless(t, "--data-dir", dir, "--difficulty", "20", "--listen", "", "--threads", "1")
 	p.waitFor("started", 20*time.Second, nil)
 	var want []string
 	for i := 0; i < n; i++ {
@@ -230,13 +230,13 @@ func TestKill9WithPendingQueueLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.cmd.Wait()
-	before := len(exported(t, dir, "18")) - 1
+	before := len(exported(t, dir, "20")) - 1
 	t.Logf("%d of %d messages were mined before kill -9", before, n)
 	if before < 1 || before >= n {
 		t.Fatalf("all %d messages were mined before the kill; the test needs some mined and a pending queue", n)
 	}
 
-	p2 := startHeadless(t, "--data-dir", dir, "--difficulty", "18", "--listen", "", "--threads", "2")
+	p2 := startHeadless(t, "--data-dir", dir, "--difficulty", "20", "--listen", "", "--threads", "2")
 	p2.waitFor("started", 20*time.Second, nil)
 	for i := before; i < n; i++ {
 		p2.waitFor("block_mined", 120*time.Second, nil)
@@ -245,7 +245,7 @@ func TestKill9WithPendingQueueLosesNothing(t *testing.T) {
 	if err := p2.cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGINT: %v", err)
 	}
-	blocks := exported(t, dir, "18")[1:]
+	blocks := exported(t, dir, "20")[1:]
 	if len(blocks) != n {
 		t.Fatalf("chain has %d blocks, want %d", len(blocks), n)
 	}
