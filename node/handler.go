@@ -98,7 +98,10 @@ func parseHashOrZero(s string) chain.Hash {
 	return h
 }
 
-// serveBlocks answers get_blocks from the best chain.
+// serveBlocks answers get_blocks from the best chain. The loop only picks
+// the hashes; reading and sending the blocks is left to the server
+// goroutine, so a peer asking often cannot stall the loop. When that
+// goroutine is busy the request is dropped: the asker may ask again.
 func (n *Node) serveBlocks(from netpeers.PeerRef, req netpeers.GetBlocks) {
 	var loc []chain.Hash
 	for _, s := range req.Locator {
@@ -107,16 +110,43 @@ func (n *Node) serveBlocks(from netpeers.PeerRef, req netpeers.GetBlocks) {
 		}
 	}
 	nodes := n.index.After(loc, req.Limit)
-	out := make([]chain.Block, 0, len(nodes))
-	for _, nd := range nodes {
-		b, err := n.store.Block(nd.Hash)
-		if err != nil {
-			n.log.Error("serve get_blocks: read block", "hash", nd.Hash, "err", err)
-			break
-		}
-		out = append(out, *b)
+	job := serveJob{to: from, hashes: make([]chain.Hash, len(nodes))}
+	for i, nd := range nodes {
+		job.hashes[i] = nd.Hash
 	}
-	_ = n.net.Send(from.ID, netpeers.Blocks{Blocks: out})
+	select {
+	case n.serveQ <- job:
+	default:
+		n.log.Warn("get_blocks dropped: answering too many", "peer", from.Addr)
+	}
+}
+
+// serveJob is a get_blocks answer to read from the store and send.
+type serveJob struct {
+	to     netpeers.PeerRef
+	hashes []chain.Hash
+}
+
+// serveLoop reads and sends get_blocks answers until ctx ends. Blocks are
+// immutable by hash, so reading them outside the loop is safe.
+func (n *Node) serveLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case job := <-n.serveQ:
+			out := make([]chain.Block, 0, len(job.hashes))
+			for _, h := range job.hashes {
+				b, err := n.store.Block(h)
+				if err != nil {
+					n.log.Error("serve get_blocks: read block", "hash", h, "err", err)
+					break
+				}
+				out = append(out, *b)
+			}
+			_ = n.net.Send(job.to.ID, netpeers.Blocks{Blocks: out})
+		}
+	}
 }
 
 // bookAdapter stores the network's address book in the node's store.

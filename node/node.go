@@ -86,6 +86,7 @@ type Node struct {
 	stopping chan struct{}
 
 	chainDataSlots chan struct{} // bounds concurrent /get-blockchaindata builds
+	serveQ         chan serveJob // get_blocks answers for serveLoop
 }
 
 type inbound struct {
@@ -132,6 +133,7 @@ func Open(cfg Config) (*Node, error) {
 		waiting:        map[string]chan netpeers.Blocks{},
 		started:        make(chan struct{}),
 		chainDataSlots: make(chan struct{}, 2),
+		serveQ:         make(chan serveJob, 64),
 		stopping:       make(chan struct{}),
 	}
 	var err error
@@ -350,6 +352,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { n.syncLoop(gctx); return nil })
+	g.Go(func() error { n.serveLoop(gctx); return nil })
 	g.Go(func() error { return n.loop(gctx) })
 	err = g.Wait()
 	n.miner.stop()
