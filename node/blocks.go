@@ -33,7 +33,7 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 	if len(blocks) == 0 {
 		return 0, nil
 	}
-	now := time.Now()
+	now := n.cfg.Clock()
 	oldTip := n.index.Tip()
 	pre := n.validateAll(blocks, now)
 

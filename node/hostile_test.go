@@ -131,16 +131,54 @@ func TestForgedNumberCannotSneakInThroughAKnownOrphan(t *testing.T) {
 	}
 }
 
-func TestSameTextPostedManyTimesIsMinedEachTime(t *testing.T) {
-	a := startNode(t, "a", withoutListen())
-	const n = 20
-	for i := 0; i < n; i++ {
-		a.post("same words")
+func TestSameTextPostedAgainRightAfterItsBlockGetsANewID(t *testing.T) {
+	// A stopped clock: every post falls in the same millisecond.
+	stopped := time.Now()
+	a := startNode(t, "a", withoutListen(), func(c *Config) { c.Clock = func() time.Time { return stopped } })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var first, second chain.Hash
+	var err error
+	// All on the loop: post, mine the block at once (the pool is empty
+	// again), post the same text again.
+	derr := a.do(ctx, func() {
+		if err = a.Node.post("same words"); err != nil {
+			return
+		}
+		msg, _ := a.pool.next()
+		first = msg.MessageID
+		j, jerr := a.newJob(msg, a.index.Tip())
+		if jerr != nil {
+			err = jerr
+			return
+		}
+		nonce, h, _, tried := pow.NewTemplate(j.header, testDifficulty).Search(0, 1, 1<<30)
+		b := j.block
+		b.Nonce, b.ProofOfWork, b.Hash = nonce, tried, h.String()
+		if _, err = a.accept([]chain.Block{b}, netpeers.PeerRef{}, fromMiner); err != nil {
+			return
+		}
+		if err = a.Node.post("same words"); err != nil {
+			return
+		}
+		again, ok := a.pool.next()
+		if !ok {
+			err = context.Canceled // the second post vanished from the pool
+			return
+		}
+		second = again.MessageID
+	})
+	if derr != nil || err != nil {
+		t.Fatalf("do: %v, post/mine: %v", derr, err)
 	}
-	for i := 0; i < n; i++ {
-		a.waitFor("mined", 20*time.Second, minedMessage("same words"))
+	if first == second {
+		t.Fatal("the repeated post got the id of the message already on the chain")
 	}
-	if got := bestMessages(t, a.Node); len(got) != n {
-		t.Fatalf("chain holds %d copies, want %d", len(got), n)
+	a.waitFor("second copy mined", 20*time.Second, func(p Payload) bool {
+		m, ok := p.(BlockMined)
+		return ok && m.MessageID == second.String()
+	})
+	if got := bestMessages(t, a.Node); len(got) != 2 {
+		t.Fatalf("chain holds %q, want the text twice", got)
 	}
 }

@@ -36,15 +36,18 @@ type Config struct {
 	Listen       string // "" = do not accept peers
 	Peers        []string
 	Difficulty   uint32
-	Threads      int // mining threads; 0 = all cores
-	PingInterval time.Duration
-	MaxPeers     int
-	Name         string // devnet: the node's name in events
+	Threads      int           // mining threads; 0 = all cores
+	PingInterval time.Duration // 0: netpeers' default
+	MaxPeers     int           // 0: netpeers' default
+	Name         string        // devnet: the node's name in events
 	// LinkDelay adds a one-way delay to connections this node dials (devnet).
 	LinkDelay func(addr string) time.Duration
 	// SyncTimeout bounds one get_blocks request during sync.
 	SyncTimeout time.Duration
-	Logger      *slog.Logger
+	// Clock gives the time messages are signed at and blocks are judged
+	// against (the 2-hour rule); nil means time.Now. Tests fix it.
+	Clock  func() time.Time
+	Logger *slog.Logger
 }
 
 // Node is a running full node.
@@ -104,17 +107,14 @@ func Open(cfg Config) (*Node, error) {
 	if cfg.Threads <= 0 {
 		cfg.Threads = runtime.NumCPU()
 	}
-	if cfg.PingInterval <= 0 {
-		cfg.PingInterval = 10 * time.Second
-	}
-	if cfg.MaxPeers <= 0 {
-		cfg.MaxPeers = 32
-	}
 	if cfg.SyncTimeout <= 0 {
 		cfg.SyncTimeout = 15 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
@@ -251,6 +251,7 @@ func (n *Node) load() error {
 			return err
 		}
 	}
+	n.lastPost = n.pool.lastTime()
 	n.publishStatus()
 	return nil
 }
@@ -309,9 +310,6 @@ func (n *Node) Addr() string {
 
 // Subscribe returns the node's events until ctx ends.
 func (n *Node) Subscribe(ctx context.Context) <-chan Event { return n.events.subscribe(ctx) }
-
-// DroppedEvents counts progress events slow subscribers missed.
-func (n *Node) DroppedEvents() uint64 { return n.events.Dropped() }
 
 func (n *Node) emit(p Payload) {
 	_, droppable := p.(MiningProgress)
@@ -439,7 +437,7 @@ func (n *Node) Post(ctx context.Context, text string) error {
 func (n *Node) post(text string) error {
 	// Signing times strictly increase, so posts keep their order and the
 	// same text posted twice gets two message ids.
-	ts := max(time.Now().UnixMilli(), n.lastPost+1, n.pool.lastTime()+1)
+	ts := max(n.cfg.Clock().UnixMilli(), n.lastPost+1)
 	id := chain.MessageID(n.wallet.Sender(), ts, text)
 	for _, onChain := n.index.HasMessage(id); onChain || n.pool.has(id); _, onChain = n.index.HasMessage(id) {
 		ts++
