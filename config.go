@@ -70,6 +70,11 @@ func loadConfig(path string) (Config, error) {
 		var de *toml.DecodeError
 		if errors.As(err, &de) {
 			row, _ := de.Position()
+			if key := strings.Join(de.Key(), "."); settingForms[key] != "" {
+				// go-toml names Go types ("main.Config.Difficulty of type
+				// int"); say it in the user's terms.
+				return cfg, fmt.Errorf("%s:%d: %s: the value is not %s", path, row, key, settingForms[key])
+			}
 			return cfg, fmt.Errorf("%s:%d: %s", path, row, de.Error())
 		}
 		return cfg, fmt.Errorf("%s: %w", path, err)
@@ -78,6 +83,29 @@ func loadConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("%s:%d: %w", path, lineOf(string(data), err.key), err)
 	}
 	return cfg, nil
+}
+
+// settingForms says, for each setting, the form its value must take.
+var settingForms = map[string]string{
+	"listen":        `a "host:port" string, e.g. "0.0.0.0:8333" ("" to accept no peers)`,
+	"peers":         `a list of "host:port" strings, e.g. ["10.0.0.2:8333"]`,
+	"data_dir":      `a directory path string`,
+	"difficulty":    `a whole number from 1 to 255, e.g. 24`,
+	"threads":       `a whole number from 0 (all cores) to 1024`,
+	"ping_interval": `a duration string from "100ms" to "10s", e.g. "10s"`,
+	"max_peers":     `a whole number from 1 to 1000`,
+	"log_file":      `a file path string`,
+}
+
+// flagNames maps a setting to the flag that overrides it, where they differ.
+var flagNames = map[string]string{"peers": "peer"}
+
+// flagName is the command-line spelling of setting key.
+func flagName(key string) string {
+	if f, ok := flagNames[key]; ok {
+		return f
+	}
+	return strings.ReplaceAll(key, "_", "-")
 }
 
 // settingError names the setting a bad value belongs to.
@@ -91,12 +119,12 @@ func (e *settingError) Error() string { return e.key + ": " + e.msg }
 func (c *Config) check() *settingError {
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			return &settingError{"listen", fmt.Sprintf("%q is not host:port", c.Listen)}
+			return &settingError{"listen", fmt.Sprintf("%q is not host:port (e.g. 0.0.0.0:8333)", c.Listen)}
 		}
 	}
 	for _, p := range c.Peers {
 		if _, _, err := net.SplitHostPort(p); err != nil {
-			return &settingError{"peers", fmt.Sprintf("%q is not host:port", p)}
+			return &settingError{"peers", fmt.Sprintf("%q is not host:port (e.g. 10.0.0.2:8333)", p)}
 		}
 	}
 	if c.Difficulty < 1 || c.Difficulty > 255 {
@@ -197,7 +225,7 @@ func (o *options) resolve() (Config, error) {
 		cfg.DataDir = defaultDataDir()
 	}
 	if err := cfg.check(); err != nil {
-		return cfg, fmt.Errorf("--%s: %s", strings.ReplaceAll(err.key, "_", "-"), err.msg)
+		return cfg, fmt.Errorf("--%s: %s", flagName(err.key), err.msg)
 	}
 	return cfg, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,7 +20,8 @@ func TestConfigTable(t *testing.T) {
 				return c.Listen == "127.0.0.1:9000" && len(c.Peers) == 1 && c.Difficulty == 12 && c.Threads == 3 && c.pingInterval().Seconds() == 2
 			}},
 		{"unknown key", "listen = \"127.0.0.1:1\"\nport = 3\n", ":2: unknown setting \"port\"", nil},
-		{"wrong type", "\n\ndifficulty = \"high\"\n", ":3:", nil},
+		{"wrong type", "\n\ndifficulty = \"high\"\n", ":3: difficulty: the value is not a whole number from 1 to 255", nil},
+		{"wrong type of list", "peers = \"10.0.0.2:8333\"\n", `:1: peers: the value is not a list of "host:port" strings`, nil},
 		{"bad peer", "peers = [\"nohost\"]\n", ":1: peers", nil},
 		{"zero difficulty", "difficulty = 0\n", ":1: difficulty", nil},
 		{"negative threads", "# x\nthreads = -2\n", ":2: threads", nil},
@@ -70,4 +72,31 @@ func FuzzLoadConfig(f *testing.F) {
 			t.Fatalf("accepted an invalid config: %+v", cfg)
 		}
 	})
+}
+
+// TestFlagErrorsNameTheFlag: a bad flag value is reported under the flag as
+// the user typed it, with the form it should take.
+func TestFlagErrorsNameTheFlag(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--peer", "nonsense"}, `--peer: "nonsense" is not host:port (e.g. 10.0.0.2:8333)`},
+		{[]string{"--data-dir", t.TempDir(), "--listen", "nope"}, `--listen: "nope" is not host:port`},
+		{[]string{"--difficulty", "0"}, "--difficulty: 0 is not between 1 and 255"},
+	} {
+		var o options
+		fs := o.flagSet("meshchain")
+		if err := fs.Parse(c.args); err != nil {
+			t.Fatal(err)
+		}
+		o.set = map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { o.set[f.Name] = true })
+		o.configPath = filepath.Join(t.TempDir(), "none.toml")
+		os.WriteFile(o.configPath, nil, 0o600)
+		_, err := o.resolve()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: got %v, want %q", c.args, err, c.want)
+		}
+	}
 }

@@ -77,6 +77,8 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 		}
 		defer os.RemoveAll(dir)
 		root = dir
+	} else if err := os.MkdirAll(root, 0o700); err != nil {
+		return fmt.Errorf("--data-dir: %w", err)
 	}
 	logPath := filepath.Join(root, "devnet.log")
 	logW := stderr

@@ -240,11 +240,11 @@ func (p *chainPane) listLines(w int) []string {
 		if i == p.cursor {
 			mark = "▸ "
 		}
-		row := mark + fitRight(commas(b.Height), c.height) + " " + fit(short(b.Hash), 8) + " "
+		row := mark + fitRight(commas(b.Height), c.height) + " " + fit(shortHash(b.Hash), 8) + " "
 		if c.sender {
 			row += fit(short(b.Sender), 8) + " "
 		}
-		row += fit(blockTime(b.TimeStamp, p.now, p.loc, c.wide), c.time) + " " + Sanitize(b.Message)
+		row += fit(blockTime(b.TimeStamp, p.now, p.loc, c.wide), c.time) + " " + messageText(b.Message)
 		row = fit(row, w)
 		switch {
 		case i == p.cursor && p.focused:
@@ -299,7 +299,7 @@ func (p *chainPane) treeLines(w int) []string {
 // treeText is a block's line in the fork view, fitted to w: the message is
 // cut before the tags, which say why the block matters.
 func (p *chainPane) treeText(n *node.TreeNode, w int) string {
-	head := fmt.Sprintf("#%s %s", commas(n.Height), short(n.Hash))
+	head := fmt.Sprintf("#%s %s", commas(n.Height), shortHash(n.Hash))
 	if w >= 60 {
 		head += " " + short(n.Sender)
 	}

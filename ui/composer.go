@@ -98,6 +98,8 @@ func checkMessage(s string) error {
 	switch {
 	case len(s) == 0:
 		return errors.New("the message is empty: type some text first")
+	case isBlank(s):
+		return errors.New("the message is only spaces: type some text first")
 	case !utf8.ValidString(s):
 		return errors.New("the message is not valid UTF-8")
 	case len(s) > chain.MaxMessageBytes:

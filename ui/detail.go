@@ -46,7 +46,7 @@ func (p *detailPane) Home()        { p.offset = 0 }
 func (p *detailPane) End()         { p.Scroll(math.MaxInt32) }
 
 func (p *detailPane) View() string {
-	title := fmt.Sprintf("Block #%s %s", commas(p.summary.Height), short(p.summary.Hash))
+	title := fmt.Sprintf("Block #%s %s", commas(p.summary.Height), shortHash(p.summary.Hash))
 	status := "esc close"
 	lines := p.content(p.w - 4)
 	if p.offset > 0 || len(lines) > p.visible() {

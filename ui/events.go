@@ -158,7 +158,7 @@ var wrapEvent = map[string]bool{"started": true, "warning": true}
 func describe(pl node.Payload) (label, text string, ok bool) {
 	switch e := pl.(type) {
 	case node.Started:
-		text = fmt.Sprintf("listening on %s, height %s, tip %s", Sanitize(e.Listen), commas(e.Height), short(e.Tip))
+		text = fmt.Sprintf("listening on %s, height %s, tip %s", Sanitize(e.Listen), commas(e.Height), shortHash(e.Tip))
 		if e.WalletCreated {
 			text += "; new wallet written to " + Sanitize(e.WalletPath) + ": back up its words"
 		}
@@ -173,7 +173,7 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		}
 		return label, fmt.Sprintf("%s, queue %d", quote(e.Message), e.Queue), true
 	case node.BlockMined:
-		return "mined", fmt.Sprintf("#%s %s %s in %s, %s attempts", commas(e.Height), short(e.Hash),
+		return "mined", fmt.Sprintf("#%s %s %s in %s, %s attempts", commas(e.Height), shortHash(e.Hash),
 			quote(e.Message), seconds(e.Seconds), humanCount(float64(e.Attempts))), true
 	case node.BlockAccepted:
 		if e.Peer == "" {
@@ -184,9 +184,9 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		if !e.OnBest {
 			side = " (side chain)"
 		}
-		return "block", fmt.Sprintf("#%s %s%s from %s %s", commas(e.Height), short(e.Hash), side, Sanitize(e.Peer), quote(e.Message)), true
+		return "block", fmt.Sprintf("#%s %s%s from %s %s", commas(e.Height), shortHash(e.Hash), side, Sanitize(e.Peer), quote(e.Message)), true
 	case node.BlockRejected:
-		text = fmt.Sprintf("#%s %s: %s", commas(e.Height), short(e.Hash), Sanitize(e.Reason))
+		text = fmt.Sprintf("#%s %s: %s", commas(e.Height), shortHash(e.Hash), Sanitize(e.Reason))
 		if e.Peer != "" {
 			text += " from " + Sanitize(e.Peer)
 		}
@@ -195,13 +195,13 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		}
 		return "rejected", text, true
 	case node.Fork:
-		text = fmt.Sprintf("#%s %s on %s, not on our tip %s", commas(e.Height), short(e.Hash), short(e.Parent), short(e.Tip))
+		text = fmt.Sprintf("#%s %s on %s, not on our tip %s", commas(e.Height), shortHash(e.Hash), shortHash(e.Parent), shortHash(e.Tip))
 		if e.Peer != "" {
 			text += ", from " + Sanitize(e.Peer)
 		}
 		return "fork", text, true
 	case node.Reorg:
-		text = fmt.Sprintf("depth %d: #%s %s → #%s %s", e.Depth, commas(e.OldHeight), short(e.OldTip), commas(e.NewHeight), short(e.NewTip))
+		text = fmt.Sprintf("depth %d: #%s %s → #%s %s", e.Depth, commas(e.OldHeight), shortHash(e.OldTip), commas(e.NewHeight), shortHash(e.NewTip))
 		if e.Returned > 0 {
 			text += fmt.Sprintf(", %d %s back to the pool", e.Returned, plural(uint64(e.Returned), "message", "messages"))
 		}
@@ -256,7 +256,7 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		if e.Peer != "" {
 			parts = append(parts, "from "+Sanitize(e.Peer))
 		}
-		parts = append(parts, fmt.Sprintf("%d %s, height %s, tip %s", e.Blocks, plural(uint64(max(e.Blocks, 0)), "block", "blocks"), commas(e.Height), short(e.Tip)))
+		parts = append(parts, fmt.Sprintf("%d %s, height %s, tip %s", e.Blocks, plural(uint64(max(e.Blocks, 0)), "block", "blocks"), commas(e.Height), shortHash(e.Tip)))
 		if e.Note != "" {
 			parts = append(parts, Sanitize(e.Note))
 		}

@@ -22,6 +22,22 @@ func short(s string) string {
 	return Sanitize(s)
 }
 
+// shortHash shows a block hash in 8 columns by its significant digits: the
+// leading zeros every mined hash shares are skipped ("…639a83b", not
+// "00000000"), so blocks stay apart at any difficulty. The detail view shows
+// the whole hash.
+func shortHash(s string) string {
+	zeros := len(s) - len(strings.TrimLeft(s, "0"))
+	if zeros == 0 || len(s) <= 8 {
+		return short(s)
+	}
+	rest := s[zeros:]
+	if len(rest) > 7 {
+		rest = rest[:7]
+	}
+	return "…" + Sanitize(rest)
+}
+
 // commas formats n with thousands separators: 1200 -> "1,200".
 func commas(n uint64) string {
 	s := strconv.FormatUint(n, 10)
@@ -203,9 +219,27 @@ func fitRight(s string, w int) string {
 	return strings.Repeat(" ", w-lipgloss.Width(s)) + s
 }
 
-// quote wraps a sanitized message in quotes for one-line lists.
+// quote wraps a sanitized message in quotes for one-line lists; a message
+// of only white space reads (blank).
 func quote(msg string) string {
+	if isBlank(msg) {
+		return blankMessage
+	}
 	return `"` + Sanitize(msg) + `"`
+}
+
+// blankMessage stands for a message of only white space, which the protocol
+// accepts from peers but which would otherwise show as an empty row.
+const blankMessage = "(blank)"
+
+func isBlank(msg string) bool { return strings.TrimSpace(msg) == "" }
+
+// messageText is a message for a list row: sanitized, or (blank).
+func messageText(msg string) string {
+	if isBlank(msg) {
+		return blankMessage
+	}
+	return Sanitize(msg)
 }
 
 // spread places left and right on one line of width w, right-aligned,

@@ -38,8 +38,8 @@ func (m Model) header(w int) string {
 	}
 	fields := []string{
 		pair("height", commas(m.snap.Height)),
-		pair("tip", short(m.snap.Tip)),
-		pair("net", short(m.snap.Genesis)),
+		pair("tip", shortHash(m.snap.Tip)),
+		pair("net", shortHash(m.snap.Genesis)),
 		pair("node", Sanitize(m.snap.Listen)),
 		pair("wallet", short(m.snap.Sender)),
 	}

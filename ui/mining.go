@@ -117,7 +117,7 @@ func (p *miningPane) lines(w, room int) []string {
 	}
 	if p.lastMined != nil {
 		b := p.lastMined
-		found := fmt.Sprintf("last found #%s %s", commas(b.Height), short(b.Hash))
+		found := fmt.Sprintf("last found #%s %s", commas(b.Height), shortHash(b.Hash))
 		took := " in " + seconds(b.Seconds)
 		ls = append(ls, line{p.st.OK.Render(firstFit(w,
 			found+took+", "+humanCount(float64(b.Attempts))+" attempts",

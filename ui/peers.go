@@ -180,10 +180,7 @@ func (p *peersPane) lines(w int) []string {
 	n := p.visible()
 	for i := p.offset; i < len(p.peers) && i < p.offset+n; i++ {
 		pi := p.peers[i]
-		mark := "  "
-		if pi.SyncPeer {
-			mark = "▶ "
-		}
+		mark := statusMark(pi)
 		var row strings.Builder
 		row.WriteString(mark)
 		sep := ""
@@ -252,6 +249,21 @@ func fitColumns(cols []peerColumn, w int, hasNote bool) []peerColumn {
 		out = append(out, n)
 	}
 	return out
+}
+
+// statusMark leads a peer's row: the sync peer, or a text marker for the
+// statuses that colour alone would show (NO_COLOR terminals keep only faint
+// text, which some draw like any other).
+func statusMark(pi node.PeerInfo) string {
+	switch {
+	case pi.SyncPeer:
+		return "▶ "
+	case pi.Status == node.PeerOfflineStatus:
+		return "✕ "
+	case pi.Status == node.PeerPenalizedStatus:
+		return "! "
+	}
+	return "  "
 }
 
 // peerHeight is the height a peer announced, or "-" for an address never
