@@ -1,20 +1,30 @@
 // Package pow is meshchain's mining kernel: given a block header it searches
 // nonces for a hash with the required leading zero bits (PROTOCOL.md section
-// 1), spending one SHA-256 compression per attempt.
+// 1), spending at most one SHA-256 compression per attempt.
 //
 // Bytes 0..63 of the 96-byte header do not depend on the nonce, so
 // NewTemplate hashes them once and keeps the SHA-256 state (the midstate).
-// Each attempt then restores that state and compresses the last 64-byte
-// block: header bytes 64..95, with the nonce at 88..95, followed by the
-// padding of a 96-byte message, which is constant.
+// Each attempt then compresses only the last 64-byte block: header bytes
+// 64..95, with the nonce at 88..95, followed by the padding of a 96-byte
+// message, which is constant.
 //
-// Only crypto/sha256's public API is used, so its assembly (SHA-NI, AVX2)
-// does the compression: the midstate is restored with UnmarshalBinary and,
-// after the final block has been written whole, the digest is read back from
-// AppendBinary, whose state words are the digest once the padding has been
-// hashed. That skips Sum's copy of the hash and its padding writes. A
-// self-check at start-up falls back to Write+Sum, and then to a full
-// sha256.Sum256 per attempt, should a future crypto/sha256 change either.
+// On amd64 with SHA extensions (modeSHANI) an assembly kernel goes further:
+// the nonce is message words 6 and 7 of that block, so rounds 0..5 and the
+// message-schedule terms built only from other words are computed once per
+// template; the kernel hashes two nonces interleaved (one stream alone waits
+// on the latency of the round instruction), loops over a whole batch
+// without returning to Go, and computes only the digest's first 8 bytes,
+// which decide the difficulty test for up to 64 bits. Go confirms each
+// candidate with crypto/sha256 before reporting it.
+//
+// Elsewhere, and as the fallback, only crypto/sha256's public API is used,
+// so its assembly (SHA-NI, AVX2) does the compression: the midstate is
+// restored with UnmarshalBinary and, after the final block has been written
+// whole, the digest is read back from AppendBinary, whose state words are
+// the digest once the padding has been hashed. That skips Sum's copy of the
+// hash and its padding writes. A self-check at start-up falls back to
+// Write+Sum, and then to a full sha256.Sum256 per attempt, should a future
+// crypto/sha256 change either.
 //
 // The package is pure: no goroutines, no clock, no I/O. A Template is used
 // by one goroutine at a time; a miner running on several goroutines gives
@@ -50,6 +60,9 @@ const (
 	modeSum
 	// modeFull hashes all 96 bytes with sha256.Sum256: two compressions.
 	modeFull
+	// modeSHANI runs the assembly kernel (kernel_amd64.s): two nonces at a
+	// time, rounds 0..5 skipped, only the first 8 bytes of each digest.
+	modeSHANI
 )
 
 // stateHash is what modeReadout and modeSum need from crypto/sha256's digest.
@@ -71,6 +84,10 @@ const (
 // bestMode is the fastest mode that passed the start-up self-check.
 var bestMode = detectMode()
 
+// portableMode is the fastest crypto/sha256 mode that passed the self-check:
+// bestMode when the CPU has no SHA extensions.
+var portableMode = detectPortableMode()
+
 // Template is one block header being mined at one difficulty. It holds the
 // midstate and reusable buffers, so Search does not allocate. A Template
 // must not be used by two goroutines at once: use Clone.
@@ -86,6 +103,7 @@ type Template struct {
 	mid    []byte       // marshalled state after bytes 0..63; shared by clones, never written
 	final  [64]byte     // header bytes 64..95, then the padding of a 96-byte message
 	out    []byte       // reused buffer for AppendBinary or Sum
+	shani  *shaniState  // modeSHANI only; shared by clones, never written
 }
 
 // NewTemplate precomputes the midstate of header h for mining at the given
@@ -102,7 +120,11 @@ func newTemplate(h chain.Header, difficulty uint32, m mode) *Template {
 	copy(t.final[:], h[midstateBytes:])
 	t.final[chain.HeaderSize-midstateBytes] = 0x80 // padding: a 1 bit, zeros, then the length
 	binary.BigEndian.PutUint64(t.final[56:], chain.HeaderSize*8)
-	if m == modeFull {
+	switch m {
+	case modeFull:
+		return t
+	case modeSHANI:
+		t.shani = newSHANIState(&h)
 		return t
 	}
 	sh, ok := sha256.New().(stateHash)
@@ -124,7 +146,7 @@ func newTemplate(h chain.Header, difficulty uint32, m mode) *Template {
 func (t *Template) Clone() *Template {
 	c := *t
 	c.out = make([]byte, 0, marshalCap)
-	if t.mode == modeFull {
+	if t.mode == modeFull || t.mode == modeSHANI {
 		return &c
 	}
 	sh := sha256.New().(stateHash)
@@ -140,6 +162,9 @@ func (t *Template) Clone() *Template {
 // hash meets the difficulty, with that hash, and how many attempts it made,
 // the winning one included. Callers keep nonces within chain.MaxSafeInteger.
 func (t *Template) Search(start, step, count uint64) (nonce uint64, hash chain.Hash, found bool, tried uint64) {
+	if t.mode == modeSHANI {
+		return t.searchSHANI(start, step, count)
+	}
 	n := start
 	for tried < count {
 		tried++
@@ -151,6 +176,36 @@ func (t *Template) Search(start, step, count uint64) (nonce uint64, hash chain.H
 			}
 		}
 		n += step
+	}
+	return 0, chain.Hash{}, false, tried
+}
+
+// searchSHANI is Search on the assembly kernel. The kernel stops at the
+// first pair of nonces with a candidate; each candidate in the pair is
+// hashed again with crypto/sha256, in nonce order, and the scan resumes
+// after the pair when neither meets the difficulty (possible only above 64
+// bits, where the kernel's 8-byte test is necessary but not sufficient).
+// When count is odd the last pair's second nonce is hashed but never
+// reported or counted.
+func (t *Template) searchSHANI(start, step, count uint64) (nonce uint64, hash chain.Hash, found bool, tried uint64) {
+	n := start
+	for tried < count {
+		left := count - tried
+		iters := (left + shaniLanes - 1) / shaniLanes
+		idx := scanSHANI(t.shani, n, step, iters, t.prefix)
+		if idx == iters {
+			return 0, chain.Hash{}, false, count
+		}
+		tried += idx * shaniLanes
+		n += idx * shaniLanes * step
+		for lane := 0; lane < shaniLanes && tried < count; lane++ {
+			tried++
+			t.header.SetNonce(n)
+			if h := chain.Hash(sha256.Sum256(t.header[:])); t.meets(h) {
+				return n, h, true, tried
+			}
+			n += step
+		}
 	}
 	return 0, chain.Hash{}, false, tried
 }
@@ -173,7 +228,7 @@ func (t *Template) attempt(nonce uint64) []byte {
 		t.restore()
 		t.h.Write(t.final[:chain.HeaderSize-midstateBytes])
 		return t.h.Sum(t.out[:0])
-	default:
+	default: // modeFull; modeSHANI only confirms candidates this way
 		t.header.SetNonce(nonce)
 		sum := sha256.Sum256(t.header[:])
 		return append(t.out[:0], sum[:]...)
@@ -200,9 +255,42 @@ func prefixMask(d uint32) uint64 {
 	return ^(^uint64(0) >> d)
 }
 
-// detectMode picks the fastest mode whose hashes match sha256.Sum256 on
-// this build of crypto/sha256.
+// detectMode picks the fastest mode whose hashes match sha256.Sum256: the
+// SHA-NI kernel when the CPU has it and it passes, else the portable one.
 func detectMode() mode {
+	if hasSHANI && selfCheckSHANI() {
+		return modeSHANI
+	}
+	return detectPortableMode()
+}
+
+// selfCheckSHANI reports whether the kernel finds exactly the nonces a
+// plain hash finds, on a fixed header at a difficulty with many winners.
+func selfCheckSHANI() bool {
+	var h chain.Header
+	for i := range h {
+		h[i] = byte(i*53 + 7)
+	}
+	const d = 6
+	k := newTemplate(h, d, modeSHANI)
+	p := newTemplate(h, d, modeFull)
+	for start := uint64(0); start < 512; {
+		n1, h1, f1, t1 := k.Search(start, 1, 512-start)
+		n2, h2, f2, t2 := p.Search(start, 1, 512-start)
+		if n1 != n2 || h1 != h2 || f1 != f2 || t1 != t2 {
+			return false
+		}
+		if !f1 {
+			return true
+		}
+		start += t1
+	}
+	return true
+}
+
+// detectPortableMode picks the fastest crypto/sha256 mode whose hashes match
+// sha256.Sum256 on this build of crypto/sha256.
+func detectPortableMode() mode {
 	if _, ok := sha256.New().(stateHash); !ok {
 		return modeFull
 	}

@@ -12,21 +12,39 @@ import (
 	"github.com/meshchain/meshchain/chain"
 )
 
-var allModes = []struct {
+type namedMode struct {
 	name string
 	mode mode
-}{
-	{"readout", modeReadout},
-	{"sum", modeSum},
-	{"full", modeFull},
 }
 
-func TestBestModeIsReadout(t *testing.T) {
+// allModes is every mode this machine can run: the SHA-NI kernel joins
+// the portable ones when the CPU has SHA extensions.
+var allModes = func() []namedMode {
+	ms := []namedMode{{"readout", modeReadout}, {"sum", modeSum}, {"full", modeFull}}
+	if hasSHANI {
+		ms = append(ms, namedMode{"shani", modeSHANI})
+	}
+	return ms
+}()
+
+func TestPortableModeIsReadout(t *testing.T) {
 	// The benchmarks' figures assume the one-compression readout path. If a
 	// crypto/sha256 upgrade changes its marshalled state, mining still works
 	// (slower); this test says so loudly.
-	if bestMode != modeReadout {
-		t.Errorf("bestMode = %d, want modeReadout (%d): crypto/sha256's marshalled state changed", bestMode, modeReadout)
+	if portableMode != modeReadout {
+		t.Errorf("portableMode = %d, want modeReadout (%d): crypto/sha256's marshalled state changed", portableMode, modeReadout)
+	}
+}
+
+func TestBestModeUsesSHANI(t *testing.T) {
+	// A CPU with SHA extensions must mine on the kernel: if the self-check
+	// rejected it, the kernel is wrong on this machine.
+	want := portableMode
+	if hasSHANI {
+		want = modeSHANI
+	}
+	if bestMode != want {
+		t.Errorf("bestMode = %d, want %d (hasSHANI %v)", bestMode, want, hasSHANI)
 	}
 }
 

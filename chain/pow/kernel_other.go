@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package pow
+
+// Without the amd64 assembly there is no SHA-NI kernel: Templates use the
+// portable crypto/sha256 path.
+const hasSHANI = false
+
+const shaniLanes = 2
+
+func scanSHANI(st *shaniState, start, step, iters, mask uint64) (idx uint64) {
+	panic("pow: the SHA-NI kernel is not built on this platform")
+}
