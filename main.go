@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/charmbracelet/x/term"
+
 	"github.com/meshchain/meshchain/node"
 	"github.com/meshchain/meshchain/ui"
 	"github.com/meshchain/meshchain/wallet"
@@ -192,18 +194,16 @@ func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr i
 		}
 		return nil
 	case "import":
-		sc := bufio.NewScanner(stdin)
-		sc.Buffer(make([]byte, 64*1024), 64*1024)
-		var words, pass string
-		if sc.Scan() {
-			words = sc.Text()
+		words, pass, err := readWords(stdin, stderr)
+		if err != nil {
+			return &exitError{1, err}
 		}
-		if sc.Scan() {
-			pass = strings.TrimRight(sc.Text(), "\r")
+		if err := wallet.CheckMnemonic(words); err != nil {
+			return &exitError{1, fmt.Errorf("%w (the words go on the first line of standard input, an optional passphrase on the second)", err)}
 		}
 		w, err := wallet.FromMnemonic(words, pass)
 		if err != nil {
-			return &exitError{1, fmt.Errorf("%w (expected 12 to 24 English BIP39 words on the first line of standard input)", err)}
+			return &exitError{1, err}
 		}
 		if err := w.Save(dataDir, o.force); err != nil {
 			return &exitError{1, err}
@@ -213,6 +213,35 @@ func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr i
 	default:
 		return &exitError{2, fmt.Errorf("wallet needs one of new, show, import (got %q)", sub)}
 	}
+}
+
+// readWords reads the mnemonic and the passphrase: on a terminal by two
+// prompts that do not echo, otherwise as the first two lines of stdin.
+func readWords(stdin io.Reader, stderr io.Writer) (words, pass string, err error) {
+	if f, ok := stdin.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		fmt.Fprint(stderr, "Wallet words (12 to 24, not shown as you type), then Enter: ")
+		w, err := term.ReadPassword(f.Fd())
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", "", fmt.Errorf("read the words: %w", err)
+		}
+		fmt.Fprint(stderr, "Passphrase, if the wallet has one (Enter for none; not shown): ")
+		p, err := term.ReadPassword(f.Fd())
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return "", "", fmt.Errorf("read the passphrase: %w", err)
+		}
+		return string(w), string(p), nil
+	}
+	sc := bufio.NewScanner(stdin)
+	sc.Buffer(make([]byte, 64*1024), 64*1024)
+	if sc.Scan() {
+		words = sc.Text()
+	}
+	if sc.Scan() {
+		pass = strings.TrimRight(sc.Text(), "\r")
+	}
+	return words, pass, nil
 }
 
 func runVerify(o options, cfg Config, stdout io.Writer) error {

@@ -279,9 +279,15 @@ func TestWalletCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "02f632717d78bf73e74aa8461e2e782532abae4eed5110241025afb59ebfd3d2fd") {
 		t.Fatalf("import --force: exit %d\n%s", code, out)
 	}
-	out, code = runCmd(t, "abandon abandon nonsense\n", "wallet", "import", "--data-dir", t.TempDir())
-	if code != 1 || !strings.Contains(out, "invalid mnemonic") {
-		t.Fatalf("invalid import: exit %d\n%s", code, out)
+	for _, bad := range []struct{ words, want string }{
+		{"abandon abandon nonsense\n", `word 3 "nonsense" is not in the English BIP39 word list`},
+		{strings.TrimSuffix(words, " about") + "\n", "11 words given"},
+		{strings.TrimSuffix(words, "about") + "abandon\n", "the checksum does not match"},
+	} {
+		out, code = runCmd(t, bad.words, "wallet", "import", "--data-dir", t.TempDir())
+		if code != 1 || !strings.Contains(out, bad.want) {
+			t.Fatalf("invalid import %q: exit %d, want %q in\n%s", bad.words, code, bad.want, out)
+		}
 	}
 	out, code = runCmd(t, "", "wallet", "show", "--words", "--data-dir", dir)
 	if code != 0 || !strings.Contains(out, words) {
