@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,6 +141,23 @@ func TestGoldenHelp(t *testing.T) {
 	hs.tm.Type("?")
 	hs.waitUntil("full help", func(m Model) bool { return m.showHelp })
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+// TestGoldenHelpSmall: at 80x24 the full help lists every key: groups that
+// do not fit beside the others wrap below them instead of being dropped.
+func TestGoldenHelpSmall(t *testing.T) {
+	f := newFakeNode(busySnapshot())
+	hs := startHarness(t, f, 80, 24)
+	hs.waitUntil("snapshot", loaded(0))
+	hs.tm.Type("?")
+	hs.waitUntil("full help", func(m Model) bool { return m.showHelp })
+	out := hs.finish()
+	for _, want := range []string{"tab", "shift+tab", "toggle help", "quit", "write message", "zoom pane", "bottom"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help at 80x24 lacks %q", want)
+		}
+	}
+	teatest.RequireEqualOutput(t, []byte(out))
 }
 
 func TestGoldenSmallTerminal(t *testing.T) {

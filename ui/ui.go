@@ -890,8 +890,7 @@ func (m Model) View() tea.View {
 func (m Model) footer(w int) string {
 	km := m.keys.helpFor(m.focus, m.chain.treeMode)
 	if m.showHelp {
-		m.help.SetWidth(w)
-		return m.help.FullHelpView(km.FullHelp())
+		return m.fullHelp(km.FullHelp(), w)
 	}
 	right := m.help.ShortHelpView(km.tail)
 	room := max(0, w-lipgloss.Width(right)-3)
@@ -905,6 +904,35 @@ func (m Model) footer(w int) string {
 		left = trunc(m.help.ShortHelpView(km.ShortHelp()), room)
 	}
 	return spread(left, right, w)
+}
+
+// fullHelp lays the help's groups out side by side and wraps a group that
+// does not fit onto rows below, so every key stays listed however narrow the
+// terminal (the help bubble drops whole columns that overflow).
+func (m Model) fullHelp(groups [][]key.Binding, w int) string {
+	m.help.SetWidth(0) // each group alone never needs cutting
+	const gap = "   "
+	var rows []string
+	var row []string
+	rowW := 0
+	for _, g := range groups {
+		col := m.help.FullHelpView([][]key.Binding{g})
+		cw := lipgloss.Width(col)
+		if len(row) > 0 && rowW+len(gap)+cw > w {
+			rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+			row, rowW = nil, 0
+		}
+		if len(row) > 0 {
+			row = append(row, gap)
+			rowW += len(gap)
+		}
+		row = append(row, col)
+		rowW += cw
+	}
+	if len(row) > 0 {
+		rows = append(rows, lipgloss.JoinHorizontal(lipgloss.Top, row...))
+	}
+	return strings.Join(rows, "\n")
 }
 
 // clip makes content exactly fit w×h: long lines are cut, missing lines
