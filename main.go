@@ -323,7 +323,11 @@ func runNodes(ctx context.Context, nodes []*node.Node, stdin io.Reader, stdout i
 	defer cancel()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(nodes))
-	out := &lineWriter{w: stdout}
+	out := newLineWriter(stdout, outputQueueBytes)
+	written := make(chan struct{})
+	go func() { defer close(written); out.run() }()
+	// After the nodes and their subscriptions end, the last lines are written.
+	defer func() { out.close(); <-written }()
 	for _, n := range nodes {
 		evs := n.Subscribe(ctx)
 		wg.Add(2)
@@ -389,10 +393,27 @@ func postLines(ctx context.Context, n *node.Node, stdin io.Reader, out *lineWrit
 	}
 }
 
-// lineWriter prints whole JSON lines from several goroutines.
+// outputQueueBytes bounds the headless output waiting for standard output.
+const outputQueueBytes = 8 << 20
+
+// lineWriter prints whole JSON lines from several goroutines. Lines wait in
+// a queue bounded in bytes and are written by run's goroutine, so a slow
+// reader of standard output costs lines (counted, then reported with an
+// output_dropped line), never a wait for the node's subscription.
 type lineWriter struct {
-	mu sync.Mutex
-	w  io.Writer
+	w     io.Writer
+	limit int
+
+	mu      sync.Mutex
+	queue   [][]byte
+	bytes   int
+	dropped int
+	closed  bool
+	wake    chan struct{}
+}
+
+func newLineWriter(w io.Writer, limit int) *lineWriter {
+	return &lineWriter{w: w, limit: limit, wake: make(chan struct{}, 1)}
 }
 
 func (l *lineWriter) writeJSON(v any) {
@@ -400,9 +421,57 @@ func (l *lineWriter) writeJSON(v any) {
 	if err != nil {
 		return
 	}
+	b = append(b, '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.w.Write(append(b, '\n'))
+	if l.closed {
+		return
+	}
+	if l.bytes+len(b) > l.limit {
+		l.dropped++
+		return
+	}
+	l.queue = append(l.queue, b)
+	l.bytes += len(b)
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// close ends run once the queued lines are written.
+func (l *lineWriter) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run writes queued lines until close, then what is left.
+func (l *lineWriter) run() {
+	for {
+		l.mu.Lock()
+		batch, dropped, closed := l.queue, l.dropped, l.closed
+		l.queue, l.bytes, l.dropped = nil, 0, 0
+		l.mu.Unlock()
+		for _, b := range batch {
+			l.w.Write(b)
+		}
+		if dropped > 0 {
+			b, _ := json.Marshal(map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano),
+				"event": "output_dropped", "lines": dropped, "reason": "standard output is read too slowly"})
+			l.w.Write(append(b, '\n'))
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) == 0 && dropped == 0 {
+			<-l.wake
+		}
+	}
 }
 
 func runDashboard(cfg Config, stderr io.Writer) error {

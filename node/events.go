@@ -11,12 +11,19 @@ type Event struct {
 	Time    time.Time
 	Node    string // devnet: which node; empty otherwise
 	Payload Payload
+	// Seq numbers the node's events from 1; a jump shows events this
+	// subscriber did not get (progress ticks, or a queue that was full).
+	Seq uint64
+	// Missed counts events other than progress that this subscriber lost,
+	// because its queue was full, just before this one: a reader that
+	// keeps state from events should take a fresh snapshot.
+	Missed uint64
 }
 
 // Payload is the typed body of an event; Kind is its wire name.
 type Payload interface{ Kind() string }
 
-// MarshalJSON flattens the event: {"time":…,"event":kind,["node":…,] payload fields}.
+// MarshalJSON flattens the event: {"time":…,"event":kind,["node":…,]["seq":…,]["missed":…,] payload fields}.
 func (e Event) MarshalJSON() ([]byte, error) {
 	body, err := json.Marshal(e.Payload)
 	if err != nil {
@@ -34,6 +41,12 @@ func (e Event) MarshalJSON() ([]byte, error) {
 	put("event", e.Payload.Kind())
 	if e.Node != "" {
 		put("node", e.Node)
+	}
+	if e.Seq != 0 {
+		put("seq", e.Seq)
+	}
+	if e.Missed != 0 {
+		put("missed", e.Missed)
 	}
 	return json.Marshal(fields)
 }
