@@ -18,8 +18,22 @@ type Node struct {
 	Time      int64 // Unix milliseconds of the message
 }
 
-// MaxOrphans bounds the orphan pool; the oldest orphan is dropped first.
+// MaxOrphans bounds the orphan pool. When it is full, the oldest orphan of
+// the sender holding the most goes first, so a flooding peer evicts only its
+// own.
 const MaxOrphans = 1024
+
+// MaxForkDepth is how far below the best tip a side branch may fork and
+// still be kept: deeper branches with less work than the best chain are
+// refused when they arrive unasked and pruned when the tip leaves them
+// behind. A heavier chain is never refused for its depth.
+const MaxForkDepth = 100
+
+// RelayWindow is how many blocks' work a side block may trail the best tip
+// by and still be relayed: those are the competitors fork choice may yet
+// pick; anything further behind is kept (within MaxForkDepth) but not
+// passed on.
+const RelayWindow = 6
 
 // maxInvalid bounds how many invalid block hashes are remembered.
 const maxInvalid = 8192
@@ -32,10 +46,11 @@ type Index struct {
 	nodes      map[Hash]*Node
 	best       []*Node         // best chain by height; best[0] is genesis
 	bestMsgs   map[Hash]uint64 // message id -> height, for blocks on the best chain
+	side       map[Hash]*Node  // valid blocks off the best chain, for pruning
 
-	orphans     map[Hash]*Block // by block hash
-	orphanKids  map[Hash][]Hash // parent hash -> orphan hashes
-	orphanOrder []Hash          // arrival order, for eviction
+	orphans     map[Hash]*orphan  // by block hash
+	orphanKids  map[Hash][]Hash   // parent hash -> orphan hashes
+	orphanOrder map[string][]Hash // owner -> its orphans in arrival order, for eviction
 	invalid     map[Hash]ErrorCode
 	invalidFIFO []Hash
 }
@@ -48,14 +63,23 @@ func NewIndex(d uint32) *Index {
 	ts, _ := ParseTime(GenesisTime)
 	root.Time = ts
 	return &Index{
-		difficulty: d,
-		nodes:      map[Hash]*Node{gh: root},
-		best:       []*Node{root},
-		bestMsgs:   map[Hash]uint64{},
-		orphans:    map[Hash]*Block{},
-		orphanKids: map[Hash][]Hash{},
-		invalid:    map[Hash]ErrorCode{},
+		difficulty:  d,
+		nodes:       map[Hash]*Node{gh: root},
+		best:        []*Node{root},
+		bestMsgs:    map[Hash]uint64{},
+		side:        map[Hash]*Node{},
+		orphans:     map[Hash]*orphan{},
+		orphanKids:  map[Hash][]Hash{},
+		orphanOrder: map[string][]Hash{},
+		invalid:     map[Hash]ErrorCode{},
 	}
+}
+
+// orphan is a held block whose parent is unknown, with the key of whoever
+// sent it (the pool is shared out by owner).
+type orphan struct {
+	block *Block
+	owner string
 }
 
 // Difficulty is the network's difficulty.
@@ -110,11 +134,11 @@ func (ix *Index) Orphans() int { return len(ix.orphans) }
 // OrphanRoot follows an orphan's ancestry to the first missing parent.
 func (ix *Index) OrphanRoot(h Hash) Hash {
 	for i := 0; i < MaxOrphans; i++ {
-		b, ok := ix.orphans[h]
+		o, ok := ix.orphans[h]
 		if !ok {
 			return h
 		}
-		p, err := ParseHash(b.PrevHash)
+		p, err := ParseHash(o.block.PrevHash)
 		if err != nil {
 			return h
 		}
@@ -171,17 +195,20 @@ func (r *Result) Reorg() bool { return len(r.Disconnected) > 0 }
 // parent is unknown is held as an orphan; a block that breaks a rule returns
 // a *RuleError and changes nothing.
 func (ix *Index) Add(b *Block, now time.Time) (*Result, error) {
-	return ix.add(b, nil, now)
+	return ix.AddFrom(b, nil, "", now)
 }
 
 // AddVerified takes in a block that the caller already passed through
 // Validate against its parent in this index (so signatures can be checked
 // in parallel outside). Duplicate messages are still checked here.
 func (ix *Index) AddVerified(b *Block, p *Parsed, now time.Time) (*Result, error) {
-	return ix.add(b, p, now)
+	return ix.AddFrom(b, p, "", now)
 }
 
-func (ix *Index) add(b *Block, pre *Parsed, now time.Time) (*Result, error) {
+// AddFrom is Add (pre nil) or AddVerified (pre set) for a block sent by
+// owner, a key naming its sender: if the block is held as an orphan it
+// counts against that owner's share of the pool.
+func (ix *Index) AddFrom(b *Block, pre *Parsed, owner string, now time.Time) (*Result, error) {
 	res := &Result{OldTip: ix.Tip()}
 	res.NewTip = res.OldTip
 	claimed, err := ParseHash(b.Hash)
@@ -206,7 +233,8 @@ func (ix *Index) add(b *Block, pre *Parsed, now time.Time) (*Result, error) {
 	}
 	parent := ix.nodes[prev]
 	if parent == nil {
-		if err := ix.holdOrphan(b, claimed, prev, now); err != nil {
+		if err := ix.holdOrphan(b, claimed, prev, owner, now); err != nil {
+			ix.rememberInvalid(claimed, err)
 			return res, err
 		}
 		res.Orphan = true
@@ -260,6 +288,7 @@ func (ix *Index) link(b *Block, p *Parsed, parent *Node) *Node {
 		Time:      p.Time,
 	}
 	ix.nodes[n.Hash] = n
+	ix.side[n.Hash] = n // until setTip or AppendStored puts it on the best chain
 	return n
 }
 
@@ -289,11 +318,13 @@ func (ix *Index) setTip(n *Node) {
 	}
 	for _, old := range ix.best[fork.Height+1:] {
 		delete(ix.bestMsgs, old.MessageID)
+		ix.side[old.Hash] = old
 	}
 	ix.best = ix.best[:fork.Height+1]
 	for i := len(path) - 1; i >= 0; i-- {
 		ix.best = append(ix.best, path[i])
 		ix.bestMsgs[path[i].MessageID] = path[i].Height
+		delete(ix.side, path[i].Hash)
 	}
 }
 
@@ -325,9 +356,10 @@ func Diff(from, to *Node) (disconnected, connected []*Node) {
 	return disconnected, connected
 }
 
-func (ix *Index) holdOrphan(b *Block, h, prev Hash, now time.Time) error {
-	// An orphan cannot be checked against its parent yet, but its own hash
-	// and work can: that keeps junk out of the pool.
+func (ix *Index) holdOrphan(b *Block, h, prev Hash, owner string, now time.Time) error {
+	// An orphan cannot be checked against its parent yet, but everything
+	// else can: its hash and work, its message, its signature and its time.
+	// Only a block that may really be valid takes a place in the pool.
 	if b.Difficulty != ix.difficulty {
 		return ruleErrorf(InvalidDifficulty, "difficulty %d, the network's is %d", b.Difficulty, ix.difficulty)
 	}
@@ -341,43 +373,69 @@ func (ix *Index) holdOrphan(b *Block, h, prev Hash, now time.Time) error {
 		return ruleErrorf(PreviousHashBlockError, "prev_hash %s names no known block, and %v", prev.Short(), err)
 	}
 	if err := checkMessage(b.Message); err != nil {
-		return err
+		return afterHash{err}
 	}
-	if len(ix.orphanOrder) >= MaxOrphans {
-		ix.dropOrphan(ix.orphanOrder[0])
+	if err := VerifySignature(p.Sender, p.Signature, p.MessageID); err != nil {
+		return afterHash{err}
+	}
+	if limit := now.Add(MaxFutureDrift).UnixMilli(); p.Time > limit {
+		return afterHash{ruleErrorf(InvalidTimestamp, "timeStamp %s is more than %v ahead of this node's clock", b.TimeStamp, MaxFutureDrift)}
+	}
+	if len(ix.orphans) >= MaxOrphans {
+		ix.dropOrphan(ix.orphanOrder[ix.largestOwner(owner)][0])
 	}
 	cp := *b
-	ix.orphans[h] = &cp
+	ix.orphans[h] = &orphan{block: &cp, owner: owner}
 	ix.orphanKids[prev] = append(ix.orphanKids[prev], h)
-	ix.orphanOrder = append(ix.orphanOrder, h)
+	ix.orphanOrder[owner] = append(ix.orphanOrder[owner], h)
 	return nil
 }
 
+// largestOwner is the owner holding the most orphans; between equals the
+// newcomer's own share goes first, then the smallest key, so the choice
+// does not depend on map order.
+func (ix *Index) largestOwner(newcomer string) string {
+	best, most := "", -1
+	for o, hs := range ix.orphanOrder {
+		switch n := len(hs); {
+		case n > most, n == most && o == newcomer, n == most && best != newcomer && o < best:
+			best, most = o, n
+		}
+	}
+	return best
+}
+
+// OrphansOf is how many held orphans owner sent.
+func (ix *Index) OrphansOf(owner string) int { return len(ix.orphanOrder[owner]) }
+
 func (ix *Index) dropOrphan(h Hash) {
-	b, ok := ix.orphans[h]
+	o, ok := ix.orphans[h]
 	if !ok {
 		return
 	}
 	delete(ix.orphans, h)
-	prev, _ := ParseHash(b.PrevHash)
-	kids := ix.orphanKids[prev]
-	for i, k := range kids {
-		if k == h {
-			kids = append(kids[:i:i], kids[i+1:]...)
-			break
-		}
-	}
-	if len(kids) == 0 {
+	prev, _ := ParseHash(o.block.PrevHash)
+	if kids := without(ix.orphanKids[prev], h); len(kids) == 0 {
 		delete(ix.orphanKids, prev)
 	} else {
 		ix.orphanKids[prev] = kids
 	}
-	for i, k := range ix.orphanOrder {
+	if order := without(ix.orphanOrder[o.owner], h); len(order) == 0 {
+		delete(ix.orphanOrder, o.owner)
+	} else {
+		ix.orphanOrder[o.owner] = order
+	}
+}
+
+// without removes the first h from hs, copying so that no other slice
+// sharing the array sees the change.
+func without(hs []Hash, h Hash) []Hash {
+	for i, k := range hs {
 		if k == h {
-			ix.orphanOrder = append(ix.orphanOrder[:i:i], ix.orphanOrder[i+1:]...)
-			break
+			return append(hs[:i:i], hs[i+1:]...)
 		}
 	}
+	return hs
 }
 
 // adoptOrphans connects held orphans that descend from n, breadth first.
@@ -388,7 +446,7 @@ func (ix *Index) adoptOrphans(res *Result, n *Node, now time.Time) {
 		queue = queue[1:]
 		kids := append([]Hash(nil), ix.orphanKids[parent.Hash]...)
 		for _, k := range kids {
-			b := ix.orphans[k]
+			b := ix.orphans[k].block
 			ix.dropOrphan(k)
 			acc, err := ix.connect(b, nil, parent, now)
 			if err != nil {
@@ -443,6 +501,7 @@ func (ix *Index) AppendStored(b *Block) (*Node, error) {
 		return nil, ruleErrorf(DuplicateMessage, "message %s is already in block %d", p.MessageID.Short(), h)
 	}
 	n := ix.link(b, p, tip)
+	delete(ix.side, n.Hash)
 	ix.best = append(ix.best, n)
 	ix.bestMsgs[n.MessageID] = n.Height
 	return n, nil
@@ -525,6 +584,87 @@ func (ix *Index) LocatorFrom(n *Node) []Hash {
 			n = n.Parent
 		}
 		out = append(out, n.Hash)
+	}
+	return out
+}
+
+// ForkPoint is the last block that n's chain shares with the best chain (n
+// itself when it is on the best chain).
+func (ix *Index) ForkPoint(n *Node) *Node {
+	for !ix.OnBest(n) {
+		n = n.Parent
+	}
+	return n
+}
+
+// DeepFork reports whether a branch through parent, whose last block would
+// reach endWork, forks from the best chain more than MaxForkDepth blocks
+// below the tip while carrying less work than the tip: a branch not worth
+// keeping unless asked for. Equal work is kept, as the smaller tip hash may
+// win it.
+func (ix *Index) DeepFork(parent *Node, endWork *big.Int) bool {
+	tip := ix.Tip()
+	if endWork.Cmp(tip.Work) >= 0 {
+		return false
+	}
+	return ix.ForkPoint(parent).Height+MaxForkDepth < tip.Height
+}
+
+// Competes reports whether n is on the best chain or trails the tip by at
+// most RelayWindow blocks' work: a block fork choice may still pick, and so
+// one worth relaying.
+func (ix *Index) Competes(n *Node) bool {
+	if ix.OnBest(n) {
+		return true
+	}
+	lag := new(big.Int).Sub(ix.Tip().Work, n.Work)
+	window := new(big.Int).Mul(BlockWork(ix.difficulty), big.NewInt(RelayWindow))
+	return lag.Cmp(window) <= 0
+}
+
+// SideBlocks is how many valid blocks off the best chain the index holds.
+func (ix *Index) SideBlocks() int { return len(ix.side) }
+
+// PruneStale forgets every side block whose branch forks from the best
+// chain more than MaxForkDepth blocks below the tip, and returns them, so
+// the caller can delete them from its store too. Side blocks have less
+// work than the tip (or equal work and a larger hash), so these are
+// branches fork choice has left behind for good, unless they are extended,
+// and then they arrive again.
+func (ix *Index) PruneStale() []*Node {
+	tip := ix.Tip()
+	if tip.Height <= MaxForkDepth || len(ix.side) == 0 {
+		return nil
+	}
+	floor := tip.Height - MaxForkDepth
+	// Fork heights are memoised: a branch's blocks share theirs.
+	forkAt := map[*Node]uint64{}
+	forkHeight := func(n *Node) uint64 {
+		var path []*Node
+		for !ix.OnBest(n) {
+			if h, ok := forkAt[n]; ok {
+				for _, p := range path {
+					forkAt[p] = h
+				}
+				return h
+			}
+			path = append(path, n)
+			n = n.Parent
+		}
+		for _, p := range path {
+			forkAt[p] = n.Height
+		}
+		return n.Height
+	}
+	var out []*Node
+	for _, n := range ix.side {
+		if forkHeight(n) < floor {
+			out = append(out, n)
+		}
+	}
+	for _, n := range out {
+		delete(ix.side, n.Hash)
+		delete(ix.nodes, n.Hash)
 	}
 	return out
 }
