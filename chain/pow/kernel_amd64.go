@@ -38,6 +38,13 @@ func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
 //go:noescape
 func scanSHANI(st *shaniState, start, step, iters, mask uint64) (idx uint64)
 
+// prefixSHANI runs one iteration of scanSHANI's code on nonces start and
+// start+step and returns each one's first 8 digest bytes (big-endian): a
+// window into the kernel for tests.
+//
+//go:noescape
+func prefixSHANI(st *shaniState, start, step uint64) (p0, p1 uint64)
+
 // shaniLanes is how many nonces scanSHANI hashes per iteration.
 const shaniLanes = 2
 
