@@ -160,6 +160,26 @@ func TestGoldenHelpSmall(t *testing.T) {
 	teatest.RequireEqualOutput(t, []byte(out))
 }
 
+// TestGoldenGraphemes: messages holding joined emoji, flags and combining
+// marks keep every border in line (checked here by the width of each line
+// and in tmux by ui/tmux_test.go's real binary).
+func TestGoldenGraphemes(t *testing.T) {
+	snap := busySnapshot()
+	msgs := []string{"family 👨\u200d👩\u200d👧 at home", "flag 🇮🇩 and ✌🏽 peace", "cafe\u0301 ❤\ufe0f combining"}
+	for i, msg := range msgs {
+		snap.Recent[i].Message = msg
+	}
+	hs := startHarness(t, newFakeNode(snap), goldenW, goldenH)
+	hs.waitUntil("snapshot", loaded(0))
+	out := hs.finish()
+	for i, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		if g, w := ansi.StringWidth(line), ansi.StringWidthWc(line); g != w || g > goldenW {
+			t.Errorf("line %d is %d cells by cluster and %d by code point (width %d):\n%s", i, g, w, goldenW, line)
+		}
+	}
+	teatest.RequireEqualOutput(t, []byte(out))
+}
+
 func TestGoldenSmallTerminal(t *testing.T) {
 	evs := busyEvents()
 	f := newFakeNode(busySnapshot(), evs...)

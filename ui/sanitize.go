@@ -5,6 +5,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/charmbracelet/x/ansi"
+	"github.com/rivo/uniseg"
 )
 
 // Sanitize makes untrusted text (messages, addresses, agents, reasons: anything
@@ -42,6 +45,46 @@ func Sanitize(s string) string {
 			b.WriteString(s[i : i+size])
 		}
 		i += size
+	}
+	return evenWidths(b.String())
+}
+
+// evenWidths rewrites the grapheme clusters whose width terminals disagree
+// on. Bubble Tea measures by code point (wcwidth) unless the terminal says it
+// draws whole clusters (mode 2027), while layout measures clusters, so a
+// joined emoji such as 👨‍👩‍👧 (one cluster, two cells; three emoji, six cells
+// by code point) would push pane borders out of line in tmux. Such a cluster
+// is drawn as its parts, without joiners, variation selectors and skin tones,
+// on which both agree; one that still disagrees becomes U+FFFD.
+func evenWidths(s string) string {
+	if isPlainASCII(s) {
+		return s
+	}
+	var b strings.Builder
+	g := uniseg.NewGraphemes(s)
+	changed := false
+	for g.Next() {
+		c := g.Str()
+		if ansi.StringWidth(c) == ansi.StringWidthWc(c) {
+			b.WriteString(c)
+			continue
+		}
+		changed = true
+		parts := strings.Map(func(r rune) rune {
+			switch {
+			case r == '\u200d', r == '\ufe0e', r == '\ufe0f', r >= 0x1f3fb && r <= 0x1f3ff:
+				return -1
+			}
+			return r
+		}, c)
+		if ansi.StringWidth(parts) == ansi.StringWidthWc(parts) {
+			b.WriteString(parts)
+		} else {
+			b.WriteRune(utf8.RuneError)
+		}
+	}
+	if !changed {
+		return s
 	}
 	return b.String()
 }

@@ -3,6 +3,8 @@ package ui
 import (
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/x/ansi"
 )
 
 func TestSanitize(t *testing.T) {
@@ -19,7 +21,7 @@ func TestSanitize(t *testing.T) {
 		{"invalid UTF-8", "ok\xff\xfe!", `ok\xff\xfe!`},
 		{"truncated rune", "é\xc3", `é\xc3`},
 		{"unicode kept", "héllo wörld 日本語 🚀", "héllo wörld 日本語 🚀"},
-		{"emoji ZWJ sequence kept", "👩\u200d💻", "👩\u200d💻"},
+		{"emoji ZWJ sequence drawn as its parts (terminals disagree on its width)", "👩\u200d💻", "👩💻"},
 		{"combining mark kept", "e\u0301", "e\u0301"},
 		{"replacement char kept", "\ufffd", "\ufffd"},
 		{"no-break space kept", "a\u00a0b", "a\u00a0b"},
@@ -70,4 +72,22 @@ func FuzzSanitize(f *testing.F) {
 			t.Fatalf("Sanitize is not idempotent on %q", s)
 		}
 	})
+}
+
+// TestSanitizeEvenWidths: clusters whose width depends on how the terminal
+// measures are drawn as parts on which every method agrees, so borders stay
+// in line in tmux (by code point) and in terminals that draw whole clusters.
+func TestSanitizeEvenWidths(t *testing.T) {
+	for _, s := range []string{"family 👨\u200d👩\u200d👧 here", "flag 🇮🇩", "e\u0301 combining", "❤\ufe0f", "✌🏽 peace", "日本語"} {
+		got := Sanitize(s)
+		if g, w := ansi.StringWidth(got), ansi.StringWidthWc(got); g != w {
+			t.Errorf("Sanitize(%q) = %q: %d cells by cluster, %d by code point", s, got, g, w)
+		}
+	}
+	if got := Sanitize("👨\u200d👩\u200d👧"); got != "👨👩👧" {
+		t.Errorf("family: got %q", got)
+	}
+	if got := Sanitize("e\u0301"); got != "e\u0301" {
+		t.Errorf("a combining mark must stay: got %q", got)
+	}
 }
