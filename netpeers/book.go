@@ -39,6 +39,7 @@ type entry struct {
 	self      bool     // the address turned out to be this node
 	sess      *session // the online session at this address, if any
 	inbound   bool
+	proven    bool // nodeID was proven by its last session
 
 	lastRTT, smoothRTT, minRTT time.Duration
 	height                     uint64
@@ -258,7 +259,7 @@ func (s *Server) peerAddrsFor(asker *session) []string {
 		if !e.dialable() || e.lastSeen.IsZero() || e.penaltyUntil.After(now) {
 			continue
 		}
-		if e.addr == asker.ref.Addr || e.addr == asker.dialAddr || (e.nodeID != "" && e.nodeID == asker.hello.NodeID) {
+		if e.addr == asker.ref.Addr || e.addr == asker.dialAddr || (e.nodeID != "" && e.nodeID == asker.ref.ID) {
 			continue
 		}
 		es = append(es, e)
@@ -356,7 +357,7 @@ func (s *Server) Peers() []PeerInfo {
 			Addr: e.addr, NodeID: e.nodeID, Status: st, Inbound: e.inbound,
 			LastRTT: e.lastRTT, SmoothRTT: e.smoothRTT, MinRTT: e.minRTT,
 			Height: e.height, Tip: e.tip, Work: e.work,
-			LastChange: e.lastChange, Failures: e.failures,
+			LastChange: e.lastChange, Failures: e.failures, Proven: e.proven,
 		}
 		if st == StatusPenalised {
 			info.Penalty = e.penalty
@@ -486,8 +487,12 @@ func (s *Server) records() []PeerRecord {
 	s.sortEntriesLocked(es, now)
 	out := make([]PeerRecord, 0, len(es))
 	for _, e := range es {
+		id := e.nodeID
+		if !isHex(id, 64) {
+			id = "" // an unproven peer's connection is no id to keep
+		}
 		out = append(out, PeerRecord{
-			Addr: e.addr, NodeID: e.nodeID,
+			Addr: e.addr, NodeID: id,
 			LastRTT: e.lastRTT, SmoothRTT: e.smoothRTT, MinRTT: e.minRTT,
 			Status: s.statusLocked(e, now), LastChange: e.lastChange,
 			Failures: e.failures, Penalty: e.penalty,

@@ -29,6 +29,7 @@ const (
 	ReasonUnsupportedVersion = "UnsupportedVersion" // hello version we do not speak
 	ReasonPenalized          = "Penalized"          // the peer is refused for a while
 	ReasonTimeout            = "Timeout"            // the peer was silent too long
+	ReasonFlood              = "Flood"              // frames faster than they can be answered
 )
 
 // Frame types as they appear in the "type" field.
@@ -43,6 +44,7 @@ const (
 	TypeGetPeers  = "get_peers"
 	TypePeers     = "peers"
 	TypeError     = "error"
+	TypeAuth      = "auth"
 )
 
 // Hello is the first frame of every session, sent by both sides at once.
@@ -55,6 +57,16 @@ type Hello struct {
 	Tip     string `json:"tip"`
 	Work    string `json:"work"`
 	Agent   string `json:"agent"`
+	// NodeKey (66 hex, compressed) and Challenge (64 hex) are sent by a
+	// node that proves its id; see PROTOCOL.md "Authenticated node ids".
+	NodeKey   string `json:"node_key,omitempty"`
+	Challenge string `json:"challenge,omitempty"`
+}
+
+// Auth proves the sender's node key: the second frame of a session when
+// both hellos carry node_key and challenge.
+type Auth struct {
+	Signature string `json:"signature"`
 }
 
 // Ping asks for a Pong with the same nonce; the round trip is the latency.
@@ -227,6 +239,13 @@ func Encode(frame any) ([]byte, error) {
 		}{TypeError, f}
 	case *Error:
 		return Encode(*f)
+	case Auth:
+		v = struct {
+			Type string `json:"type"`
+			Auth
+		}{TypeAuth, f}
+	case *Auth:
+		return Encode(*f)
 	default:
 		return nil, fmt.Errorf("netpeers: cannot encode %T as a frame", frame)
 	}
@@ -319,6 +338,8 @@ func Decode(data []byte) (any, error) {
 		h.Tip = d.str("tip", true)
 		h.Work = d.work()
 		h.Agent = d.str("agent", false)
+		h.NodeKey = d.str("node_key", false)
+		h.Challenge = d.str("challenge", false)
 		return h, d.err
 	case TypePing:
 		var p Ping
@@ -379,6 +400,9 @@ func Decode(data []byte) (any, error) {
 	case TypeError:
 		e := Error{Reason: d.str("reason", true)}
 		return e, d.err
+	case TypeAuth:
+		a := Auth{Signature: d.str("signature", true)}
+		return a, d.err
 	default:
 		return Unknown{Type: typ}, nil
 	}

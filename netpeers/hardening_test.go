@@ -122,7 +122,8 @@ func TestAddressBookBounded(t *testing.T) {
 }
 
 // A peer that names another node's address as its listen address and then
-// breaks a rule gets its own IP and port refused, not the other node's.
+// breaks a rule gets its own IP refused, not the other node's address;
+// even a proven peer's listen address is learned, never refused.
 func TestPenaltyNotTransferredByForeignListen(t *testing.T) {
 	s, err := New(testConfig(), newTestHandler())
 	if err != nil {
@@ -131,8 +132,9 @@ func TestPenaltyNotTransferredByForeignListen(t *testing.T) {
 	const honest = "198.51.100.1:8333"
 	ss := &session{s: s, inbound: true, remote: netip.MustParseAddrPort("192.0.2.7:50123")}
 	ss.setHello(Hello{Version: 1, Genesis: testGenesis, NodeID: NewNodeID(), Listen: honest, Tip: testGenesis, Work: "0"})
-	if ss.ref.Addr != "192.0.2.7:8333" || ss.banAddr != "192.0.2.7:8333" {
-		t.Errorf("peer named %q, refused as %q; want 192.0.2.7:8333 for both", ss.ref.Addr, ss.banAddr)
+	ss.setIdentity(true)
+	if ss.ref.Addr != "192.0.2.7:8333" || ss.banAddr != "" {
+		t.Errorf("peer named %q, refused as %q; want 192.0.2.7:8333 and no address", ss.ref.Addr, ss.banAddr)
 	}
 	s.penalize(ss.ref, ss.banAddr, ss.remote.Addr(), ReasonMalformedFrame+": test", nil)
 	s.mu.Lock()
@@ -339,7 +341,7 @@ func TestOtherVersionHelloWithOtherFields(t *testing.T) {
 	r.expectHello()
 	r.expectErrorThenClose(ReasonUnsupportedVersion+": ", websocket.StatusPolicyViolation)
 	again := dialRaw(t, s.Addr(), "/")
-	again.id = r.id
+	again.sameNode(r)
 	again.send(again.hello(""))
 	again.expectHello()
 	h.waitOnline(t, r.id)
@@ -411,10 +413,10 @@ func TestPenaltyTablesBounded(t *testing.T) {
 // flood of refused connections does not hold sockets open.
 func TestRefusedConnectionClosed(t *testing.T) {
 	cfg := testConfig()
-	cfg.MaxInbound = 1
+	cfg.MaxInboundLocal = 1
 	cfg.HandshakeTimeout = time.Minute
 	s, h := startServer(t, cfg)
-	onlineRaw(t, s, h) // takes the one place, past its handshake
+	onlineRaw(t, s, h) // takes the one place of its IP, past its handshake
 	req := "GET / HTTP/1.1\r\nHost: peer\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n" +
 		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
 	c, br, resp := rawHTTP(t, s.Addr(), req)

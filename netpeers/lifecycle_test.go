@@ -2,6 +2,7 @@ package netpeers
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"net/http"
@@ -61,10 +62,11 @@ func TestDialerSendsHelloFirst(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("the dialer sent nothing")
 	}
-	want := fmt.Sprintf(`{"type":"hello","version":1,"genesis":"%s","node_id":"%s","listen":"%s","height":0,"tip":"%s","work":"0","agent":"meshchain/test"}`,
-		testGenesis, s.NodeID(), s.Addr(), testGenesis)
-	if got != want {
-		t.Errorf("first frame\n got %s\nwant %s", got, want)
+	want := fmt.Sprintf(`{"type":"hello","version":1,"genesis":"%s","node_id":"%s","listen":"%s","height":0,"tip":"%s","work":"0","agent":"meshchain/test","node_key":"%s","challenge":"`,
+		testGenesis, s.NodeID(), s.Addr(), testGenesis, hex.EncodeToString(s.nodeKey[:]))
+	challenge, ok := strings.CutPrefix(got, want)
+	if !ok || len(challenge) != 64+2 || !isHex(challenge[:64], 64) || challenge[64:] != `"}` {
+		t.Errorf("first frame\n got %s\nwant %s<64 hex>\"}", got, want)
 	}
 	if err := <-errc; err != nil {
 		t.Errorf("Connect: %v", err)
@@ -79,6 +81,8 @@ func TestNoGoroutinesLeftAfterRun(t *testing.T) {
 	func() {
 		peerCfg := testConfig()
 		peerCfg.PenaltyTime = time.Millisecond
+		// The peer never dials back: case 3 expects each session to be ours.
+		peerCfg.RedialMin, peerCfg.RedialMax = time.Hour, time.Hour
 		peer, _ := newServerForLeakTest(t, peerCfg)
 		cfg := testConfig()
 		cfg.PenaltyTime = time.Millisecond

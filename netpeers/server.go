@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"golang.org/x/time/rate"
 )
 
 // Status is what hello and tip frames announce about a node's best chain.
@@ -24,11 +26,15 @@ type Status struct {
 	Work   string
 }
 
-// PeerRef names a peer: its node id (hex) and its address, the announced
-// listen address when it has one, else the remote address of the session.
+// PeerRef names a peer. ID is its node id when the peer proved it (Proven);
+// an unproven peer (no node_key in its hello) is known by its connection,
+// the remote "ip:port", whatever id its hello claims, so that nothing it
+// does can be charged to the node it names. Addr is where the peer is: the
+// address we dialled, a proven peer's listen address, else the connection.
 type PeerRef struct {
-	ID   string
-	Addr string
+	ID     string
+	Addr   string
+	Proven bool
 }
 
 // Handler is implemented by the node. Calls must return quickly. No
@@ -75,7 +81,7 @@ func (k PeerEventKind) String() string {
 type PeerEvent struct {
 	Kind    PeerEventKind
 	Peer    PeerRef
-	Hello   Hello // PeerOnline: the peer's hello, with Listen made dialable
+	Hello   Hello // PeerOnline: the peer's hello (claims, unless Peer.Proven), with Listen made dialable
 	Inbound bool
 	Reason  string    // PeerOffline, PeerPenalized: why
 	Until   time.Time // PeerPenalized: refused until then
@@ -123,13 +129,18 @@ type PeerInfo struct {
 	LastChange time.Time
 	Failures   int
 	Penalty    string
+	Proven     bool // NodeID is proven; else it names the connection
 }
 
 // Config is the transport's configuration; zero fields take the defaults below.
 type Config struct {
-	Listen           string        // "host:port"; "" = no server (dial only)
-	Genesis          string        // our genesis hash hex; peers of another genesis are refused
-	NodeID           string        // 64 hex, random, kept by the node
+	Listen  string // "host:port"; "" = no server (dial only)
+	Genesis string // our genesis hash hex; peers of another genesis are refused
+	NodeID  string // 64 hex; with NodeKey, hex(SHA-256(its public key)) (may be left empty)
+	// NodeKey proves NodeID to peers (PROTOCOL.md "Authenticated node
+	// ids"). Nil: hellos carry no node_key, and peers take this node for an
+	// unauthenticated tool; only tests and tools run so.
+	NodeKey          *secp256k1.PrivateKey
 	Agent            string        // "meshchain/<version>"
 	Peers            []string      // addresses to dial at start
 	MaxPeers         int           // sessions the dialer fills up to; default 32
@@ -138,12 +149,20 @@ type Config struct {
 	HandshakeTimeout time.Duration // default 10s
 	MaxInboundPerIP  int           // default 8, for non-loopback addresses
 	MaxInboundLocal  int           // per-IP limit for loopback addresses; default 64
-	MaxInbound       int           // default 2*MaxPeers
-	SendQueue        int           // frames queued per peer (32 MiB at most); overflow drops the peer; default 512
-	PenaltyTime      time.Duration // default 10m
-	RedialMin        time.Duration // first redial delay; default 1s
-	RedialMax        time.Duration // redial backoff cap; default 5m
-	SaveInterval     time.Duration // address book saves at most this often; default 5s
+	MaxInbound       int           // peer sessions from outside; at the limit one is evicted for a newcomer; default 2*MaxPeers
+	// MaxPendingInbound bounds inbound connections that have not finished
+	// their handshake; at the limit the oldest of them is closed for a
+	// newcomer. Default 4*MaxInbound.
+	MaxPendingInbound int
+	MaxChainData      int           // /get-blockchaindata downloads at once, apart from peer places; default 8
+	UpgradeRate       rate.Limit    // connections per second from one IP (never loopback); default 2
+	UpgradeBurst      int           // default 8
+	SendQueue         int           // frames queued per peer (32 MiB at most); overflow drops the peer; default 512
+	MaxQueuedTotal    int64         // bytes queued for all peers together; above it the peer with most is dropped; default 128 MiB
+	PenaltyTime       time.Duration // default 10m
+	RedialMin         time.Duration // first redial delay; default 1s
+	RedialMax         time.Duration // redial backoff cap; default 5m
+	SaveInterval      time.Duration // address book saves at most this often; default 5s
 	// LinkDelay (devnet) is a one-way delay added in both directions on
 	// connections we dial to addr, in the net.Conn layer.
 	LinkDelay func(addr string) time.Duration
@@ -172,6 +191,21 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxInbound <= 0 {
 		c.MaxInbound = 2 * c.MaxPeers
+	}
+	if c.MaxPendingInbound <= 0 {
+		c.MaxPendingInbound = 4 * c.MaxInbound
+	}
+	if c.MaxChainData <= 0 {
+		c.MaxChainData = 8
+	}
+	if c.UpgradeRate <= 0 {
+		c.UpgradeRate = 2
+	}
+	if c.UpgradeBurst <= 0 {
+		c.UpgradeBurst = 8
+	}
+	if c.MaxQueuedTotal <= 0 {
+		c.MaxQueuedTotal = 128 << 20
 	}
 	if c.SendQueue <= 0 {
 		c.SendQueue = 512
@@ -222,19 +256,27 @@ type Server struct {
 	h   Handler
 	log *slog.Logger
 
+	genesis [32]byte // cfg.Genesis, for auth digests
+	nodeKey [33]byte // our public node key, when cfg.NodeKey is set
+
 	mu       sync.Mutex
 	ln       net.Listener
-	sessions map[string]*session // node id -> online session
+	sessions map[string]*session // PeerRef.ID -> online session
 	book     map[string]*entry   // address -> entry
 	dialing  map[string]*dialAttempt
 	bansID   map[string]ban
 	bansAddr map[string]ban
 	bansIP   map[netip.Addr]ban
-	inByIP   map[netip.Addr]int
-	inTotal  int
-	// pendingIn are the inbound connections still waiting for the
-	// peer's hello: when a limit is reached, the oldest of them makes room.
-	pendingIn map[*inboundSlot]struct{}
+	// Inbound places, three kinds apart: sessions online, connections
+	// still in their handshake (the oldest makes room for a newcomer),
+	// and /get-blockchaindata downloads.
+	inByIP      map[netip.Addr]int
+	inTotal     int
+	pendingIn   map[*inboundSlot]struct{}
+	pendingByIP map[netip.Addr]int
+	dlByIP      map[netip.Addr]int
+	dlTotal     int
+	upgrades    map[netip.Addr]*rate.Limiter // per non-loopback IP
 	// events waits for the dispatcher, in the order of the registry
 	// changes that made them (both under mu).
 	events   []pendingEvent
@@ -251,9 +293,12 @@ type Server struct {
 	dirty       chan struct{} // wakes the address-book saver
 	eventSignal chan struct{} // wakes the event dispatcher
 
-	bookLimit  int   // maxBook; tests lower it
-	queueLimit int64 // maxQueueBytes; tests lower it
-	banLimit   int   // maxBans; tests lower it
+	bookLimit       int   // maxBook; tests lower it
+	queueLimit      int64 // maxQueueBytes; tests lower it
+	totalQueueLimit int64 // cfg.MaxQueuedTotal
+	banLimit        int   // maxBans; tests lower it
+
+	queuedTotal atomic.Int64 // bytes queued for all peers
 
 	liveConns  atomic.Int64 // open peer WebSocket connections, for tests
 	handshakes atomic.Int64 // hello exchanges completed, for tests
@@ -264,33 +309,54 @@ func New(cfg Config, h Handler) (*Server, error) {
 	if h == nil {
 		return nil, errors.New("netpeers: nil handler")
 	}
-	if !isHex(cfg.NodeID, 64) {
-		return nil, fmt.Errorf("netpeers: node id %q is not 64 lowercase hex digits", cfg.NodeID)
-	}
 	if cfg.Genesis == "" {
 		return nil, errors.New("netpeers: genesis hash is empty")
+	}
+	var genesis [32]byte
+	var nodeKey [33]byte
+	if cfg.NodeKey != nil {
+		if g, err := hex.DecodeString(cfg.Genesis); err != nil || len(g) != 32 {
+			return nil, fmt.Errorf("netpeers: genesis %q is not 64 hex digits", cfg.Genesis)
+		} else {
+			copy(genesis[:], g)
+		}
+		copy(nodeKey[:], cfg.NodeKey.PubKey().SerializeCompressed())
+		if id := NodeIDOf(cfg.NodeKey.PubKey()); cfg.NodeID == "" {
+			cfg.NodeID = id
+		} else if cfg.NodeID != id {
+			return nil, fmt.Errorf("netpeers: node id %s is not the node key's (%s)", cfg.NodeID, id)
+		}
+	}
+	if !isHex(cfg.NodeID, 64) {
+		return nil, fmt.Errorf("netpeers: node id %q is not 64 lowercase hex digits", cfg.NodeID)
 	}
 	cfg.setDefaults()
 	cfg.Peers = append([]string(nil), cfg.Peers...)
 	s := &Server{
-		cfg:         cfg,
-		h:           h,
-		log:         cfg.Logger,
-		sessions:    map[string]*session{},
-		book:        map[string]*entry{},
-		dialing:     map[string]*dialAttempt{},
-		bansID:      map[string]ban{},
-		bansAddr:    map[string]ban{},
-		bansIP:      map[netip.Addr]ban{},
-		inByIP:      map[netip.Addr]int{},
-		pendingIn:   map[*inboundSlot]struct{}{},
-		started:     make(chan struct{}),
-		kick:        make(chan struct{}, 1),
-		dirty:       make(chan struct{}, 1),
-		eventSignal: make(chan struct{}, 1),
-		bookLimit:   maxBook,
-		queueLimit:  maxQueueBytes,
-		banLimit:    maxBans,
+		cfg:             cfg,
+		genesis:         genesis,
+		nodeKey:         nodeKey,
+		h:               h,
+		log:             cfg.Logger,
+		sessions:        map[string]*session{},
+		book:            map[string]*entry{},
+		dialing:         map[string]*dialAttempt{},
+		bansID:          map[string]ban{},
+		bansAddr:        map[string]ban{},
+		bansIP:          map[netip.Addr]ban{},
+		inByIP:          map[netip.Addr]int{},
+		pendingIn:       map[*inboundSlot]struct{}{},
+		pendingByIP:     map[netip.Addr]int{},
+		dlByIP:          map[netip.Addr]int{},
+		upgrades:        map[netip.Addr]*rate.Limiter{},
+		started:         make(chan struct{}),
+		kick:            make(chan struct{}, 1),
+		dirty:           make(chan struct{}, 1),
+		eventSignal:     make(chan struct{}, 1),
+		bookLimit:       maxBook,
+		queueLimit:      maxQueueBytes,
+		totalQueueLimit: cfg.MaxQueuedTotal,
+		banLimit:        maxBans,
 	}
 	if cfg.Book != nil {
 		recs, err := cfg.Book.LoadPeers()
@@ -496,10 +562,11 @@ func (a *admission) release() {
 }
 
 // admit lets an inbound HTTP connection in, or refuses it and returns nil:
-// it needs the server running, a parseable address that is not banned, and
-// room within the inbound limits. A session is a peer session: its slot
-// waits for a hello and a ban refusal says when the ban ends; otherwise it
-// is a one-shot chain-data download. The caller must release an admission.
+// it needs the server running, a parseable address within its rate of
+// connections and not banned, and room within the inbound limits. A session
+// is a peer session: its slot waits for a hello and a ban refusal says when
+// the ban ends; otherwise it is a one-shot chain-data download, with places
+// of its own. The caller must release an admission.
 func (s *Server) admit(w http.ResponseWriter, r *http.Request, session bool) *admission {
 	ctx, ok := s.enter()
 	if !ok {
@@ -516,14 +583,18 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, session bool) *ad
 		return refuse("bad remote address", http.StatusBadRequest)
 	}
 	ip := remote.Addr().Unmap()
-	if until, banned := s.ipBanned(ip, time.Now()); banned {
+	now := time.Now()
+	if !s.upgradeAllowed(ip, now) {
+		return refuse("too many connections from your address", http.StatusTooManyRequests)
+	}
+	if until, banned := s.ipBanned(ip, now); banned {
 		msg := "penalised"
 		if session {
 			msg += " until " + until.UTC().Format(time.RFC3339)
 		}
 		return refuse(msg, http.StatusForbidden)
 	}
-	slot := s.reserveInbound(ip, session)
+	slot := s.reserveInbound(ip, session, now)
 	if slot == nil {
 		return refuse("too many connections", http.StatusServiceUnavailable)
 	}
@@ -579,96 +650,6 @@ func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
 	_ = c.Close(websocket.StatusNormalClosure, "")
 }
 
-// inboundSlot is one inbound connection counted against the limits.
-// Fields are guarded by Server.mu.
-type inboundSlot struct {
-	ip       netip.Addr
-	since    time.Time
-	conn     *websocket.Conn // once accepted
-	evicted  bool
-	released bool
-}
-
-// reserveInbound counts a new inbound connection from ip, or returns nil
-// when the limits refuse it. A connection that has not sent its hello yet
-// holds its place only until a newcomer needs it: at a limit, the oldest
-// such connection (from ip, when ip's own limit is the one reached) is
-// closed to make room, so idle handshakes cannot lock honest peers out.
-// pending marks a peer session (evictable until its handshake ends).
-func (s *Server) reserveInbound(ip netip.Addr, pending bool) *inboundSlot {
-	s.mu.Lock()
-	limit := s.cfg.MaxInboundPerIP
-	if ip.IsLoopback() {
-		limit = s.cfg.MaxInboundLocal
-	}
-	var victim *inboundSlot
-	if ipFull := s.inByIP[ip] >= limit; ipFull || s.inTotal >= s.cfg.MaxInbound {
-		for v := range s.pendingIn {
-			if (!ipFull || v.ip == ip) && (victim == nil || v.since.Before(victim.since)) {
-				victim = v
-			}
-		}
-		if victim == nil {
-			s.mu.Unlock()
-			return nil
-		}
-		victim.evicted = true
-		s.releaseLocked(victim)
-	}
-	slot := &inboundSlot{ip: ip, since: time.Now()}
-	s.inTotal++
-	s.inByIP[ip]++
-	if pending {
-		s.pendingIn[slot] = struct{}{}
-	}
-	var victimConn *websocket.Conn
-	if victim != nil {
-		victimConn = victim.conn
-	}
-	s.mu.Unlock()
-	if victimConn != nil {
-		s.log.Debug("idle handshake closed to make room", "remote", victim.ip, "since", victim.since)
-		_ = victimConn.CloseNow()
-	}
-	return slot
-}
-
-// slotConn records the accepted connection of a slot; false when the slot
-// was evicted meanwhile.
-func (s *Server) slotConn(slot *inboundSlot, c *websocket.Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	slot.conn = c
-	return !slot.evicted
-}
-
-// handshaken makes a slot's session permanent: no longer evictable. It
-// reports false when the slot was evicted first.
-func (s *Server) handshaken(slot *inboundSlot) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.pendingIn, slot)
-	return !slot.evicted
-}
-
-func (s *Server) releaseInbound(slot *inboundSlot) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.releaseLocked(slot)
-}
-
-func (s *Server) releaseLocked(slot *inboundSlot) {
-	if slot.released {
-		return
-	}
-	slot.released = true
-	delete(s.pendingIn, slot)
-	s.inTotal--
-	if s.inByIP[slot.ip]--; s.inByIP[slot.ip] <= 0 {
-		delete(s.inByIP, slot.ip)
-	}
-}
-
 // Send enqueues a frame for one online peer without blocking. A blocks
 // frame above MaxFrameBytes is cut to the leading blocks that fit; any
 // other frame that large is refused.
@@ -696,7 +677,7 @@ func (s *Server) Broadcast(frame any, exceptID string) int {
 	}
 	n := 0
 	for _, ss := range s.onlineSessions() {
-		if ss.hello.NodeID == exceptID {
+		if ss.ref.ID == exceptID {
 			continue
 		}
 		if ss.enqueue(data) == nil {
@@ -725,19 +706,21 @@ func (s *Server) onlineSessions() []*session {
 
 // Penalize is the node's verdict that a peer broke a rule (it served an
 // invalid block): the peer gets an error frame carrying reason, is closed,
-// and its node id, announced address and (non-loopback) IP are refused for
-// PenaltyTime. A PeerPenalized event follows.
+// and its node id (when proven), the address we dialled it at and its
+// (non-loopback) IP are refused for PenaltyTime. A PeerPenalized event
+// follows. peerID is a PeerRef.ID: an unproven peer's costs only its
+// connection and IP.
 func (s *Server) Penalize(peerID, reason string) {
 	s.mu.Lock()
 	ss := s.sessions[peerID]
-	ref := PeerRef{ID: peerID}
+	ref := PeerRef{ID: peerID, Proven: isHex(peerID, 64)}
 	banAddr := ""
 	var ip netip.Addr
 	if ss != nil {
-		ref.Addr, banAddr, ip = ss.ref.Addr, ss.banAddr, ss.remote.Addr()
+		ref, banAddr, ip = ss.ref, ss.banAddr, ss.remote.Addr()
 	} else {
 		for a, e := range s.book {
-			if e.nodeID == peerID && e.dialable() {
+			if e.nodeID == peerID && e.dialable() && e.source != sourceInbound {
 				ref.Addr, banAddr = a, a
 				break
 			}
@@ -748,13 +731,13 @@ func (s *Server) Penalize(peerID, reason string) {
 }
 
 // penalize records the bans, reports the penalty and closes the session
-// (when there is one) with an error frame.
+// (when there is one) with an error frame. Only a proven id is refused.
 func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason string, ss *session) {
 	now := time.Now()
 	until := now.Add(s.cfg.PenaltyTime)
 	b := ban{until: until, reason: reason}
 	s.mu.Lock()
-	if ref.ID != "" {
+	if ref.Proven && ref.ID != "" {
 		addBan(s.bansID, ref.ID, b, s.banLimit)
 	}
 	if banAddr != "" {
@@ -773,9 +756,19 @@ func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason str
 	s.emitLocked(PeerEvent{Kind: PeerPenalized, Peer: ref, Reason: reason, Until: until})
 	s.mu.Unlock()
 	s.markDirty()
-	s.log.Info("peer penalised", "peer", ref.ID, "addr", ref.Addr, "ip", ip, "reason", reason, "until", until)
+	s.log.Info("peer penalised", "peer", ref.ID, "proven", ref.Proven, "addr", ref.Addr, "ip", ip, "reason", reason, "until", until)
 	if ss != nil {
 		ss.shutdown(websocket.StatusPolicyViolation, reason, reason, "penalised: "+reason)
+	}
+}
+
+// MarkUseful tells netpeers that a peer delivered something valid (a new
+// block): such peers are the last to be evicted when inbound places run out.
+func (s *Server) MarkUseful(peerID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ss := s.sessions[peerID]; ss != nil {
+		ss.usefulAt = time.Now()
 	}
 }
 

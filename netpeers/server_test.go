@@ -91,7 +91,8 @@ func TestWrongGenesisRefused(t *testing.T) {
 	}
 	r.expectErrorThenClose(ReasonWrongGenesis+": ", websocket.StatusPolicyViolation)
 	ev := h.waitEvent(t, 5*time.Second, "peer_penalized", func(ev PeerEvent) bool { return ev.Kind == PeerPenalized })
-	if ev.Peer.ID != r.id || !strings.HasPrefix(ev.Reason, ReasonWrongGenesis) || !ev.Until.After(time.Now()) {
+	// Known by its connection: the id it claims is not proven.
+	if ev.Peer.ID != r.local || ev.Peer.Proven || !strings.HasPrefix(ev.Reason, ReasonWrongGenesis) || !ev.Until.After(time.Now()) {
 		t.Errorf("penalty event %+v", ev)
 	}
 	// The server keeps serving everyone else, from the same loopback IP too.
@@ -184,7 +185,7 @@ func TestMalformedFramesPenalised(t *testing.T) {
 
 			// The same node id is refused for a while...
 			again := dialRaw(t, s.Addr(), "/")
-			again.id = r.id
+			again.sameNode(r)
 			again.send(again.hello(""))
 			again.expectHello()
 			again.expectErrorThenClose(ReasonPenalized+": ", websocket.StatusPolicyViolation)
@@ -211,7 +212,7 @@ func TestSelfConnectionRefused(t *testing.T) {
 	}
 	// A session that presents our own node id is closed, without penalty.
 	r := dialRaw(t, s.Addr(), "/")
-	r.id = s.NodeID()
+	r.key, r.id = s.cfg.NodeKey, s.NodeID()
 	r.send(r.hello(""))
 	r.expectHello()
 	r.expectClose(websocket.StatusPolicyViolation)
@@ -311,22 +312,28 @@ func acceptOnly() Config {
 // both exist at one node, and checks which one the rule keeps.
 func TestDuplicateRule(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		peerID string
+		name        string
+		peerSmaller bool
 	}{
-		{"peer id smaller: its dial stays", "00" + strings.Repeat("1", 62)},
-		{"peer id larger: our dial stays", "ff" + strings.Repeat("e", 62)},
+		{"peer id smaller: its dial stays", true},
+		{"peer id larger: our dial stays", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			s, h := startServer(t, testConfig())
+			// A node key whose id is on the wanted side of ours.
+			key, peerID := newIdentity()
+			for (peerID < s.NodeID()) != tt.peerSmaller {
+				key, peerID = newIdentity()
+			}
+			tt := struct{ peerID string }{peerID}
 			// The peer dials us...
 			in := dialRaw(t, s.Addr(), "/")
-			in.id = tt.peerID
+			in.key, in.id = key, tt.peerID
 			in.send(in.hello(""))
 			in.expectHello()
 			h.waitOnline(t, tt.peerID)
 			// ...and we dial it.
-			p := startScriptedPeerID(t, tt.peerID)
+			p := startScriptedPeerKey(t, key)
 			connect(t, s, p.addr)
 			peerDialled := tt.peerID < s.NodeID()
 			if peerDialled {
@@ -711,7 +718,7 @@ func TestAddressBookPersists(t *testing.T) {
 	}
 
 	// Second life: starts with the peers it knew, nearest first, and dials them.
-	cfg.NodeID = NewNodeID()
+	cfg.NodeKey, cfg.NodeID = newIdentity()
 	s2, h2 := startServer(t, cfg)
 	peers := s2.Peers()
 	if len(peers) < 2 {

@@ -2,6 +2,7 @@ package netpeers
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"golang.org/x/time/rate"
 )
 
 // closeSelf and closeDuplicate are the close reasons of the two handshake
@@ -41,7 +43,10 @@ const (
 	getPeersEvery = time.Second
 )
 
-var errDuplicate = errors.New("netpeers: duplicate session")
+var (
+	errDuplicate = errors.New("netpeers: duplicate session")
+	errBusy      = errors.New("netpeers: every inbound place is taken by a protected peer")
+)
 
 // refusedError is a handshake refused because of a penalty; its text goes
 // into the error frame after "Penalized: ".
@@ -72,15 +77,26 @@ type session struct {
 	dialAddr string
 
 	// Set by the handshake, read-only afterwards.
-	hello   Hello
-	ref     PeerRef
-	banAddr string // the address refused when this peer is penalised
+	hello     Hello
+	challenge [32]byte // ours, sent in our hello
+	proven    bool     // the peer signed our challenge with the key of its node_id
+	ref       PeerRef  // ID: the node id when proven, else the connection
+	banAddr   string   // the address refused when this peer is penalised: one we dialled
+	bookAddr  string   // the address the book learns: dialled, or a proven peer's listen
+	slot      *inboundSlot
 
-	entry *entry // guarded by s.mu
+	// Guarded by s.mu.
+	entry    *entry
+	since    time.Time // when the session went online
+	usefulAt time.Time // when it last delivered something valid (MarkUseful)
 
-	queue  chan []byte
-	prio   chan []byte
-	queued atomic.Int64 // bytes in queue
+	queue chan []byte
+	prio  chan []byte
+	// qmu guards queued and qEnded: the bytes waiting in queue, counted
+	// here and in Server.queuedTotal until written or the queue is dropped.
+	qmu    sync.Mutex
+	queued int64
+	qEnded bool
 
 	closing    atomic.Bool
 	closeReq   chan struct{} // closed by shutdown: the writer closes gracefully
@@ -103,12 +119,12 @@ type session struct {
 	observed       string
 	observedWeight int
 	pings          map[uint64]time.Time
-	peersAsked     int       // our get_peers without their answer yet
-	peersTokens    float64   // get_peers this peer may still ask now
-	peersTokensAt  time.Time // when peersTokens was last topped up
+	peersAsked     int // our get_peers without their answer yet
+
+	peersAllowed *rate.Limiter // the get_peers this peer may ask
 }
 
-func (s *Server) ourHello() Hello {
+func (s *Server) ourHello(challenge [32]byte) Hello {
 	st := s.h.Status()
 	listen := s.Addr()
 	if ap, err := netip.ParseAddrPort(listen); err == nil && ap.Addr().IsUnspecified() {
@@ -116,7 +132,7 @@ func (s *Server) ourHello() Hello {
 		// address they see us at in place of 0.0.0.0.
 		listen = netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()).String()
 	}
-	return Hello{
+	h := Hello{
 		Version: ProtocolVersion,
 		Genesis: s.cfg.Genesis,
 		NodeID:  s.cfg.NodeID,
@@ -126,6 +142,11 @@ func (s *Server) ourHello() Hello {
 		Work:    st.Work,
 		Agent:   s.cfg.Agent,
 	}
+	if s.cfg.NodeKey != nil {
+		h.NodeKey = hex.EncodeToString(s.nodeKey[:])
+		h.Challenge = hex.EncodeToString(challenge[:])
+	}
+	return h
 }
 
 // runSession runs a WebSocket from handshake to close. It returns when the
@@ -137,39 +158,45 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 	c.SetReadLimit(MaxFrameBytes + 1) // our own limit reader reports oversize frames first
 
 	ss := &session{
-		s:          s,
-		conn:       c,
-		inbound:    p.inbound,
-		remote:     p.remote,
-		dialAddr:   p.dialAddr,
-		queue:      make(chan []byte, s.cfg.SendQueue),
-		prio:       make(chan []byte, prioQueue),
-		closeReq:   make(chan struct{}),
-		readDone:   make(chan struct{}),
-		writerDone: make(chan struct{}),
-		pings:      map[uint64]time.Time{},
+		s:            s,
+		conn:         c,
+		inbound:      p.inbound,
+		remote:       p.remote,
+		dialAddr:     p.dialAddr,
+		queue:        make(chan []byte, s.cfg.SendQueue),
+		prio:         make(chan []byte, prioQueue),
+		closeReq:     make(chan struct{}),
+		readDone:     make(chan struct{}),
+		writerDone:   make(chan struct{}),
+		pings:        map[uint64]time.Time{},
+		slot:         p.slot,
+		peersAllowed: rate.NewLimiter(rate.Every(getPeersEvery), getPeersBurst),
 	}
+	ss.challenge = newChallenge()
 	ss.lastRecv.Store(time.Now().UnixNano())
+	defer ss.dropQueue()
 
 	var online <-chan struct{}
 	err := ss.handshake(ctx)
-	if p.slot != nil && !s.handshaken(p.slot) && err == nil {
-		err = errors.New("closed to make room while its hello arrived")
-	}
 	if err == nil {
 		online, err = s.attach(ss)
 		switch {
 		case errors.Is(err, errDuplicate):
 			_ = c.Close(websocket.StatusNormalClosure, closeDuplicate)
+		case errors.Is(err, errBusy):
+			_ = c.Close(websocket.StatusTryAgainLater, "too many peers")
 		case errors.Is(err, ErrPenalized):
 			ss.refuse(websocket.StatusPolicyViolation, ReasonPenalized+": "+err.Error())
 		}
 	}
 	if err != nil {
 		if !p.inbound {
-			nodeID := ss.hello.NodeID
+			nodeID := ""
+			if ss.proven {
+				nodeID = ss.hello.NodeID
+			}
 			outcome := err
-			if errors.Is(err, errDuplicate) {
+			if errors.Is(err, errDuplicate) && ss.proven {
 				outcome = nil // reachable, and online through the other session
 			}
 			s.finishDial(p.dialAddr, nodeID, outcome)
@@ -200,13 +227,16 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 	s.detach(ss)
 }
 
-// handshake sends our hello and reads the peer's. It closes the connection
-// itself when it returns an error.
+// handshake sends our hello, reads the peer's and, when both hellos carry
+// node_key and challenge, exchanges auth frames. It closes the connection
+// itself when it returns an error. Whatever goes wrong here, the peer is
+// not proven yet: a fault costs the connection and its IP, never the node
+// id or listen address the hello claims.
 func (ss *session) handshake(ctx context.Context) error {
 	s := ss.s
 	hctx, cancel := context.WithTimeout(ctx, s.cfg.HandshakeTimeout)
 	defer cancel()
-	data, err := Encode(s.ourHello())
+	data, err := Encode(s.ourHello(ss.challenge))
 	if err != nil {
 		_ = ss.conn.CloseNow()
 		return err
@@ -219,7 +249,7 @@ func (ss *session) handshake(ctx context.Context) error {
 	if err != nil {
 		var fe *FrameError
 		if errors.As(err, &fe) {
-			ss.violation(fe.Error(), nil)
+			ss.violation(fe.Error())
 			return err
 		}
 		_ = ss.conn.CloseNow()
@@ -233,7 +263,7 @@ func (ss *session) handshake(ctx context.Context) error {
 			ss.refuse(websocket.StatusPolicyViolation, reason)
 			return errors.New(reason)
 		}
-		ss.violation(err.Error(), nil)
+		ss.violation(err.Error())
 		return err
 	}
 	h, ok := f.(Hello)
@@ -244,7 +274,7 @@ func (ss *session) handshake(ctx context.Context) error {
 			return fmt.Errorf("peer error: %s", e.Reason)
 		}
 		reason := fmt.Sprintf("%s: first frame is %s, not hello", ReasonExpectedHello, frameName(f))
-		ss.violation(reason, nil)
+		ss.violation(reason)
 		return errors.New(reason)
 	}
 	ss.setHello(h)
@@ -256,22 +286,95 @@ func (ss *session) handshake(ctx context.Context) error {
 	}
 	if h.Genesis != s.cfg.Genesis {
 		reason := fmt.Sprintf("%s: genesis %.64s, this network's is %s", ReasonWrongGenesis, h.Genesis, s.cfg.Genesis)
-		ss.violation(reason, &h)
+		ss.violation(reason)
 		return errors.New(reason)
 	}
 	if h.NodeID == s.cfg.NodeID {
 		_ = ss.conn.Close(websocket.StatusPolicyViolation, closeSelf)
-		return ErrSelf
+		// Only our own key (or, without one, our own random id) shows that
+		// the address is ours: anyone may name our id.
+		if s.cfg.NodeKey == nil || h.NodeKey == hex.EncodeToString(s.nodeKey[:]) {
+			return ErrSelf
+		}
+		return errors.New("peer claims our node id")
 	}
 	if h.NodeID == "" || len(h.NodeID) > 128 {
 		reason := fmt.Sprintf("%s: node_id must be 64 hex digits", ReasonMalformedFrame)
-		ss.violation(reason, nil)
+		ss.violation(reason)
+		return errors.New(reason)
+	}
+	keys, err := parseHelloKeys(h)
+	if err != nil {
+		reason := fmt.Sprintf("%s: hello: %v", ReasonMalformedFrame, err)
+		ss.violation(reason)
+		return errors.New(reason)
+	}
+	proven := false
+	if s.cfg.NodeKey != nil && keys.hasKey && keys.hasChal {
+		if err := ss.authenticate(hctx, keys); err != nil {
+			return err
+		}
+		proven = true
+	}
+	ss.setIdentity(proven)
+	return nil
+}
+
+// authenticate sends our auth frame and checks the peer's, which must be
+// its next frame and arrive within the handshake's time.
+func (ss *session) authenticate(ctx context.Context, keys helloKeys) error {
+	s := ss.s
+	sig := signAuth(s.cfg.NodeKey, s.genesis, keys.challenge, keys.key)
+	data, err := Encode(Auth{Signature: hex.EncodeToString(sig[:])})
+	if err != nil {
+		_ = ss.conn.CloseNow()
+		return err
+	}
+	if err := ss.conn.Write(ctx, websocket.MessageText, data); err != nil {
+		_ = ss.conn.CloseNow()
+		return fmt.Errorf("send auth: %w", err)
+	}
+	raw, err := readFrame(ctx, ss.conn)
+	if err != nil {
+		var fe *FrameError
+		if errors.As(err, &fe) {
+			ss.violation(ReasonAuthFailed + ": " + fe.Error())
+			return err
+		}
+		if ctx.Err() != nil {
+			// Late: refused, but not penalised, for the fault may be the
+			// load on either side.
+			reason := fmt.Sprintf("%s: no auth frame within %v", ReasonAuthFailed, s.cfg.HandshakeTimeout)
+			ss.refuse(websocket.StatusPolicyViolation, reason)
+			return errors.New(reason)
+		}
+		_ = ss.conn.CloseNow()
+		return fmt.Errorf("read auth: %w", err)
+	}
+	f, err := Decode(raw)
+	if err != nil {
+		ss.violation(ReasonAuthFailed + ": " + err.Error())
+		return err
+	}
+	a, ok := f.(Auth)
+	if !ok {
+		if e, isErr := f.(Error); isErr {
+			_ = ss.conn.Close(websocket.StatusNormalClosure, "")
+			return fmt.Errorf("peer error: %s", e.Reason)
+		}
+		reason := fmt.Sprintf("%s: the frame after hello is %s, not auth", ReasonAuthFailed, frameName(f))
+		ss.violation(reason)
+		return errors.New(reason)
+	}
+	if err := verifyAuth(a.Signature, s.genesis, ss.challenge, keys.key, s.nodeKey); err != nil {
+		reason := fmt.Sprintf("%s: %v", ReasonAuthFailed, err)
+		ss.violation(reason)
 		return errors.New(reason)
 	}
 	return nil
 }
 
-// setHello records the peer's hello and the names it goes by.
+// setHello records the peer's hello, its listen address made dialable.
 func (ss *session) setHello(h Hello) {
 	listen, ok := dialableListen(h.Listen, ss.remote.Addr())
 	if ok {
@@ -287,30 +390,43 @@ func (ss *session) setHello(h Hello) {
 		h.Agent = h.Agent[:256]
 	}
 	ss.hello = h
-	ss.ref = PeerRef{ID: h.NodeID}
+}
+
+// connKey names a session by its connection: the remote address and port.
+func (ss *session) connKey() string {
+	if ss.remote.IsValid() {
+		return ss.remote.String()
+	}
+	return ss.dialAddr
+}
+
+// setIdentity sets the names the session goes by. A proven peer is its
+// node id, and its listen address is learned; an unproven one is its
+// connection, whatever its hello claims. An address we dialled is ours to
+// refuse whoever answers there.
+func (ss *session) setIdentity(proven bool) {
+	ss.proven = proven
+	ss.ref = PeerRef{ID: ss.connKey(), Addr: ss.remote.String(), Proven: proven}
+	if proven {
+		ss.ref.ID = ss.hello.NodeID
+	}
 	switch {
 	case !ss.inbound:
-		ss.ref.Addr = ss.dialAddr
-		ss.banAddr = ss.dialAddr
-	case listen != "":
-		ss.ref.Addr = listen
-		ss.banAddr = listen
-	default:
-		ss.ref.Addr = ss.remote.String()
+		ss.ref.Addr, ss.banAddr, ss.bookAddr = ss.dialAddr, ss.dialAddr, ss.dialAddr
+	case proven && ss.hello.Listen != "":
+		ss.ref.Addr, ss.bookAddr = ss.hello.Listen, ss.hello.Listen
 	}
 }
 
 // violation answers bad input during the handshake: error frame, close
-// 1008, penalty. h is the peer's hello when it got that far.
-func (ss *session) violation(reason string, h *Hello) {
+// 1008, and a penalty on what is known for sure: the connection's IP
+// (never loopback) and, when we dialled, the address.
+func (ss *session) violation(reason string) {
 	ss.refuse(websocket.StatusPolicyViolation, reason)
-	ref := PeerRef{Addr: ss.remote.String()}
+	ref := PeerRef{ID: ss.connKey(), Addr: ss.remote.String()}
 	banAddr := ""
 	if !ss.inbound {
 		ref.Addr, banAddr = ss.dialAddr, ss.dialAddr
-	}
-	if h != nil {
-		ref, banAddr = ss.ref, ss.banAddr
 	}
 	ss.s.penalize(ref, banAddr, ss.remote.Addr(), reason, nil)
 }
@@ -359,6 +475,8 @@ func frameName(f any) string {
 		return TypePeers
 	case Error:
 		return TypeError
+	case Auth:
+		return TypeAuth
 	}
 	return fmt.Sprintf("%T", f)
 }
@@ -379,20 +497,44 @@ func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 	return data, nil
 }
 
-// attach makes a handshaken session the node id's online session, applying
-// the duplicate rule, and queues its PeerOnline event; the channel closes
-// once the handler has had it.
+// attach makes a handshaken session online under its key (its node id
+// when proven, else its connection), applying the duplicate rule and the
+// inbound limits, and queues its PeerOnline event; the channel closes once
+// the handler has had it.
 func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	now := time.Now()
-	id := ss.hello.NodeID
+	key := ss.ref.ID
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, banned := s.bannedLocked(id, ss.banAddr, ss.remote.Addr(), now); banned {
+	if ss.slot != nil && ss.slot.evicted {
+		return nil, errors.New("closed to make room while its hello arrived")
+	}
+	banID := ""
+	if ss.proven {
+		banID = key // a claimed id is nobody's to refuse
+	}
+	if b, banned := s.bannedLocked(banID, ss.banAddr, ss.remote.Addr(), now); banned {
 		return nil, refusedError{b}
 	}
-	old := s.sessions[id]
-	if old != nil && !old.closing.Load() && !s.keepNew(old, ss, now) {
+	old := s.sessions[key]
+	if !ss.proven {
+		// An unproven newcomer never displaces a session: not the node it
+		// names, nor another unproven one naming the same id.
+		if old != nil && !old.closing.Load() {
+			return nil, errDuplicate
+		}
+		for _, o := range s.sessions {
+			if o.hello.NodeID == ss.hello.NodeID && !o.closing.Load() {
+				return nil, errDuplicate
+			}
+		}
+	} else if old != nil && !old.closing.Load() && !s.keepNew(old, ss, now) {
 		return nil, errDuplicate
+	}
+	if ss.slot != nil {
+		if err := s.promoteLocked(ss.slot, now); err != nil {
+			return nil, err
+		}
 	}
 	if old != nil {
 		// The old session leaves the registry here, so its offline event is
@@ -408,25 +550,28 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 		}
 		s.emitLocked(PeerEvent{Kind: PeerOffline, Peer: old.ref, Inbound: old.inbound, Reason: reason})
 	}
-	s.sessions[id] = ss
+	s.sessions[key] = ss
+	ss.since = now
 	if !ss.inbound {
 		delete(s.dialing, ss.dialAddr)
 	}
 	e := s.entryForLocked(ss, now)
-	e.nodeID = id
+	e.nodeID = key
+	e.proven = ss.proven
 	e.sess = ss
 	e.inbound = ss.inbound
 	e.height, e.tip, e.work = ss.hello.Height, ss.hello.Tip, ss.hello.Work
 	e.lastSeen = now
 	ss.entry = e
 	s.touchLocked(e, now)
-	s.log.Info("peer online", "peer", id, "addr", ss.ref.Addr, "inbound", ss.inbound, "agent", ss.hello.Agent)
+	s.log.Info("peer online", "peer", key, "addr", ss.ref.Addr, "inbound", ss.inbound, "proven", ss.proven,
+		"claimed_id", ss.hello.NodeID, "agent", ss.hello.Agent)
 	return s.emitLocked(PeerEvent{Kind: PeerOnline, Peer: ss.ref, Hello: ss.hello, Inbound: ss.inbound}), nil
 }
 
-// keepNew applies PROTOCOL.md's rule to two sessions with one node: the
-// session dialled by the node with the smaller node id stays. When one node
-// dialled both, the existing one stays unless it has gone quiet.
+// keepNew applies PROTOCOL.md's rule to two proven sessions with one node:
+// the session dialled by the node with the smaller node id stays. When one
+// node dialled both, the existing one stays unless it has gone quiet.
 func (s *Server) keepNew(old, cur *session, now time.Time) bool {
 	dialler := func(x *session) string {
 		if x.inbound {
@@ -443,26 +588,29 @@ func (s *Server) keepNew(old, cur *session, now time.Time) bool {
 }
 
 // entryForLocked finds or makes the book entry a session reports into.
+// Only an address we dialled, or a proven peer's listen address, becomes a
+// lasting entry; any other session has a transient one under its
+// connection, forgotten when it ends.
 func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
 	key, src := ss.ref.Addr, sourceInbound
 	if !ss.inbound {
 		src = sourceConfigured
 	}
 	if e := s.book[key]; e != nil {
-		if e.sess == nil || e.nodeID == ss.hello.NodeID {
-			if ss.banAddr != "" && e.transient {
+		if e.sess == nil || e.nodeID == ss.ref.ID {
+			if ss.bookAddr != "" && e.transient {
 				e.transient = false
 			}
 			return e
 		}
 		// Another node is online under that address: keep this one apart.
-		key = ss.remote.String()
+		key = ss.connKey()
 		ss.ref.Addr = key
 	}
 	if e := s.book[key]; e != nil && e.sess == nil {
 		return e
 	}
-	transient := ss.inbound && key != ss.banAddr
+	transient := ss.inbound && key != ss.bookAddr
 	if !transient && len(s.book) >= s.bookLimit && !s.makeRoomLocked() {
 		transient = true // a full book: known only while online
 	}
@@ -477,7 +625,7 @@ func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
 // redialled with growing backoff.
 func (s *Server) detach(ss *session) {
 	now := time.Now()
-	id := ss.hello.NodeID
+	id := ss.ref.ID
 	reason := ss.offline()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -571,23 +719,88 @@ func (ss *session) abort(reason string) {
 	_ = ss.conn.CloseNow()
 }
 
-// enqueue queues an encoded frame without blocking; a full queue drops the peer.
+// enqueue queues an encoded frame without blocking; a full queue drops the
+// peer. When the bytes queued for all peers together pass their bound, the
+// peer with the most queued is dropped, whoever is being sent to now.
 func (ss *session) enqueue(data []byte) error {
-	if ss.closing.Load() {
+	s := ss.s
+	size := int64(len(data))
+	ss.qmu.Lock()
+	if ss.qEnded || ss.closing.Load() {
+		ss.qmu.Unlock()
 		return ErrUnknownPeer
 	}
-	size := int64(len(data))
-	if ss.queued.Add(size) <= ss.s.queueLimit {
+	full := ss.queued+size > s.queueLimit
+	if !full {
 		select {
 		case ss.queue <- data:
-			return nil
+			ss.queued += size
 		default:
+			full = true
 		}
 	}
-	ss.queued.Add(-size)
-	ss.s.log.Warn("send queue full, dropping peer", "peer", ss.ref.ID, "addr", ss.ref.Addr)
-	ss.abort("send queue full")
-	return ErrQueueFull
+	ss.qmu.Unlock()
+	if full {
+		s.log.Warn("send queue full, dropping peer", "peer", ss.ref.ID, "addr", ss.ref.Addr)
+		ss.abort("send queue full")
+		ss.dropQueue()
+		return ErrQueueFull
+	}
+	if s.queuedTotal.Add(size) > s.totalQueueLimit {
+		s.shedQueue()
+	}
+	if ss.closing.Load() {
+		return ErrQueueFull // shed: it was the worst
+	}
+	return nil
+}
+
+// dequeued counts a frame the writer took from the queue.
+func (ss *session) dequeued(size int64) {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	if !ss.qEnded {
+		ss.queued -= size
+		ss.s.queuedTotal.Add(-size)
+	}
+}
+
+// dropQueue stops the queue: what is still in it no longer counts, and
+// nothing more is taken.
+func (ss *session) dropQueue() {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	if !ss.qEnded {
+		ss.qEnded = true
+		ss.s.queuedTotal.Add(-ss.queued)
+		ss.queued = 0
+	}
+}
+
+func (ss *session) queuedBytes() int64 {
+	ss.qmu.Lock()
+	defer ss.qmu.Unlock()
+	return ss.queued
+}
+
+// shedQueue drops the peer with the most bytes queued, to bring the total
+// back under Server.totalQueueLimit: peers that ask and do not read would
+// otherwise each hold up to queueLimit.
+func (s *Server) shedQueue() {
+	var worst *session
+	var most int64
+	for _, ss := range s.onlineSessions() {
+		if n := ss.queuedBytes(); n > most {
+			worst, most = ss, n
+		}
+	}
+	if worst == nil {
+		return
+	}
+	s.log.Warn("queued bytes of all peers above their bound, dropping the peer with most",
+		"peer", worst.ref.ID, "addr", worst.ref.Addr, "queued", most, "total", s.queuedTotal.Load())
+	worst.abort("send queue full: most bytes queued while all peers' queues are full")
+	worst.dropQueue()
 }
 
 func (ss *session) sendFrame(frame any) {
@@ -599,13 +812,14 @@ func (ss *session) sendFrame(frame any) {
 	_ = ss.enqueue(data)
 }
 
-// sendPong queues the answer to a ping ahead of other frames.
+// sendPong queues the answer to a ping ahead of other frames. A peer with
+// more pings waiting for their pong than the queue holds is flooding.
 func (ss *session) sendPong(p Ping) {
 	data, _ := Encode(Pong(p))
 	select {
 	case ss.prio <- data:
 	default:
-		ss.abort("pong queue full")
+		ss.punish(fmt.Sprintf("%s: more than %d pings waiting for their pongs", ReasonFlood, prioQueue))
 	}
 }
 
@@ -686,8 +900,10 @@ func (ss *session) dispatch(f any) {
 		// The sender closes next; nothing it sends until then is used.
 		ss.observe("peer error: "+f.Reason, endPeerError)
 		s.log.Info("peer sent an error", "peer", ss.ref.ID, "reason", f.Reason)
-	case Hello, Unknown:
-		// A second hello or a frame type of a later version: ignored.
+	case Hello, Auth, Unknown:
+		// A second hello, an auth frame out of place (a peer we do not ask
+		// to prove itself may still send one) or a frame type of a later
+		// version: ignored.
 	}
 }
 
@@ -710,23 +926,9 @@ func (ss *session) answeredPeers() bool {
 	return true
 }
 
-// mayAskPeers takes one get_peers from the peer's allowance.
-func (ss *session) mayAskPeers(now time.Time) bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	if ss.peersTokensAt.IsZero() {
-		ss.peersTokens = getPeersBurst
-	} else {
-		ss.peersTokens += float64(now.Sub(ss.peersTokensAt)) / float64(getPeersEvery)
-	}
-	ss.peersTokens = min(ss.peersTokens, getPeersBurst)
-	ss.peersTokensAt = now
-	if ss.peersTokens < 1 {
-		return false
-	}
-	ss.peersTokens--
-	return true
-}
+// mayAskPeers takes one get_peers from the peer's allowance: a burst of
+// getPeersBurst, then one per getPeersEvery.
+func (ss *session) mayAskPeers(now time.Time) bool { return ss.peersAllowed.AllowN(now, 1) }
 
 // gotPong turns a pong into latency figures: last, smoothed (EWMA with
 // alpha 1/8, as TCP's SRTT) and minimum.
@@ -815,7 +1017,7 @@ func (ss *session) writeLoop(ctx context.Context) {
 				return
 			}
 		case data := <-ss.queue:
-			ss.queued.Add(-int64(len(data)))
+			ss.dequeued(int64(len(data)))
 			if !ss.write(data) {
 				return
 			}

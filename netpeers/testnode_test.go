@@ -2,6 +2,7 @@ package netpeers
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"github.com/meshchain/meshchain/chain"
 )
 
@@ -129,12 +131,24 @@ func short(id string) string {
 	return id
 }
 
-// testConfig is a configuration with test timings on 127.0.0.1:0.
+// newIdentity is a fresh node key and the node id it proves.
+func newIdentity() (*secp256k1.PrivateKey, string) {
+	k, err := NewNodeKey()
+	if err != nil {
+		panic(err)
+	}
+	return k, NodeIDOf(k.PubKey())
+}
+
+// testConfig is a configuration with test timings on 127.0.0.1:0, and a
+// node key, as every meshchain node has.
 func testConfig() Config {
+	key, id := newIdentity()
 	cfg := Config{
 		Listen:           "127.0.0.1:0",
 		Genesis:          testGenesis,
-		NodeID:           NewNodeID(),
+		NodeID:           id,
+		NodeKey:          key,
 		Agent:            "meshchain/test",
 		PingInterval:     100 * time.Millisecond,
 		OfflineAfter:     3 * time.Second,
@@ -236,28 +250,102 @@ func onlineCount(s *Server) int {
 }
 
 // rawPeer is a WebSocket client speaking the protocol by hand, as an
-// outside tool would.
+// outside tool would. With a key (the default) it proves its id: its
+// hellos carry node_key and challenge, and once both hellos have passed it
+// sends its auth frame. Without one (dialRawAnon) it is an unauthenticated
+// tool, which the server knows by its connection, local.
 type rawPeer struct {
-	t  *testing.T
-	c  *websocket.Conn
-	id string
+	t     *testing.T
+	c     *websocket.Conn
+	id    string
+	key   *secp256k1.PrivateKey
+	local string // our end of the connection: an unproven peer's PeerRef.ID
+
+	challenge [32]byte
+	sent, got *Hello // the hellos, for the auth frame
+	authed    bool
 }
 
 func dialRaw(t *testing.T, addr, path string) *rawPeer {
 	t.Helper()
+	r := dialRawAnon(t, addr, path)
+	r.key, r.id = newIdentity()
+	return r
+}
+
+// dialRawAnon dials as a tool that sends no node_key.
+func dialRawAnon(t *testing.T, addr, path string) *rawPeer {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+addr+path, nil)
+	var local string
+	var d net.Dialer
+	client := &http.Client{Transport: &http.Transport{
+		Proxy: nil,
+		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, a)
+			if err == nil {
+				local = c.LocalAddr().String()
+			}
+			return c, err
+		},
+	}}
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+path, &websocket.DialOptions{HTTPClient: client})
 	if err != nil {
 		t.Fatalf("dial %s%s: %v", addr, path, err)
 	}
 	c.SetReadLimit(2 * MaxFrameBytes)
 	t.Cleanup(func() { _ = c.CloseNow() })
-	return &rawPeer{t: t, c: c, id: NewNodeID()}
+	return &rawPeer{t: t, c: c, id: NewNodeID(), local: local, challenge: newChallenge()}
+}
+
+// sameNode makes r speak as other's node (same id and key).
+func (r *rawPeer) sameNode(other *rawPeer) { r.id, r.key = other.id, other.key }
+
+// ref is the PeerRef.ID the server knows r by.
+func (r *rawPeer) ref() string {
+	if r.key != nil {
+		return r.id
+	}
+	return r.local
 }
 
 func (r *rawPeer) hello(listen string) Hello {
-	return Hello{Version: 1, Genesis: testGenesis, NodeID: r.id, Listen: listen, Tip: testGenesis, Work: "0", Agent: "rawpeer"}
+	h := Hello{Version: 1, Genesis: testGenesis, NodeID: r.id, Listen: listen, Tip: testGenesis, Work: "0", Agent: "rawpeer"}
+	if r.key != nil {
+		h.NodeKey = hex.EncodeToString(r.key.PubKey().SerializeCompressed())
+		h.Challenge = hex.EncodeToString(r.challenge[:])
+	}
+	return h
+}
+
+// authFrame is r's auth frame for the server's hello.
+func (r *rawPeer) authFrame(server Hello) Auth {
+	var g, ch [32]byte
+	var peer [33]byte
+	mustHex(r.t, g[:], testGenesis)
+	mustHex(r.t, ch[:], server.Challenge)
+	mustHex(r.t, peer[:], server.NodeKey)
+	sig := signAuth(r.key, g, ch, peer)
+	return Auth{Signature: hex.EncodeToString(sig[:])}
+}
+
+func mustHex(t *testing.T, dst []byte, s string) {
+	t.Helper()
+	if n, err := hex.Decode(dst, []byte(s)); err != nil || n != len(dst) {
+		t.Fatalf("%q is not %d bytes of hex", s, len(dst))
+	}
+}
+
+// maybeAuth sends the auth frame once both hellos carry keys and challenges.
+func (r *rawPeer) maybeAuth() {
+	r.t.Helper()
+	if r.authed || r.key == nil || r.sent == nil || r.got == nil ||
+		r.sent.NodeKey == "" || r.sent.Challenge == "" || r.got.NodeKey == "" || r.got.Challenge == "" {
+		return
+	}
+	r.authed = true
+	r.send(r.authFrame(*r.got))
 }
 
 func (r *rawPeer) send(frame any) {
@@ -267,6 +355,10 @@ func (r *rawPeer) send(frame any) {
 		r.t.Fatal(err)
 	}
 	r.sendRaw(data)
+	if h, ok := frame.(Hello); ok {
+		r.sent = &h
+		r.maybeAuth()
+	}
 }
 
 func (r *rawPeer) sendRaw(data []byte) {
@@ -334,6 +426,8 @@ func (r *rawPeer) expectHello() Hello {
 	if !ok {
 		r.t.Fatalf("first frame is %#v, want hello", f)
 	}
+	r.got = &h
+	r.maybeAuth()
 	return h
 }
 
@@ -388,6 +482,7 @@ func (r *rawPeer) expectCloseReason(code websocket.StatusCode, reason string) {
 type scriptedPeer struct {
 	t    *testing.T
 	id   string
+	key  *secp256k1.PrivateKey
 	addr string
 
 	mu   sync.Mutex
@@ -400,16 +495,19 @@ type scriptedPeer struct {
 
 func startScriptedPeer(t *testing.T) *scriptedPeer {
 	t.Helper()
-	return startScriptedPeerID(t, NewNodeID())
+	key, _ := newIdentity()
+	return startScriptedPeerKey(t, key)
 }
 
-func startScriptedPeerID(t *testing.T, id string) *scriptedPeer {
+// startScriptedPeerKey starts a scripted peer proving the node key key.
+func startScriptedPeerKey(t *testing.T, key *secp256k1.PrivateKey) *scriptedPeer {
 	t.Helper()
+	id := NodeIDOf(key.PubKey())
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &scriptedPeer{t: t, id: id, addr: ln.Addr().String(), mode: "up", wake: make(chan struct{})}
+	p := &scriptedPeer{t: t, id: id, key: key, addr: ln.Addr().String(), mode: "up", wake: make(chan struct{})}
 	p.srv = &http.Server{Handler: http.HandlerFunc(p.serve)}
 	p.wg.Add(1)
 	go func() {
@@ -456,10 +554,12 @@ func (p *scriptedPeer) serve(w http.ResponseWriter, r *http.Request) {
 		_ = c.CloseNow()
 		reader.Wait()
 	}()
-	hello, _ := Encode(Hello{Version: 1, Genesis: testGenesis, NodeID: p.id, Tip: testGenesis, Work: "0", Agent: "scripted"})
+	raw := &rawPeer{t: p.t, id: p.id, key: p.key, challenge: newChallenge()}
+	hello, _ := Encode(raw.hello(""))
 	if c.Write(ctx, websocket.MessageText, hello) != nil {
 		return
 	}
+	sentAuth := false
 	// Reads go through a goroutine so the mode can change while one waits.
 	frames := make(chan []byte)
 	reader.Add(1)
@@ -494,6 +594,13 @@ func (p *scriptedPeer) serve(w http.ResponseWriter, r *http.Request) {
 			f, err := Decode(data)
 			if err != nil {
 				return
+			}
+			if h, isHello := f.(Hello); isHello && !sentAuth && h.NodeKey != "" && h.Challenge != "" {
+				sentAuth = true // the dialler's auth is not checked: this peer is scripted, not judged
+				a, _ := Encode(raw.authFrame(h))
+				if c.Write(ctx, websocket.MessageText, a) != nil {
+					return
+				}
 			}
 			if ping, isPing := f.(Ping); isPing {
 				pong, _ := Encode(Pong(ping))

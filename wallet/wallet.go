@@ -94,8 +94,13 @@ func (w *Wallet) SenderHex() string { return hex.EncodeToString(w.sender[:]) }
 func (w *Wallet) PrivateKeyHex() string { return hex.EncodeToString(w.key.Serialize()) }
 
 // Sign signs a message id: RFC 6979 nonce, low-S, r||s.
-func (w *Wallet) Sign(id chain.Hash) [64]byte {
-	sig := ecdsa.Sign(w.key, id[:])
+func (w *Wallet) Sign(id chain.Hash) [64]byte { return SignDigest(w.key, id) }
+
+// SignDigest signs a 32-byte digest with any key as block signatures are
+// made (RFC 6979 nonce, low-S, r||s), for other keys of a node such as its
+// node key.
+func SignDigest(key *secp256k1.PrivateKey, id chain.Hash) [64]byte {
+	sig := ecdsa.Sign(key, id[:])
 	var out [64]byte
 	r, s := sig.R(), sig.S()
 	r.PutBytesUnchecked(out[:32])
