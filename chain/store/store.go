@@ -39,6 +39,12 @@ var ErrLocked = errors.New("another meshchain process is using the data director
 // ErrCorrupt means the file is not a chain store or is damaged.
 var ErrCorrupt = errors.New("chain store is corrupt")
 
+// ErrDamagedPage means bbolt failed reading the file's own structure (a
+// page it could not follow), not just a record: the file can no longer be
+// trusted for writes and what it still holds must be copied to a new one.
+// It wraps ErrCorrupt.
+var ErrDamagedPage = fmt.Errorf("bbolt failed reading a damaged page: %w", ErrCorrupt)
+
 // ErrNotFound means a requested record is absent.
 var ErrNotFound = errors.New("not found")
 
@@ -46,10 +52,20 @@ var ErrNotFound = errors.New("not found")
 const lockTimeout = time.Second
 
 // formatVersion is kept in the meta bucket under versionKey so a later
-// build can tell which layout a file has.
+// build can tell which layout a file has. Version 2 added topKey; a build
+// that reads only version 1 would write the best chain without keeping it,
+// so it must refuse a version 2 file, which it does.
 const (
-	formatVersion = "1"
+	formatVersion = "2"
 	versionKey    = "store.version"
+	// topKey holds the best chain's top height (u64), or nothing when the
+	// chain is empty. Apply keeps it in the same transaction as the best
+	// bucket, because bbolt's Cursor.Last loops for good once every key of
+	// a bucket was deleted in the open transaction (a reorganisation from
+	// genesis of about 100 blocks or more).
+	topKey = "store.best_top"
+	// reservedPrefix marks the meta keys that are the store's own.
+	reservedPrefix = "store."
 )
 
 var (
@@ -68,6 +84,9 @@ var (
 type Store struct {
 	db   *bolt.DB
 	path string
+	// wasEmpty: the file existed with 0 bytes, so bbolt made a new store
+	// in it: whatever chain it held is gone.
+	wasEmpty bool
 }
 
 // Open opens or creates the store at path (for example <datadir>/chain.db).
@@ -80,6 +99,10 @@ func Open(path string) (*Store, error) {
 			file = f
 			return f, err
 		},
+	}
+	var wasEmpty bool
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		wasEmpty = true
 	}
 	var db *bolt.DB
 	err := guard(func() error {
@@ -97,7 +120,7 @@ func Open(path string) (*Store, error) {
 		}
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, wasEmpty: wasEmpty}
 	if err := s.init(); err != nil {
 		_ = guard(db.Close)
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -125,7 +148,13 @@ func openError(path string, err error) error {
 	}
 }
 
-// init creates the buckets and checks the layout version.
+// WasEmpty reports that the file existed but held 0 bytes when it was
+// opened: a new, empty store was made in it, and the chain, pending
+// messages and peers it held are gone.
+func (s *Store) WasEmpty() bool { return s.wasEmpty }
+
+// init creates the buckets, checks the layout version and brings a
+// version 1 file up to date.
 func (s *Store) init() error {
 	return guard(func() error {
 		return s.db.Update(func(tx *bolt.Tx) error {
@@ -137,6 +166,21 @@ func (s *Store) init() error {
 			meta := tx.Bucket(bucketMeta)
 			switch v := meta.Get([]byte(versionKey)); {
 			case v == nil:
+				// A new file: its best chain is empty.
+				if err := writeTop(meta, 0, false); err != nil {
+					return err
+				}
+				return meta.Put([]byte(versionKey), []byte(formatVersion))
+			case string(v) == "1":
+				// Nothing was deleted in this transaction yet, so one
+				// Cursor.Last finds the top safely.
+				top, ok, err := lastHeight(tx.Bucket(bucketBest))
+				if err != nil {
+					return err
+				}
+				if err := writeTop(meta, top, ok); err != nil {
+					return err
+				}
 				return meta.Put([]byte(versionKey), []byte(formatVersion))
 			case string(v) != formatVersion:
 				return fmt.Errorf("store format version %q, this build reads %q", v, formatVersion)
@@ -163,7 +207,7 @@ func guard(f func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
-			err = fmt.Errorf("bbolt failed reading a damaged page (%v): %w", r, ErrCorrupt)
+			err = fmt.Errorf("%w (%v)", ErrDamagedPage, r)
 		}
 	}()
 	return f()
@@ -230,10 +274,10 @@ func (s *Store) Meta(key string) ([]byte, error) {
 	return out, err
 }
 
-// SetMeta stores a setting; a nil val deletes it. The key "store.version"
-// is the store's own.
+// SetMeta stores a setting; a nil val deletes it. Keys starting "store."
+// are the store's own.
 func (s *Store) SetMeta(key string, val []byte) error {
-	if key == versionKey {
+	if strings.HasPrefix(key, reservedPrefix) {
 		return fmt.Errorf("set meta: key %q is reserved", key)
 	}
 	return s.update("set meta "+key, func(tx *bolt.Tx) error {
@@ -303,9 +347,11 @@ func (s *Store) Apply(u Update) error {
 			return err
 		}
 		for _, e := range blocks {
-			if bb.Get(e.hash[:]) != nil {
+			if old := bb.Get(e.hash[:]); old != nil && (bytes.Equal(old, e.json) || holdsBlock(old, e.hash)) {
 				continue // same hash, same block; keep the first copy
 			}
+			// Absent, or a damaged record under this hash: the valid copy
+			// replaces it, or the chain would run through it for good.
 			if err := bb.Put(e.hash[:], e.json); err != nil {
 				return fmt.Errorf("block %s: %w", e.hash.Short(), err)
 			}
@@ -323,14 +369,31 @@ func (s *Store) Apply(u Update) error {
 	})
 }
 
+// keyHeight is the height a best-chain key holds; 0 for nil.
+func keyHeight(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}
+
 func heightKey(h uint64) []byte {
 	var k [8]byte
 	binary.BigEndian.PutUint64(k[:], h)
 	return k[:]
 }
 
-// topHeight is the highest height in the best bucket.
-func topHeight(best *bolt.Bucket) (uint64, bool, error) {
+// holdsBlock reports whether a stored record decodes to the block named h.
+// It is called only when the record's bytes differ from the copy at hand,
+// which a sound file does not produce, so the decoding is rare.
+func holdsBlock(raw []byte, h chain.Hash) bool {
+	var b chain.Block
+	return b.UnmarshalJSON(raw) == nil && b.Hash == h.String()
+}
+
+// lastHeight is the highest height in the best bucket, read with a cursor:
+// only for a transaction that has deleted nothing from it (see topKey).
+func lastHeight(best *bolt.Bucket) (uint64, bool, error) {
 	k, _ := best.Cursor().Last()
 	if k == nil {
 		return 0, false, nil
@@ -341,15 +404,46 @@ func topHeight(best *bolt.Bucket) (uint64, bool, error) {
 	return binary.BigEndian.Uint64(k), true, nil
 }
 
+// readTop is the best chain's top height as kept under topKey.
+func readTop(meta *bolt.Bucket) (uint64, bool, error) {
+	switch v := meta.Get([]byte(topKey)); len(v) {
+	case 0:
+		if v == nil {
+			return 0, false, fmt.Errorf("the best chain's height is not recorded: %w", ErrCorrupt)
+		}
+		return 0, false, nil
+	case 8:
+		return binary.BigEndian.Uint64(v), true, nil
+	default:
+		return 0, false, fmt.Errorf("the best chain's height is recorded as %x: %w", v, ErrCorrupt)
+	}
+}
+
+// writeTop records the best chain's top height; ok false means empty.
+func writeTop(meta *bolt.Bucket, top uint64, ok bool) error {
+	v := []byte{}
+	if ok {
+		v = heightKey(top)
+	}
+	if err := meta.Put([]byte(topKey), v); err != nil {
+		return fmt.Errorf("record the best chain's height: %w", err)
+	}
+	return nil
+}
+
 func disconnect(tx *bolt.Tx, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	bs, err := buckets(tx, bucketBest, bucketMsgs)
+	bs, err := buckets(tx, bucketBest, bucketMsgs, bucketMeta)
 	if err != nil {
 		return err
 	}
-	best, msgs := bs[0], bs[1]
+	best, msgs, meta := bs[0], bs[1], bs[2]
+	top, ok, err := readTop(meta)
+	if err != nil {
+		return err
+	}
 	lowest := entries[0].Height
 	for _, e := range entries {
 		k := heightKey(e.Height)
@@ -369,26 +463,32 @@ func disconnect(tx *bolt.Tx, entries []Entry) error {
 		}
 		lowest = min(lowest, e.Height)
 	}
-	top, ok, err := topHeight(best)
-	if err != nil {
-		return err
+	// Each entry was found and deleted once, so they are distinct heights;
+	// they are the whole top of the chain when they are as many as the
+	// heights from the lowest to the top.
+	if !ok || top < lowest {
+		return fmt.Errorf("disconnect height %d: above the recorded top %d of the best chain: %w", lowest, top, ErrCorrupt)
 	}
-	if ok && top > lowest {
-		return fmt.Errorf("disconnect height %d: height %d above it stays on the best chain", lowest, top)
+	if uint64(len(entries)) != top-lowest+1 {
+		return fmt.Errorf("disconnect height %d: a height up to %d above it stays on the best chain", lowest, top)
 	}
-	return nil
+	// Get is a seek, which empty pages do not trouble (unlike Last).
+	if lowest > 0 && best.Get(heightKey(lowest-1)) != nil {
+		return writeTop(meta, lowest-1, true)
+	}
+	return writeTop(meta, 0, false)
 }
 
 func connect(tx *bolt.Tx, entries []Entry) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	bs, err := buckets(tx, bucketBest, bucketMsgs, bucketBlocks)
+	bs, err := buckets(tx, bucketBest, bucketMsgs, bucketBlocks, bucketMeta)
 	if err != nil {
 		return err
 	}
-	best, msgs, blocks := bs[0], bs[1], bs[2]
-	top, ok, err := topHeight(best)
+	best, msgs, blocks, meta := bs[0], bs[1], bs[2], bs[3]
+	top, ok, err := readTop(meta)
 	if err != nil {
 		return err
 	}
@@ -403,6 +503,10 @@ func connect(tx *bolt.Tx, entries []Entry) error {
 		if blocks.Get(e.Hash[:]) == nil {
 			return fmt.Errorf("connect height %d: block %s is not stored", e.Height, e.Hash)
 		}
+		if best.Get(heightKey(e.Height)) != nil {
+			// The recorded top is behind the bucket: never overwrite.
+			return fmt.Errorf("connect height %d: the height is taken above the recorded top %d: %w", e.Height, top, ErrCorrupt)
+		}
 		if err := best.Put(heightKey(e.Height), e.Hash[:]); err != nil {
 			return fmt.Errorf("connect height %d: %w", e.Height, err)
 		}
@@ -411,7 +515,7 @@ func connect(tx *bolt.Tx, entries []Entry) error {
 		}
 		next++
 	}
-	return nil
+	return writeTop(meta, next-1, true)
 }
 
 // Block returns the stored block with hash h, or an error wrapping
@@ -445,11 +549,11 @@ func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
 // when it is empty.
 func (s *Store) BestHeight() (height uint64, ok bool, err error) {
 	err = s.view("read best height", func(tx *bolt.Tx) error {
-		best, err := bucket(tx, bucketBest)
+		meta, err := bucket(tx, bucketMeta)
 		if err != nil {
 			return err
 		}
-		height, ok, err = topHeight(best)
+		height, ok, err = readTop(meta)
 		return err
 	})
 	return height, ok, err
@@ -504,11 +608,11 @@ func (s *Store) MessageBlock(id chain.Hash) (chain.Hash, bool, error) {
 // height+1 on.
 func (s *Store) TruncateBest(height uint64) error {
 	return s.update(fmt.Sprintf("truncate best chain to height %d", height), func(tx *bolt.Tx) error {
-		bs, err := buckets(tx, bucketBest, bucketMsgs)
+		bs, err := buckets(tx, bucketBest, bucketMsgs, bucketMeta)
 		if err != nil {
 			return err
 		}
-		best, msgs := bs[0], bs[1]
+		best, msgs, meta := bs[0], bs[1], bs[2]
 		if height == ^uint64(0) {
 			return nil
 		}
@@ -519,6 +623,21 @@ func (s *Store) TruncateBest(height uint64) error {
 		for k, v := c.Seek(heightKey(height + 1)); k != nil; k, v = c.Next() {
 			keys = append(keys, append([]byte{}, k...))
 			dropped[string(v)] = true
+		}
+		// The new top is the last key at or below height, found before
+		// any delete (see topKey); a damaged chain may have a gap there.
+		var newTop []byte
+		if len(keys) == 0 {
+			newTop, _ = c.Last()
+		} else {
+			c.Seek(keys[0])
+			newTop, _ = c.Prev()
+		}
+		if newTop != nil && len(newTop) != 8 {
+			return fmt.Errorf("best-chain key %x is not a height: %w", newTop, ErrCorrupt)
+		}
+		if err := writeTop(meta, keyHeight(newTop), newTop != nil); err != nil {
+			return err
 		}
 		for _, k := range keys {
 			if err := best.Delete(k); err != nil {

@@ -365,7 +365,7 @@ func TestApplyRefusesAllOrNothing(t *testing.T) {
 	}{
 		{"disconnect another block", valid(Update{Disconnect: []Entry{be[0]}}), "disconnect height 5"},
 		{"disconnect an absent height", valid(Update{Disconnect: []Entry{{Height: 9}}}), "disconnect height 9"},
-		{"disconnect leaves a gap", valid(Update{Disconnect: []Entry{ae[3]}}), "height 5 above it"},
+		{"disconnect leaves a gap", valid(Update{Disconnect: []Entry{ae[3]}}), "up to 5 above it"},
 		{"connect leaves a gap", valid(Update{Connect: []Entry{{Height: 7, Hash: be[1].Hash}}}), "continues at height 6"},
 		{"connect over the tip", valid(Update{Connect: be[:1]}), "continues at height 6"},
 		{"connect out of order", valid(Update{Disconnect: []Entry{ae[4]}, Connect: []Entry{be[1], be[0]}}), "connect height 6"},
