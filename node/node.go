@@ -6,8 +6,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/meshchain/meshchain/chain"
@@ -58,7 +57,8 @@ type Node struct {
 	wallet  *wallet.Wallet
 	net     *netpeers.Server
 	events  *broker
-	nodeID  string
+	nodeID  string // proven by nodeKey: hex(SHA-256(its public key))
+	nodeKey *secp256k1.PrivateKey
 	genesis chain.Hash
 
 	walletCreated bool
@@ -144,6 +144,11 @@ func Open(cfg Config) (*Node, error) {
 		n.log.Warn("created a new wallet; write its words down with `meshchain wallet show --words`",
 			"path", wallet.Path(cfg.DataDir), "sender", n.wallet.SenderHex())
 	}
+	// The node key proves our node id to peers; it is not the wallet's.
+	if n.nodeKey, err = netpeers.LoadOrCreateNodeKey(filepath.Join(cfg.DataDir, netpeers.NodeKeyFile)); err != nil {
+		return nil, err
+	}
+	n.nodeID = netpeers.NodeIDOf(n.nodeKey.PubKey())
 	if n.store, n.recovered, err = openStore(cfg.DataDir, n.log); err != nil {
 		return nil, err
 	}
@@ -176,7 +181,6 @@ func openStore(dataDir string, log *slog.Logger) (*store.Store, string, error) {
 }
 
 const (
-	metaNodeID     = "node_id"
 	metaDifficulty = "difficulty"
 )
 
@@ -192,25 +196,10 @@ func (n *Node) load() error {
 			return err
 		}
 	}
-	id, err := n.store.Meta(metaNodeID)
-	if err != nil {
-		return err
-	}
-	if len(id) != 64 {
-		var b [32]byte
-		if _, err := rand.Read(b[:]); err != nil {
-			return err
-		}
-		id = []byte(hex.EncodeToString(b[:]))
-		if err := n.store.SetMeta(metaNodeID, id); err != nil {
-			return err
-		}
-	}
-	n.nodeID = string(id)
 
 	n.index = chain.NewIndex(n.cfg.Difficulty)
 	n.genesis = n.index.Genesis().Hash
-	err = n.store.ForEachBest(func(height uint64, b *chain.Block) error {
+	err := n.store.ForEachBest(func(height uint64, b *chain.Block) error {
 		if _, err := n.index.AppendStored(b); err != nil {
 			return fmt.Errorf("stored block %d: %w", height, err)
 		}
@@ -327,6 +316,7 @@ func (n *Node) Run(ctx context.Context) error {
 		Listen:       n.cfg.Listen,
 		Genesis:      n.Genesis(),
 		NodeID:       n.nodeID,
+		NodeKey:      n.nodeKey,
 		Agent:        "meshchain/" + Version,
 		Peers:        n.cfg.Peers,
 		MaxPeers:     n.cfg.MaxPeers,
