@@ -23,6 +23,10 @@ type Snapshot struct {
 
 	// Recent is the best chain's newest blocks, newest first.
 	Recent []BlockSummary
+	// Seq is the sequence number of the last event published before the
+	// snapshot was taken: a reader that builds state from events skips
+	// events up to it, which the snapshot already holds.
+	Seq uint64
 	// DroppedEvents counts progress events slow subscribers missed.
 	DroppedEvents uint64
 
@@ -98,6 +102,7 @@ type BlockSummary struct {
 	Sender    string
 	TimeStamp string
 	Message   string
+	MessageID string
 }
 
 // TreeNode is a block of the recent tree, for the fork view.
@@ -108,4 +113,7 @@ type TreeNode struct {
 	LostWhy  string // for a side-branch tip: "less work" or "equal work, larger hash"
 	ReorgAt  bool   // a reorganisation switched branches at this block
 	MiningOn bool   // the miner builds on this block
+	// Remined is the best-chain height where a side block's message was
+	// mined again, once it was; 0 otherwise.
+	Remined uint64
 }

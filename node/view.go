@@ -23,6 +23,7 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 	var miningOn chain.Hash
 	reorgAt := map[chain.Hash]bool{}
 	err := n.do(ctx, func() {
+		s.Seq = n.events.lastSeq()
 		tip := n.index.Tip()
 		s.Height, s.Tip, s.Work = tip.Height, tip.Hash.String(), tip.Work.String()
 		for nd := tip; nd != nil && len(recent) < recentBlocks; nd = nd.Parent {
@@ -64,7 +65,7 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 		if bs, ok := summaries[nd.Hash]; ok {
 			return bs
 		}
-		bs := BlockSummary{Height: nd.Height, Hash: nd.Hash.String()}
+		bs := BlockSummary{Height: nd.Height, Hash: nd.Hash.String(), MessageID: nd.MessageID.String()}
 		if b, err := n.blockOf(nd); err == nil {
 			bs.PrevHash, bs.Sender, bs.TimeStamp, bs.Message = b.PrevHash, b.Sender, b.TimeStamp, b.Message
 		}
@@ -119,6 +120,14 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 		}
 	}
 	return s, nil
+}
+
+// lastSeq is the last event's sequence number. The loop reads it for
+// snapshots: every event the loop emitted before is numbered up to it.
+func (b *broker) lastSeq() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.seq
 }
 
 // lostWhy says why a side-branch tip lost to the best chain's block at its

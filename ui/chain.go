@@ -26,6 +26,7 @@ type chainPane struct {
 	rows       []treeRow
 	treeCursor int // index into rows, always a block row when any exists
 	treeOffset int
+	olderForks int // side blocks forking below the kept best chain, not drawn
 
 	tip    uint64
 	mining *node.MiningState
@@ -82,6 +83,9 @@ func (p *chainPane) SetTree(tree []node.TreeNode, mining *node.MiningState) {
 		}
 	}
 	p.rows = layoutTree(tree, mining)
+	if p.olderForks > 0 {
+		p.rows = append(p.rows, treeRow{note: fmt.Sprintf("older forks: %s more, below the %s blocks kept", commas(uint64(p.olderForks)), commas(keepBest))})
+	}
 	p.treeCursor = p.firstBlockRow(0, 1)
 	if sel != "" {
 		for i, r := range p.rows {
@@ -278,6 +282,8 @@ func (p *chainPane) treeLines(w int) []string {
 			text = p.st.Accent.Render(fmt.Sprintf("#%s being mined: %s", commas(p.mining.Height), quote(p.mining.Message)))
 		case r.node != nil:
 			text = p.treeText(r.node, w-2-lipgloss.Width(r.graph)-1)
+		case r.note != "":
+			text = p.st.Dim.Render(r.note)
 		}
 		row := mark + graph
 		if text != "" {
@@ -312,6 +318,9 @@ func (p *chainPane) treeText(n *node.TreeNode, w int) string {
 	}
 	if n.LostWhy != "" {
 		tags = append(tags, p.st.Bad.Render("[lost: "+Sanitize(n.LostWhy)+"]"))
+	}
+	if n.Remined > 0 {
+		tags = append(tags, p.st.OK.Render("[re-mined as #"+commas(n.Remined)+"]"))
 	}
 	tag := strings.Join(tags, " ")
 	room := w - lipgloss.Width(head) - 1

@@ -48,6 +48,12 @@ func (f *fakeNode) Snapshot(context.Context) (node.Snapshot, error) {
 	return f.snap, f.snapErr
 }
 
+func (f *fakeNode) Peers() []node.PeerInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]node.PeerInfo(nil), f.snap.Peers...)
+}
+
 func (f *fakeNode) Post(_ context.Context, text string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -185,6 +191,7 @@ func busySnapshot() node.Snapshot {
 		},
 		Recent: recent,
 		Tree:   tree,
+		Seq:    uint64(len(busyEvents())),
 	}
 }
 
@@ -192,7 +199,12 @@ func busySnapshot() node.Snapshot {
 // oldest first.
 func busyEvents() []node.Event {
 	at := func(sec int) time.Time { return fixedNow.Add(time.Duration(sec-300) * time.Second) }
-	ev := func(sec int, p node.Payload) node.Event { return node.Event{Time: at(sec), Payload: p} }
+	seq := uint64(0)
+	// Numbered as the node numbers them; busySnapshot was taken after them.
+	ev := func(sec int, p node.Payload) node.Event {
+		seq++
+		return node.Event{Time: at(sec), Payload: p, Seq: seq}
+	}
 	return []node.Event{
 		ev(0, node.Started{Listen: "127.0.0.1:8333", Genesis: hexOf("genesis-net"), Sender: aliceKey, Height: 12, Tip: hashAt("best-12")}),
 		ev(5, node.PeerOnline{Peer: "127.0.0.1:8334", Height: 15, Agent: "meshchain/0.1.0"}),

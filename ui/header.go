@@ -17,7 +17,7 @@ func (m Model) header(w int) string {
 	words, style := m.syncWords()
 	left := st.Title.Render(title) + "  " + style.Render(words)
 
-	online, known := peerCounts(m.snap)
+	online, known := m.state.Sync.Online, m.state.Sync.Known
 	right := st.Label.Render("peers ") + st.Value.Render(fmt.Sprintf("%d/%d", online, known)) + st.Label.Render(" online")
 	switch {
 	case m.snapErr != nil:
@@ -25,7 +25,7 @@ func (m Model) header(w int) string {
 	case m.streamed:
 		right = st.Warn.Render("event stream ended")
 	}
-	if !m.haveSnap && m.snap.Listen == "" {
+	if !m.haveSnap && m.state.Listen == "" {
 		right = ""
 	}
 	line1 := spread(left, right, w)
@@ -37,13 +37,13 @@ func (m Model) header(w int) string {
 		return st.Label.Render(label+" ") + st.Value.Render(value)
 	}
 	fields := []string{
-		pair("height", commas(m.snap.Height)),
-		pair("tip", shortHash(m.snap.Tip)),
-		pair("net", shortHash(m.snap.Genesis)),
-		pair("node", Sanitize(m.snap.Listen)),
-		pair("wallet", short(m.snap.Sender)),
+		pair("height", commas(m.state.Height)),
+		pair("tip", shortHash(m.state.Tip)),
+		pair("net", shortHash(m.state.Genesis)),
+		pair("node", Sanitize(m.state.Listen)),
+		pair("wallet", short(m.state.Sender)),
 	}
-	if !m.haveSnap && m.snap.Listen == "" {
+	if !m.haveSnap && m.state.Listen == "" {
 		fields = []string{st.Dim.Render("connecting to the node…")}
 	}
 	line2 := fit(strings.Join(fields, "  "), w)
@@ -56,8 +56,8 @@ func (m Model) syncWords() (string, lipgloss.Style) {
 	if !m.haveSnap {
 		return "waiting for the node…", st.Dim
 	}
-	s := m.snap.Sync
-	online, known := peerCounts(m.snap)
+	s := m.state.Sync
+	online, known := m.state.Sync.Online, m.state.Sync.Known
 	switch {
 	case s.Syncing && s.Peer != "":
 		words := "syncing from " + Sanitize(s.Peer)
@@ -72,7 +72,7 @@ func (m Model) syncWords() (string, lipgloss.Style) {
 	case online == 0:
 		return fmt.Sprintf("alone: none of %d known %s online", known, plural(uint64(known), "peer is", "peers are")), st.Bad
 	}
-	if addr, ahead := highestPeer(m.snap); ahead >= behindAfter {
+	if addr, ahead := highestPeer(m.state.Peers, m.state.Height); ahead >= behindAfter {
 		// Not "in sync" while an online peer is well ahead and no round
 		// runs: the user can start one.
 		return fmt.Sprintf("%s %s behind %s, not syncing: press s", commas(ahead), plural(ahead, "block", "blocks"), Sanitize(addr)), st.Warn
@@ -86,10 +86,10 @@ const behindAfter = 2
 
 // highestPeer is the online peer with the greatest height and how many
 // blocks it is ahead of the node (0 when none is).
-func highestPeer(s node.Snapshot) (addr string, ahead uint64) {
-	for _, p := range s.Peers {
-		if p.Status == node.PeerOnlineStatus && p.Height > s.Height && p.Height-s.Height > ahead {
-			addr, ahead = p.Addr, p.Height-s.Height
+func highestPeer(peers []node.PeerInfo, height uint64) (addr string, ahead uint64) {
+	for _, p := range peers {
+		if p.Status == node.PeerOnlineStatus && p.Height > height && p.Height-height > ahead {
+			addr, ahead = p.Addr, p.Height-height
 		}
 	}
 	return addr, ahead

@@ -23,8 +23,9 @@ const (
 // treeRow is one line of the fork view: the graph prefix and what it shows.
 type treeRow struct {
 	graph  string
-	node   *node.TreeNode // nil for connector and mining rows
+	node   *node.TreeNode // nil for connector, mining and note rows
 	mining bool           // the block being mined, above the block it extends
+	note   string         // a line of text under the tree ("older forks: …")
 }
 
 // branch is a run of side-chain blocks from a tip down to the block below

@@ -30,6 +30,7 @@ import (
 type Node interface {
 	Subscribe(ctx context.Context) <-chan node.Event
 	Snapshot(ctx context.Context) (node.Snapshot, error)
+	Peers() []node.PeerInfo
 	Post(ctx context.Context, text string) error
 	Sync(ctx context.Context) error
 	Connect(ctx context.Context, addr string) error
@@ -42,8 +43,9 @@ type Options struct {
 	NoColor bool   // NO_COLOR: no colours, only bold, faint and reverse
 }
 
-// How often the snapshot is refreshed without events (peer latencies change),
-// and how long a snapshot, post, connect or block lookup may take.
+// How often the peer table is read (an in-memory copy: latencies change
+// without events), and how long a snapshot, post, connect or block lookup
+// may take.
 const (
 	refreshEvery = time.Second
 	callTimeout  = 10 * time.Second
@@ -95,8 +97,8 @@ type (
 		snap node.Snapshot
 		err  error
 		req  uint64 // which request this answers; older answers are dropped
-		seq  uint64 // mining events seen when the snapshot was asked for
 	}
+	peersMsg  struct{ peers []node.PeerInfo }
 	tickMsg   struct{}
 	postedMsg struct {
 		text string
@@ -134,17 +136,16 @@ type Model struct {
 	events   <-chan node.Event
 	streamed bool // the event stream ended
 
-	snap      node.Snapshot
+	// state is built from events (State.Apply); a snapshot seeds it at
+	// the start and when events were lost.
+	state     State
 	haveSnap  bool
 	snapErr   error
-	fetching  bool   // a Snapshot call is in flight
-	stale     bool   // something changed while it was: fetch again
-	snapReq   uint64 // id of the latest Snapshot call
-	snapGot   uint64 // id of the snapshot shown
-	syncing   bool   // a Sync call is in flight
-	miningSeq uint64
-	mining    *node.MiningState
-	queue     int
+	fetching  bool         // a Snapshot call is in flight
+	stale     bool         // events were lost while it was: fetch again
+	snapReq   uint64       // id of the latest Snapshot call
+	sinceSnap []node.Event // events applied while a snapshot was in flight, applied again over it
+	syncing   bool         // a Sync call is in flight
 
 	chain    chainPane
 	peers    peersPane
@@ -187,6 +188,7 @@ func New(n Node, opts Options) Model {
 		detail:  detailPane{st: st},
 		now:     time.Now,
 		loc:     time.Local,
+		state:   NewState(),
 	}
 	m.clock = m.now()
 	m.fetching = true // Init asks for the first snapshot
@@ -219,7 +221,7 @@ func Run(ctx context.Context, n Node, opts Options, teaOpts ...tea.ProgramOption
 
 // Init subscribes to events, takes the first snapshot and starts the clock.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.subscribe(), m.fetchSnapshot(0, 0), tick())
+	return tea.Batch(m.subscribe(), m.fetchSnapshot(0), tick())
 }
 
 func (m Model) subscribe() tea.Cmd {
@@ -242,30 +244,38 @@ func waitEvent(ctx context.Context, ch <-chan node.Event) tea.Cmd {
 	}
 }
 
-func (m Model) fetchSnapshot(req, seq uint64) tea.Cmd {
+func (m Model) fetchSnapshot(req uint64) tea.Cmd {
 	n, ctx := m.n, m.ctx
 	return func() tea.Msg {
 		ctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
 		s, err := n.Snapshot(ctx)
-		return snapshotMsg{snap: s, err: err, req: req, seq: seq}
+		return snapshotMsg{snap: s, err: err, req: req}
 	}
+}
+
+// readPeers copies the node's address book: an in-memory read, no store.
+func (m Model) readPeers() tea.Cmd {
+	n := m.n
+	return func() tea.Msg { return peersMsg{peers: n.Peers()} }
 }
 
 func tick() tea.Cmd {
 	return tea.Tick(refreshEvery, func(time.Time) tea.Msg { return tickMsg{} })
 }
 
-// refresh asks for a snapshot unless one is in flight, in which case it
-// asks again when that one arrives.
-func (m *Model) refresh() tea.Cmd {
+// resnapshot asks for a snapshot, when events can no longer keep the state
+// (some were lost), unless one is in flight: then it asks again when that
+// one arrives.
+func (m *Model) resnapshot() tea.Cmd {
 	if m.fetching {
 		m.stale = true
 		return nil
 	}
 	m.fetching, m.stale = true, false
+	m.sinceSnap = m.sinceSnap[:0]
 	m.snapReq++
-	return m.fetchSnapshot(m.snapReq, m.miningSeq)
+	return m.fetchSnapshot(m.snapReq)
 }
 
 // Update handles one message. It never blocks: node calls run in commands.
@@ -296,25 +306,25 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.streamed = true
 
 	case snapshotMsg:
-		if msg.req == m.snapReq {
-			m.fetching = false
+		if msg.req != m.snapReq {
+			break // an older request's answer
 		}
-		if msg.req >= m.snapGot {
-			m.applySnapshot(msg)
+		m.fetching = false
+		m.applySnapshot(msg)
+		if m.stale {
+			cmds = append(cmds, m.resnapshot())
 		}
-		if m.stale && !m.fetching {
-			cmds = append(cmds, m.refresh())
-		}
+
+	case peersMsg:
+		m.state.SetPeers(msg.peers)
+		m.showPeers()
 
 	case tickMsg:
 		m.clock = m.now()
 		if m.status != "" && m.clock.Sub(m.statusAt) > statusFor {
 			m.status = ""
 		}
-		cmds = append(cmds, tick())
-		if !m.fetching {
-			cmds = append(cmds, m.refresh())
-		}
+		cmds = append(cmds, tick(), m.readPeers())
 
 	case postedMsg:
 		m.compose.busy = false
@@ -352,7 +362,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.leaveInput()
 		}
 		m.setStatus(statusOK, "added peer "+Sanitize(msg.addr))
-		cmds = append(cmds, m.refresh())
+		cmds = append(cmds, m.readPeers())
 
 	case blockMsg:
 		if msg.hash == m.detail.summary.Hash {
@@ -632,7 +642,7 @@ func (m *Model) openDetail() tea.Cmd {
 			onBest = n.OnBest
 		}
 	}
-	m.detail = detailPane{st: m.st, summary: b, tip: m.snap.Height, onBest: onBest}
+	m.detail = detailPane{st: m.st, summary: b, tip: m.state.Height, onBest: onBest}
 	m.focus = focusDetail
 	hash := b.Hash
 	n, ctx := m.n, m.ctx
@@ -644,98 +654,84 @@ func (m *Model) openDetail() tea.Cmd {
 	}
 }
 
-// applySnapshot keeps the last good snapshot when a new one fails, and the
-// miner's state from events newer than the snapshot request.
+// applySnapshot seeds the state with a snapshot, then applies again the
+// events that arrived while it was taken (Apply is idempotent), so nothing
+// newer is lost. A failed snapshot keeps what the state has.
 func (m *Model) applySnapshot(msg snapshotMsg) {
 	if msg.err != nil {
 		m.snapErr = msg.err
 		return
 	}
-	m.snapGot = msg.req
 	m.snapErr = nil
-	m.snap = msg.snap
 	m.haveSnap = true
-	if msg.seq >= m.miningSeq {
-		m.mining = msg.snap.Mining
-		m.queue = msg.snap.Queue
+	m.state.Seed(msg.snap)
+	for _, ev := range m.sinceSnap {
+		m.state.Apply(ev)
 	}
-	m.chain.SetBlocks(m.snap.Recent, m.snap.Height)
-	m.chain.SetTree(m.snap.Tree, m.mining)
-	online, known := peerCounts(m.snap)
-	m.peers.SetPeers(m.snap.Peers, online, known)
-	m.miner.pending = m.snap.Pending
-	if m.focus == focusDetail {
-		m.detail.tip = m.snap.Height
-	}
+	m.sinceSnap = m.sinceSnap[:0]
+	m.showChain()
+	m.showMining()
+	m.showPeers()
 }
 
-// peerCounts prefers the node's figures and falls back to counting.
-func peerCounts(s node.Snapshot) (online, known int) {
-	online, known = s.Sync.Online, s.Sync.Known
-	if known == 0 && len(s.Peers) > 0 {
-		known = len(s.Peers)
-		online = 0
-		for _, p := range s.Peers {
-			if p.Status == node.PeerOnlineStatus {
-				online++
-			}
-		}
-	}
-	return online, known
-}
+// maxSinceSnap bounds the events kept while a snapshot is in flight; past
+// it the snapshot is taken again once it arrives.
+const maxSinceSnap = 4096
 
-// applyEvent shows an event at once and asks for a fresh snapshot when it
-// changes what the snapshot holds.
+// applyEvent folds an event into the state and shows it at once. Only a
+// gap in the events costs a snapshot.
 func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 	m.log.Add(ev)
-	switch e := ev.Payload.(type) {
-	case node.MiningProgress:
-		m.miningSeq++
-		prev := m.mining
-		m.mining = &node.MiningState{
-			MessageID: e.MessageID, Message: e.Message, Height: e.Height,
-			Attempts: e.Attempts, Expected: e.Expected, HashRate: e.HashRate,
-			ETASeconds: e.ETASeconds, Threads: e.Threads,
-		}
-		if prev != nil && prev.MessageID == e.MessageID && prev.Height == e.Height {
-			m.mining.Parent, m.mining.Started = prev.Parent, prev.Started
+	if m.fetching {
+		if len(m.sinceSnap) < maxSinceSnap {
+			m.sinceSnap = append(m.sinceSnap, ev)
 		} else {
-			// The node counts the queue when a job starts and repeats that
-			// figure in every progress report of the job; messages queued
-			// since are counted by their own events and by snapshots.
-			m.queue = e.Queue
+			m.stale = true
 		}
-		m.chain.SetMining(m.mining)
-		return nil
-	case node.MessageQueued:
-		m.queue = e.Queue
-	case node.MiningIdle:
-		// Idle means the queue is empty (node.MiningIdle).
-		m.miningSeq++
-		m.mining = nil
-		m.queue = 0
-		m.chain.SetMining(nil)
+	}
+	var cmd tea.Cmd
+	if m.state.Apply(ev) && m.haveSnap {
+		cmd = m.resnapshot()
+	}
+	switch e := ev.Payload.(type) {
+	case node.MiningProgress, node.MiningIdle, node.MessageQueued:
+		m.showMining()
 	case node.BlockMined:
-		m.miningSeq++
-		m.mining = nil
-		m.queue = e.QueueLength
 		b := e
 		m.miner.lastMined = &b
 		if e.HashRate > 0 {
 			m.miner.lastRate = e.HashRate
 		}
-	case node.TipChanged:
-		m.snap.Height, m.snap.Tip = e.Height, e.Hash
-	case node.Started:
-		if !m.haveSnap {
-			m.snap.Listen, m.snap.NodeID, m.snap.Genesis = e.Listen, e.NodeID, e.Genesis
-			m.snap.Sender, m.snap.DataDir = e.Sender, e.DataDir
-			m.snap.Height, m.snap.Tip = e.Height, e.Tip
-		}
-	case node.Warning:
-		return nil
+		m.showMining()
+	case node.BlockAccepted, node.TipChanged, node.Started:
+		m.showChain()
+		m.showMining()
+	case node.SyncStarted, node.SyncBacktrack, node.SyncFinished, node.PeerOnline, node.PeerOffline, node.PeerPenalized:
+		m.showPeers()
 	}
-	return m.refresh()
+	return cmd
+}
+
+// showChain hands the chain pane the best chain and the fork tree.
+func (m *Model) showChain() {
+	m.chain.SetBlocks(m.state.Recent(keepBest), m.state.Height)
+	tree, older := m.state.Tree()
+	m.chain.olderForks = older
+	m.chain.SetTree(tree, m.state.Mining)
+	if m.focus == focusDetail {
+		m.detail.tip = m.state.Height
+	}
+}
+
+// showMining hands the mining pane and the tree's mining row their state.
+func (m *Model) showMining() {
+	m.chain.SetMining(m.state.Mining)
+	m.miner.pending = m.state.Pending
+}
+
+// showPeers hands the peers pane the address book.
+func (m *Model) showPeers() {
+	m.peers.SetPeers(m.state.Peers, m.state.Sync.Online, m.state.Sync.Known)
 }
 
 // layout sizes every pane for the current window.
@@ -753,10 +749,10 @@ func (m *Model) layout() {
 	m.peers.focused = m.focus == focusPeers
 	m.miner.focused = m.focus == focusMining
 	m.log.focused = m.focus == focusEvents
-	m.miner.mining = m.mining
-	m.miner.queue = m.queue
-	if m.mining != nil && m.mining.HashRate > 0 {
-		m.miner.lastRate = m.mining.HashRate
+	m.miner.mining = m.state.Mining
+	m.miner.queue = m.state.Queue
+	if m.state.Mining != nil && m.state.Mining.HashRate > 0 {
+		m.miner.lastRate = m.state.Mining.HashRate
 	}
 	if m.focus == focusDetail {
 		m.detail.SetSize(w, body)

@@ -546,10 +546,14 @@ func TestMiningEvents(t *testing.T) {
 			t.Errorf("after progress the screen lacks %q:\n%s", want, s)
 		}
 	}
-	// A snapshot asked for before that event does not undo it.
-	m, _ = update(m, snapshotMsg{snap: busySnapshot(), seq: 0})
-	if !strings.Contains(screen(m), `"new one"`) {
-		t.Error("an older snapshot replaced newer mining progress")
+	// A snapshot taken while events arrive does not undo them: the events
+	// that came meanwhile are applied again over it.
+	m.fetching, m.snapReq = true, 7
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
+		MessageID: "y", Message: "newer one", Height: 21, Attempts: 10, Expected: 4000, HashRate: 2e6, Queue: 5}}})
+	m, _ = update(m, snapshotMsg{snap: busySnapshot(), req: 7})
+	if !strings.Contains(screen(m), `"newer one"`) {
+		t.Error("a snapshot replaced mining progress that arrived while it was taken")
 	}
 	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningIdle{}}})
 	if !strings.Contains(screen(m), "idle: nothing to mine") {
@@ -557,23 +561,51 @@ func TestMiningEvents(t *testing.T) {
 	}
 }
 
-func TestEventsTriggerOneSnapshotAtATime(t *testing.T) {
-	m, _ := busyModel(t, 100, 30)
+// TestEventsNeedNoSnapshot: blocks, tips and peers reach the screen from
+// their events alone; only a gap in the events (or a tip hanging off blocks
+// never seen) costs a snapshot, and only one at a time.
+func TestEventsNeedNoSnapshot(t *testing.T) {
+	m, f := busyModel(t, 100, 30)
 	m.fetching = false
-	m, cmd := update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.TipChanged{Height: 21, Hash: hashAt("x")}}})
+	before := f.snapshots
+	tip := busySnapshot().Tip
+	b21 := node.BlockAccepted{Height: 21, Hash: hashAt("b21"), PrevHash: tip, Sender: bobKey, Message: "twenty-one", MessageID: hexOf("m21"), OnBest: true}
+	m, cmd := update(m, eventMsg{ev: node.Event{Time: fixedNow, Seq: 100, Payload: b21}},
+		eventMsg{ev: node.Event{Time: fixedNow, Seq: 101, Payload: node.TipChanged{Height: 21, Hash: b21.Hash}}})
+	if m.fetching {
+		t.Fatal("a block extending the tip asked for a snapshot")
+	}
+	_ = cmd
+	s := screen(m)
+	if !strings.Contains(s, "height 21") || !strings.Contains(s, "twenty-one") {
+		t.Errorf("the block did not reach the screen from its events:\n%s", s)
+	}
+	if f.snapshots != before {
+		t.Errorf("%d snapshots taken for a block", f.snapshots-before)
+	}
+
+	// Lost events: one snapshot, a second loss while it runs marks it stale.
+	m, cmd = update(m, eventMsg{ev: node.Event{Time: fixedNow, Seq: 200, Missed: 3, Payload: node.PeerOnline{Peer: "a"}}})
 	if cmd == nil || !m.fetching {
-		t.Fatal("a tip change did not ask for a snapshot")
+		t.Fatal("lost events did not ask for a snapshot")
 	}
-	if !strings.Contains(screen(m), "height 21") {
-		t.Error("header did not follow the tip at once")
-	}
-	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.PeerOnline{Peer: "a"}}})
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Seq: 300, Missed: 1, Payload: node.PeerOnline{Peer: "b"}}})
 	if !m.stale {
-		t.Error("a second event while fetching did not mark the snapshot stale")
+		t.Error("a second loss while fetching did not mark the snapshot stale")
 	}
-	m, cmd = update(m, snapshotMsg{snap: busySnapshot(), req: m.snapReq, seq: m.miningSeq})
+	m, cmd = update(m, snapshotMsg{snap: busySnapshot(), req: m.snapReq})
 	if !m.fetching || cmd == nil {
 		t.Error("a stale snapshot was not fetched again")
+	}
+
+	// A tip whose blocks were never seen cannot be followed.
+	m.fetching, m.stale = false, false
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.TipChanged{Height: 40, Hash: hashAt("unknown")}}})
+	if !m.fetching {
+		t.Error("an unknown tip did not ask for a snapshot")
+	}
+	if !strings.Contains(screen(m), "height 40") {
+		t.Error("header did not follow the tip at once")
 	}
 }
 
@@ -586,8 +618,8 @@ func TestOlderSnapshotAnswerIsDropped(t *testing.T) {
 	older := busySnapshot()
 	older.Height = 25
 	m, _ = update(m, snapshotMsg{snap: older, req: 4})
-	if m.snap.Height != 30 {
-		t.Errorf("height = %d: an older answer replaced a newer one", m.snap.Height)
+	if m.state.Height != 30 {
+		t.Errorf("height = %d: an older answer replaced a newer one", m.state.Height)
 	}
 }
 
@@ -911,7 +943,7 @@ func TestSyncWithNoPeerAhead(t *testing.T) {
 
 func TestForkTreeKeepsTagsWhenNarrow(t *testing.T) {
 	m, _ := busyModel(t, 80, 24)
-	m, _ = update(m, keyText("t"), keyText("G"))
+	m, _ = update(m, keyText("t"), keyDown, keyDown, keyDown)
 	if s := screen(m); !strings.Contains(s, "[lost: less work]") {
 		t.Errorf("the lost tag is cut at 80 columns:\n%s", s)
 	}
@@ -920,19 +952,20 @@ func TestForkTreeKeepsTagsWhenNarrow(t *testing.T) {
 func TestTreeCursorFollowsNewestBlock(t *testing.T) {
 	m, _ := busyModel(t, 100, 30)
 	m, _ = update(m, keyText("t"))
-	grown := busySnapshot()
-	b := summary(21, grown.Tip, "best-21", aliceKey)
-	grown.Tree = append(grown.Tree, node.TreeNode{BlockSummary: b, OnBest: true})
-	m, _ = update(m, snapshotMsg{snap: grown})
+	arrive := func(m Model, b node.BlockSummary) Model {
+		m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.BlockAccepted{Height: b.Height, Hash: b.Hash,
+			PrevHash: b.PrevHash, Sender: b.Sender, Message: b.Message, TimeStamp: b.TimeStamp, OnBest: true}}})
+		return m
+	}
+	b := summary(21, busySnapshot().Tip, "best-21", aliceKey)
+	m = arrive(m, b)
 	if sel, _ := m.chain.Selected(); sel.Hash != b.Hash {
 		t.Errorf("cursor on %q, want the new newest block", sel.Hash)
 	}
 	// Once moved, it stays on its block.
 	m, _ = update(m, keyDown)
 	was, _ := m.chain.Selected()
-	c := summary(22, b.Hash, "best-22", aliceKey)
-	grown.Tree = append(grown.Tree, node.TreeNode{BlockSummary: c, OnBest: true})
-	m, _ = update(m, snapshotMsg{snap: grown})
+	m = arrive(m, summary(22, b.Hash, "best-22", aliceKey))
 	if sel, _ := m.chain.Selected(); sel.Hash != was.Hash {
 		t.Errorf("cursor moved to %q, want it kept on %q", sel.Hash, was.Hash)
 	}
