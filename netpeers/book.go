@@ -56,6 +56,17 @@ type entry struct {
 
 func (e *entry) dialable() bool { return !e.transient && !e.self }
 
+// dialID is the node id a dial to the entry would reach, as far as we
+// know: the id found there when we dialled it. A listen address is only
+// what an inbound peer said, so its id refuses nothing before the dial;
+// the handshake refuses a penalised node whatever address it answers at.
+func (e *entry) dialID() string {
+	if e.inbound {
+		return ""
+	}
+	return e.nodeID
+}
+
 type ban struct {
 	until  time.Time
 	reason string

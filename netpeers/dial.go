@@ -57,7 +57,7 @@ func (s *Server) Connect(ctx context.Context, addr string) error {
 		s.mu.Unlock()
 		return ErrSelf
 	}
-	if b, banned := s.bannedLocked(e.nodeID, a, netip.Addr{}, now); banned {
+	if b, banned := s.bannedLocked(e.dialID(), a, netip.Addr{}, now); banned {
 		s.mu.Unlock()
 		return fmt.Errorf("netpeers: connect %s: %w", a, refusedError{b})
 	}
@@ -131,7 +131,7 @@ func (s *Server) startDueDials(now time.Time) time.Duration {
 		if e.nodeID != "" && s.sessions[e.nodeID] != nil {
 			continue
 		}
-		if _, banned := s.bannedLocked(e.nodeID, e.addr, netip.Addr{}, now); banned {
+		if _, banned := s.bannedLocked(e.dialID(), e.addr, netip.Addr{}, now); banned {
 			continue
 		}
 		if wait := e.nextDial.Sub(now); wait > 0 {

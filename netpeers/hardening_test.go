@@ -93,6 +93,7 @@ func TestAddressBookBounded(t *testing.T) {
 	s, _ := startServerWith(t, cfg, h, func(s *Server) { s.bookLimit = limit })
 	h.waitOnline(t, configured.NodeID())
 	stay := onlineRaw(t, s, h)
+	stay.answerPings() // alive however long the test takes
 
 	bookSize := func() int {
 		s.mu.Lock()
@@ -155,7 +156,9 @@ func TestPenaltyNotTransferredByForeignListen(t *testing.T) {
 // the answer keeps the leading blocks that fit, so the asker does not
 // take us for an offender, and sync carries on from where it ends.
 func TestBlocksAnswerFitsInAFrame(t *testing.T) {
-	s, h := startServer(t, testConfig())
+	cfg := testConfig()
+	cfg.OfflineAfter = 30 * time.Second // r answers no ping while 12 MB of blocks encode
+	s, h := startServer(t, cfg)
 	r := onlineRaw(t, s, h)
 	blocks := make([]chain.Block, 500)
 	for i := range blocks {

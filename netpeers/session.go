@@ -334,24 +334,24 @@ func (ss *session) authenticate(ctx context.Context, keys helloKeys) error {
 		_ = ss.conn.CloseNow()
 		return fmt.Errorf("send auth: %w", err)
 	}
-	raw, err := readFrame(ctx, ss.conn)
+	raw, late, err := ss.readBefore(ctx)
+	if late {
+		// Refused, but not penalised: the fault may be the load on either side.
+		reason := fmt.Sprintf("%s: no auth frame within %v", ReasonAuthFailed, s.cfg.HandshakeTimeout)
+		ss.refuse(websocket.StatusPolicyViolation, reason)
+		<-raw
+		return errors.New(reason)
+	}
 	if err != nil {
 		var fe *FrameError
 		if errors.As(err, &fe) {
 			ss.violation(ReasonAuthFailed + ": " + fe.Error())
 			return err
 		}
-		if ctx.Err() != nil {
-			// Late: refused, but not penalised, for the fault may be the
-			// load on either side.
-			reason := fmt.Sprintf("%s: no auth frame within %v", ReasonAuthFailed, s.cfg.HandshakeTimeout)
-			ss.refuse(websocket.StatusPolicyViolation, reason)
-			return errors.New(reason)
-		}
 		_ = ss.conn.CloseNow()
 		return fmt.Errorf("read auth: %w", err)
 	}
-	f, err := Decode(raw)
+	f, err := Decode(<-raw)
 	if err != nil {
 		ss.violation(ReasonAuthFailed + ": " + err.Error())
 		return err
@@ -372,6 +372,33 @@ func (ss *session) authenticate(ctx context.Context, keys helloKeys) error {
 		return errors.New(reason)
 	}
 	return nil
+}
+
+// readBefore reads one frame unless ctx ends first (late). A read whose
+// context ends closes the connection, so the read has no deadline of its
+// own: a late peer can still be sent an error frame and a close, which end
+// the read. The frame comes on the channel, which is closed once the read
+// has returned, whichever way.
+func (ss *session) readBefore(ctx context.Context) (frame <-chan []byte, late bool, err error) {
+	type result struct {
+		raw []byte
+		err error
+	}
+	done := make(chan result, 1)
+	out := make(chan []byte, 1)
+	go func() {
+		raw, err := readFrame(context.Background(), ss.conn)
+		done <- result{raw, err}
+	}()
+	select {
+	case r := <-done:
+		out <- r.raw
+		close(out)
+		return out, false, r.err
+	case <-ctx.Done():
+		go func() { <-done; close(out) }()
+		return out, true, nil
+	}
 }
 
 // setHello records the peer's hello, its listen address made dialable.

@@ -401,6 +401,27 @@ func expectBusy(t *testing.T, addr, accepted string) {
 	}
 }
 
+// answerPings reads and answers pings in the background until the
+// connection ends, as a live peer does; r must not be read from after.
+func (r *rawPeer) answerPings() {
+	go func() {
+		for {
+			_, data, err := r.c.Read(context.Background())
+			if err != nil {
+				return
+			}
+			if f, err := Decode(data); err == nil {
+				if p, ok := f.(Ping); ok {
+					pong, _ := Encode(Pong(p))
+					ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+					_ = r.c.Write(ctx, websocket.MessageText, pong)
+					cancel()
+				}
+			}
+		}
+	}()
+}
+
 // expectPong reads until the pong of nonce; if the session ends first the
 // test fails with what and the error.
 func (r *rawPeer) expectPong(nonce uint64, timeout time.Duration, what string) {
