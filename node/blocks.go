@@ -36,18 +36,19 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 	now := n.cfg.Clock()
 	oldTip := n.index.Tip()
 	pre := n.validateAll(blocks, now)
+	strict := n.strictForks(from, how)
 
 	var accepted []chain.Accepted
 	var orphanMissing *chain.Hash
 	for i := range blocks {
 		b := &blocks[i]
-		var res *chain.Result
-		var aerr error
-		if pre[i] != nil {
-			res, aerr = n.index.AddVerified(b, pre[i], now)
-		} else {
-			res, aerr = n.index.Add(b, now)
+		if strict && n.deepFork(blocks, i) {
+			// Not invalid, just not worth keeping; what follows in the
+			// batch builds on it.
+			n.ignoreDeep(b, from)
+			break
 		}
+		res, aerr := n.index.AddFrom(b, pre[i], orphanOwner(from), now)
 		if aerr != nil {
 			n.reject(b, from, aerr)
 			err = aerr
@@ -76,8 +77,14 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 		accepted = append(accepted, res.Accepted...)
 	}
 	if len(accepted) > 0 {
+		if n.storesSide(oldTip, accepted) {
+			n.noteSideStored() // before the side blocks are written
+		}
 		if serr := n.commit(oldTip, accepted, from, how); serr != nil && err == nil {
 			err = serr
+		}
+		if err == nil {
+			n.pruneSide()
 		}
 	}
 	if orphanMissing != nil && from.ID != "" {
@@ -142,8 +149,13 @@ func (n *Node) reject(b *chain.Block, from netpeers.PeerRef, err error) {
 	}
 	n.emit(BlockRejected{Hash: b.Hash, Height: b.Number, Reason: reason, Detail: err.Error(), Peer: from.Addr})
 	n.log.Warn("block rejected", "hash", b.Hash, "height", b.Number, "reason", reason, "err", err, "peer", from.Addr)
-	// A time too far ahead may be our clock's fault, not the peer's.
-	if from.ID != "" && !chain.TooFarAhead(err) && n.net != nil {
+	// A time too far ahead may be our clock's fault, not the peer's: ask
+	// again once it is valid.
+	if chain.TooFarAhead(err) {
+		n.refetchLater(b, from)
+		return
+	}
+	if from.ID != "" && n.net != nil {
 		n.net.Penalize(from.ID, err.Error())
 	}
 }
@@ -230,7 +242,11 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	// never starts a sync for a block that is already on its way.
 	if n.net != nil && how != fromBatch {
 		for _, a := range accepted {
-			n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
+			// A side block far behind the tip competes with nothing:
+			// passing it on would only carry a flood to every peer.
+			if n.index.Competes(a.Node) {
+				n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
+			}
 		}
 	}
 	if newTip != oldTip {
@@ -391,14 +407,19 @@ func workOf(s string) *big.Int {
 }
 
 // noteOrphan remembers who sent an orphan, so that whoever is to blame if it
-// proves invalid is the one penalised. The map is bounded like the pool.
+// proves invalid is the one penalised. The map is bounded like the pool:
+// entries of orphans the pool no longer holds go first.
 func (n *Node) noteOrphan(hash string, from netpeers.PeerRef) {
 	h, err := chain.ParseHash(hash)
 	if err != nil || from.ID == "" {
 		return
 	}
 	if len(n.orphanFrom) >= 2*chain.MaxOrphans {
-		clear(n.orphanFrom)
+		for k := range n.orphanFrom {
+			if !n.index.Has(k) {
+				delete(n.orphanFrom, k)
+			}
+		}
 	}
 	n.orphanFrom[h] = from
 }

@@ -76,6 +76,8 @@ type Node struct {
 	idle        bool  // the miner has nothing to do and said so
 	lastPost    int64 // signing time of the last post, Unix ms
 
+	side sideState // side branches kept or pruned, re-asks of chains ahead of our clock
+
 	cmds    chan func()
 	inbox   chan inbound
 	found   chan foundBlock
@@ -155,6 +157,9 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.load(); err != nil {
 		n.store.Close()
 		return nil, err
+	}
+	if err := n.pruneStoredSide(); err != nil {
+		n.log.Warn("could not delete side-branch blocks left by the last run", "err", err)
 	}
 	return n, nil
 }
