@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -36,5 +37,45 @@ func TestDevnetCreatesDataDir(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir2, "devnet.log")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestBackupNoticeUntilWordsShown: a first start that fails after making the
+// wallet (the port is taken) must not be the only time the user hears of it:
+// every start reminds them until they have seen the words once.
+func TestBackupNoticeUntilWordsShown(t *testing.T) {
+	dir := t.TempDir()
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	out, code := runCmd(t, "", "--headless", "--difficulty", "8", "--data-dir", dir, "--listen", taken.Addr().String())
+	if code == 0 {
+		t.Fatalf("started on a taken port:\n%s", out)
+	}
+	start := func() map[string]any {
+		p := startHeadless(t, "--difficulty", "8", "--data-dir", dir, "--listen", "127.0.0.1:0")
+		ev := p.waitFor("started", 30*time.Second, nil)
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Wait()
+		return ev
+	}
+	if ev := start(); ev["backup_words"] != true {
+		t.Fatalf("second start does not ask for a backup: %v", ev)
+	}
+	if out, code := runCmd(t, "", "wallet", "show", "--data-dir", dir); code != 0 || !strings.Contains(out, "wallet show --words") {
+		t.Fatalf("wallet show does not point at the words (exit %d):\n%s", code, out)
+	}
+	if out, code := runCmd(t, "", "wallet", "show", "--words", "--data-dir", dir); code != 0 || !strings.Contains(out, "words:") {
+		t.Fatalf("wallet show --words: exit %d\n%s", code, out)
+	}
+	if ev := start(); ev["backup_words"] != nil {
+		t.Fatalf("still asks for a backup after the words were shown: %v", ev)
+	}
+	// Another difficulty on this data dir names both ways out.
+	out, code = runCmd(t, "", "--headless", "--difficulty", "9", "--data-dir", dir, "--listen", "127.0.0.1:0")
+	if code == 0 || !strings.Contains(out, "use another --data-dir, or --difficulty 8") {
+		t.Fatalf("difficulty mismatch (exit %d) does not suggest --difficulty 8:\n%s", code, out)
 	}
 }

@@ -181,7 +181,7 @@ func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr i
 		fmt.Fprintln(stdout, "recover this wallet, and meshchain will not show them again unless asked")
 		fmt.Fprintln(stdout, "(meshchain wallet show --words).")
 		fmt.Fprintf(stdout, "\nsender: %s\n", w.SenderHex())
-		return nil
+		return wallet.MarkWordsShown(dataDir)
 	case "show":
 		w, err := wallet.Load(dataDir)
 		if err != nil {
@@ -191,6 +191,11 @@ func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr i
 		fmt.Fprintf(stdout, "file:   %s\n", wallet.Path(dataDir))
 		if o.words {
 			fmt.Fprintf(stdout, "words:  %s\n", w.Mnemonic())
+			return wallet.MarkWordsShown(dataDir)
+		}
+		if !wallet.WordsShown(dataDir) {
+			fmt.Fprintln(stdout, "\nThe words of this wallet have not been shown yet: back them up with")
+			fmt.Fprintln(stdout, "meshchain wallet show --words")
 		}
 		return nil
 	case "import":
@@ -209,7 +214,7 @@ func runWallet(sub, dataDir string, o options, stdin io.Reader, stdout, stderr i
 			return &exitError{1, err}
 		}
 		fmt.Fprintf(stdout, "Wallet imported to %s\nsender: %s\n", wallet.Path(dataDir), w.SenderHex())
-		return nil
+		return wallet.MarkWordsShown(dataDir) // the user typed them
 	default:
 		return &exitError{2, fmt.Errorf("wallet needs one of new, show, import (got %q)", sub)}
 	}

@@ -63,6 +63,9 @@ type Started struct {
 	// WalletCreated is set when this start made a new wallet.
 	WalletCreated bool   `json:"wallet_created,omitempty"`
 	WalletPath    string `json:"wallet_path,omitempty"`
+	// BackupWords is set until the user has been shown the wallet's words
+	// once (meshchain wallet show --words), at every start.
+	BackupWords bool `json:"backup_words,omitempty"`
 	// Recovered says the stored chain was cut back to its valid prefix.
 	Recovered string `json:"recovered,omitempty"`
 }

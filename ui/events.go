@@ -58,12 +58,18 @@ func (p *eventsPane) Add(ev node.Event) {
 	}
 	if st, ok := ev.Payload.(node.Started); ok && ev.Node == p.home {
 		p.notice = nil
-		if st.WalletCreated {
-			path := Sanitize(st.WalletPath)
+		switch path := Sanitize(st.WalletPath); {
+		case st.WalletCreated:
 			p.notice = []string{
 				"new wallet saved to " + path + ": back up its words",
 				"new wallet: " + path + ": back it up",
 				"new wallet: " + path,
+			}
+		case st.BackupWords:
+			p.notice = []string{
+				"wallet words not backed up yet: run meshchain wallet show --words",
+				"back up the wallet: meshchain wallet show --words",
+				"back up: wallet show --words",
 			}
 		}
 		if st.Recovered != "" {
@@ -161,6 +167,8 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 		text = fmt.Sprintf("listening on %s, height %s, tip %s", Sanitize(e.Listen), commas(e.Height), shortHash(e.Tip))
 		if e.WalletCreated {
 			text += "; new wallet written to " + Sanitize(e.WalletPath) + ": back up its words"
+		} else if e.BackupWords {
+			text += "; wallet words not backed up yet: meshchain wallet show --words"
 		}
 		if e.Recovered != "" {
 			text += "; stored chain recovered: " + Sanitize(e.Recovered)

@@ -167,6 +167,9 @@ func (w *Wallet) Save(dataDir string, force bool) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write wallet: %w", err)
 	}
+	if err := forgetWordsShown(dataDir); err != nil {
+		return fmt.Errorf("write wallet: %w", err)
+	}
 	return nil
 }
 
