@@ -195,7 +195,7 @@ func (n *Node) load() error {
 	if stored, err := n.store.Meta(metaDifficulty); err != nil {
 		return err
 	} else if stored != nil && string(stored) != d {
-		return fmt.Errorf("data directory %s holds a chain of difficulty %s, not %s: a different network (use another --data-dir)", n.cfg.DataDir, stored, d)
+		return fmt.Errorf("data directory %s holds a chain of difficulty %s, not %s: a different network (use another --data-dir, or --difficulty %s to use this one)", n.cfg.DataDir, stored, d, stored)
 	} else if stored == nil {
 		if err := n.store.SetMeta(metaDifficulty, []byte(d)); err != nil {
 			return err
@@ -362,6 +362,7 @@ func (n *Node) loop(ctx context.Context) error {
 		Listen: n.Addr(), NodeID: n.nodeID, Genesis: n.Genesis(), Sender: n.Sender(),
 		DataDir: n.cfg.DataDir, Height: tip.Height, Tip: tip.Hash.String(),
 		WalletCreated: n.walletCreated, WalletPath: wallet.Path(n.cfg.DataDir), Recovered: n.recovered,
+		BackupWords: !wallet.WordsShown(n.cfg.DataDir),
 	})
 	if n.recovered != "" {
 		n.emit(Warning{Message: n.recovered})
