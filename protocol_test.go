@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+	"github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
 )
 
 // These tests talk to the real binary as an outside tool would: raw
@@ -268,5 +271,152 @@ func TestWireProtocolAgainstTheBinary(t *testing.T) {
 	}
 	if !sawError {
 		t.Error("no error frame before the close")
+	}
+}
+
+// authPeer is an outside peer that proves its node id as PROTOCOL.md section
+// 2 says: node_key and challenge in its hello, then an auth frame.
+type authPeer struct {
+	key       *secp256k1.PrivateKey
+	pub       []byte
+	id        string
+	challenge []byte
+}
+
+func newAuthPeer(t *testing.T) *authPeer {
+	t.Helper()
+	k, err := secp256k1.GeneratePrivateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := k.PubKey().SerializeCompressed()
+	sum := sha256.Sum256(pub)
+	ch := make([]byte, 32)
+	rand.Read(ch)
+	return &authPeer{key: k, pub: pub, id: hex.EncodeToString(sum[:]), challenge: ch}
+}
+
+func (a *authPeer) hello(genesis string) map[string]any {
+	return map[string]any{"type": "hello", "version": 1, "genesis": genesis, "node_id": a.id,
+		"listen": "", "height": 0, "tip": genesis, "work": "0", "agent": "protocol-test/1",
+		"node_key": hex.EncodeToString(a.pub), "challenge": hex.EncodeToString(a.challenge)}
+}
+
+// authDigest is SHA-256("meshchain/auth/v1" || genesis || the peer's
+// challenge || own node key || the peer's node key).
+func authDigest(t *testing.T, genesis, peerChallenge, own, peer string) []byte {
+	t.Helper()
+	h := sha256.New()
+	h.Write([]byte("meshchain/auth/v1"))
+	for _, s := range []string{genesis, peerChallenge, own, peer} {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatalf("%q is not hex", s)
+		}
+		h.Write(b)
+	}
+	return h.Sum(nil)
+}
+
+func (a *authPeer) sign(t *testing.T, genesis string, server map[string]any) map[string]any {
+	t.Helper()
+	d := authDigest(t, genesis, server["challenge"].(string), hex.EncodeToString(a.pub), server["node_key"].(string))
+	sig := ecdsa.Sign(a.key, d)
+	var rs [64]byte
+	r, s := sig.R(), sig.S()
+	r.PutBytesUnchecked(rs[:32])
+	s.PutBytesUnchecked(rs[32:])
+	return map[string]any{"type": "auth", "signature": hex.EncodeToString(rs[:])}
+}
+
+// The binary proves its node id to a peer that sends node_key, asks it to
+// prove its own, and refuses a bad proof with AuthFailed and close 1008.
+func TestAuthenticatedPeerAgainstTheBinary(t *testing.T) {
+	v := loadVectors(t)
+	g := v.GenesisD8Hash
+	node := startHeadless(t, "--data-dir", t.TempDir(), "--difficulty", "8", "--listen", "127.0.0.1:0", "--threads", "1")
+	addr := node.waitFor("started", 20*time.Second, nil)["listen"].(string)
+
+	dial := func() *wirePeer {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		t.Cleanup(cancel)
+		conn, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.CloseNow() })
+		return &wirePeer{t: t, conn: conn, ctx: ctx}
+	}
+
+	me := newAuthPeer(t)
+	p := dial()
+	p.send(me.hello(g))
+	hello := p.read()
+	key, _ := hello["node_key"].(string)
+	ch, _ := hello["challenge"].(string)
+	pub, err := hex.DecodeString(key)
+	if err != nil || len(pub) != 33 || len(ch) != 64 {
+		t.Fatalf("hello without a node_key and challenge: %v", hello)
+	}
+	if sum := sha256.Sum256(pub); hello["node_id"] != hex.EncodeToString(sum[:]) {
+		t.Errorf("node_id %v is not the hash of node_key %s", hello["node_id"], key)
+	}
+	auth := p.read()
+	if auth["type"] != "auth" {
+		t.Fatalf("second frame %v, want auth", auth)
+	}
+	sigHex, _ := auth["signature"].(string)
+	rs, err := hex.DecodeString(sigHex)
+	if err != nil || len(rs) != 64 {
+		t.Fatalf("auth signature %q is not 128 hex", sigHex)
+	}
+	var r, s secp256k1.ModNScalar
+	r.SetByteSlice(rs[:32])
+	s.SetByteSlice(rs[32:])
+	pk, err := secp256k1.ParsePubKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	digest := authDigest(t, g, hex.EncodeToString(me.challenge), key, hex.EncodeToString(me.pub))
+	if s.IsOverHalfOrder() || !ecdsa.NewSignature(&r, &s).Verify(digest, pk) {
+		t.Fatal("the binary's auth signature does not verify (or is not low-S)")
+	}
+	p.send(me.sign(t, g, hello))
+	online := node.waitFor("peer_online", 10*time.Second, nil)
+	if online["node_id"] != me.id {
+		t.Errorf("peer_online %v, want node_id %s", online, me.id)
+	}
+	p.send(map[string]any{"type": "ping", "nonce": 7})
+	if pong := p.readType("pong"); pong["nonce"] != float64(7) {
+		t.Errorf("pong %v", pong)
+	}
+
+	// A proof signed by another key than the hello names.
+	liar := newAuthPeer(t)
+	q := dial()
+	q.send(liar.hello(g))
+	qHello := q.read()
+	liar.key, _ = secp256k1.GeneratePrivateKey()
+	q.send(liar.sign(t, g, qHello))
+	refused := false
+	for {
+		typ, data, err := q.conn.Read(q.ctx)
+		if err != nil {
+			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
+				t.Fatalf("ended with %v, want an AuthFailed error frame and close 1008", err)
+			}
+			break
+		}
+		var m map[string]any
+		if typ == websocket.MessageText && json.Unmarshal(data, &m) == nil && m["type"] == "error" {
+			reason, _ := m["reason"].(string)
+			refused = strings.HasPrefix(reason, "AuthFailed")
+			if !refused {
+				t.Errorf("error %q, want AuthFailed", reason)
+			}
+		}
+	}
+	if !refused {
+		t.Error("closed without an AuthFailed error frame")
 	}
 }

@@ -19,12 +19,10 @@ import (
 // The auth handshake of PROTOCOL-VECTORS.json: digests, signatures and node
 // ids of both sides, byte for byte.
 func TestAuthVectors(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "shared", "PROTOCOL-VECTORS.json"))
+	// The "auth" entry of PROTOCOL-VECTORS.json, copied as it is.
+	data, err := os.ReadFile(filepath.Join("testdata", "auth-vectors.json"))
 	if err != nil {
-		data, err = os.ReadFile("/work/shared/PROTOCOL-VECTORS.json")
-	}
-	if err != nil {
-		t.Skipf("vectors not found: %v", err)
+		t.Fatal(err)
 	}
 	var all struct {
 		Auth map[string]string `json:"auth"`
