@@ -29,7 +29,7 @@ type miningPane struct {
 	lastRate float64
 }
 
-// pctWidth is the room right of the progress bar for " 61%" (or " 143%").
+// pctWidth is the room right of the progress bar for " 0.6×" (or " 12.3×").
 const pctWidth = 5
 
 func newMiningPane(st *Styles) miningPane {
@@ -72,39 +72,38 @@ func (p *miningPane) lines(w, room int) []string {
 		if m.Expected > 0 {
 			ratio = float64(m.Attempts) / m.Expected
 		}
-		pct := fitRight(fmt.Sprintf("%.0f%%", ratio*100), pctWidth)
+		// Mining is memoryless: work done so far does not bring the block
+		// nearer, so no countdown. The bar fills to the expected work; the
+		// figures say how lucky the search has been so far.
+		luck := fitRight(fmt.Sprintf("%.1f×", ratio), pctWidth)
 		ls = append(ls,
 			line{p.st.Label.Render(fmt.Sprintf("mining #%s ", commas(m.Height))) + p.st.Value.Render(quote(m.Message)), 0},
-			line{p.bar.ViewAs(min(ratio, 1)) + pct, 1},
+			line{p.bar.ViewAs(min(ratio, 1)) + luck, 1},
 		)
 		attempts := firstFit(w,
-			fmt.Sprintf("%s of ~%s expected attempts", humanCount(float64(m.Attempts)), humanCount(m.Expected)),
+			fmt.Sprintf("%s attempts, %.2f× the expected %s", humanCount(float64(m.Attempts)), ratio, humanCount(m.Expected)),
 			fmt.Sprintf("%s of ~%s attempts", humanCount(float64(m.Attempts)), humanCount(m.Expected)))
 		if ratio > 1 {
 			attempts = firstFit(w,
-				fmt.Sprintf("%s attempts, %.1f× the expected %s: unlucky, still trying", humanCount(float64(m.Attempts)), ratio, humanCount(m.Expected)),
-				fmt.Sprintf("%s attempts, %.1f× expected: unlucky", humanCount(float64(m.Attempts)), ratio),
-				fmt.Sprintf("%.1f× expected: unlucky", ratio))
+				fmt.Sprintf("%s attempts, %.1f× expected work: unlucky so far", humanCount(float64(m.Attempts)), ratio),
+				fmt.Sprintf("%.1f× expected work: unlucky", ratio),
+				fmt.Sprintf("%.1f× expected", ratio))
 		}
 		ls = append(ls, line{p.st.Dim.Render(attempts), 4})
 		rate := m.HashRate
 		if rate <= 0 {
 			rate = p.lastRate
 		}
-		eta := m.ETASeconds
-		if eta <= 0 && rate > 0 {
-			eta = m.Expected / rate // memoryless, as the node computes it
-		}
 		speed := hashRate(rate)
-		left := ""
-		if eta > 0 {
-			left = "~" + seconds(eta) + " left"
+		per := ""
+		if rate > 0 && m.Expected > 0 {
+			per = "~" + seconds(m.Expected/rate) + " per block"
 		}
 		threads := ""
 		if m.Threads > 0 {
 			threads = fmt.Sprintf("%d %s", m.Threads, plural(uint64(m.Threads), "thread", "threads"))
 		}
-		ls = append(ls, line{firstFit(w, join(" · ", speed, left, threads), join(" · ", speed, left), left, speed), 2})
+		ls = append(ls, line{firstFit(w, join(" · ", speed, per, threads), join(" · ", speed, per), per, speed), 2})
 	} else {
 		idle := "idle: nothing to mine"
 		if p.queue > 0 {

@@ -541,10 +541,16 @@ func TestMiningEvents(t *testing.T) {
 	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
 		MessageID: "x", Message: "new one", Height: 21, Attempts: 1000, Expected: 4000, HashRate: 2e6, Queue: 5}}})
 	s := screen(m)
-	for _, want := range []string{`mining #21 "new one"`, "2.00 MH/s", "░  25%", "1,000 of ~4,000 expected attempts", "queue 5"} {
+	for _, want := range []string{`mining #21 "new one"`, "2.00 MH/s", "░ 0.2×", "1,000 of ~4,000 attempts", "~2ms per block", "queue 5"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("after progress the screen lacks %q:\n%s", want, s)
 		}
+	}
+	// Past the expected work: the luck so far, not a bar stuck at 100%.
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.MiningProgress{
+		MessageID: "x", Message: "new one", Height: 21, Attempts: 7200, Expected: 4000, HashRate: 2e6, Queue: 5}}})
+	if s := screen(m); !strings.Contains(s, "1.8× expected work") || strings.Contains(s, " left") {
+		t.Errorf("an unlucky search does not say so:\n%s", s)
 	}
 	// A snapshot taken while events arrive does not undo them: the events
 	// that came meanwhile are applied again over it.
@@ -820,7 +826,7 @@ func TestFitColumnsPriorities(t *testing.T) {
 func TestMiningPaneFitsNarrowWidths(t *testing.T) {
 	m, _ := busyModel(t, 80, 24)
 	s := screen(m)
-	for _, want := range []string{"61%", "250.0 kH/s · ~100ms left"} {
+	for _, want := range []string{"0.6×", "250.0 kH/s · ~262ms per block"} {
 		if !strings.Contains(s, want) {
 			t.Errorf("80x24 mining pane lacks %q:\n%s", want, s)
 		}
