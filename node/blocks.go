@@ -163,6 +163,11 @@ func (n *Node) reject(b *chain.Block, from netpeers.PeerRef, err error) {
 // commit stores what accept changed in one transaction, updates the pool,
 // emits events and tells peers.
 func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpeers.PeerRef, how origin) error {
+	if n.fatal != nil {
+		// An earlier write failed and the index may hold blocks the store
+		// does not: nothing more is written on the strength of it.
+		return errStore
+	}
 	newTip := n.index.Tip()
 	disconnected, connected := chain.Diff(oldTip, newTip)
 
@@ -184,6 +189,7 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		fresh[a.Node.Hash] = a.Block
 	}
 	var returned []store.Pending
+	now := n.cfg.Clock()
 	for _, d := range disconnected {
 		if _, still := n.index.HasMessage(d.MessageID); still || n.pool.has(d.MessageID) {
 			continue
@@ -197,17 +203,24 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 			}
 		}
 		returned = append(returned, store.Pending{MessageID: d.MessageID, Message: b.Message,
-			Sender: b.Sender, TimeStamp: b.TimeStamp, Signature: b.Signature})
+			Sender: b.Sender, TimeStamp: b.TimeStamp, Signature: b.Signature, Own: b.Sender == n.Sender(),
+			AddedHeight: newTip.Height, AddedAt: now.UnixMilli()})
 	}
+	// Evictions and expiries go into the same transaction as the change.
+	evict, returned := n.pool.plan(u.RemovePending, returned, newTip.Height, now)
 	u.AddPending = returned
+	u.RemovePending = append(u.RemovePending, evict...)
 	if err := n.store.Apply(u); err != nil {
-		n.log.Error("store update failed", "err", err)
-		n.fatal = fmt.Errorf("could not save blocks: %w", err)
+		n.failStore(fmt.Errorf("could not save blocks: %w", err))
 		return errStore
 	}
 	n.pool.remove(u.RemovePending...)
 	for _, p := range returned {
 		n.pool.add(p)
+	}
+	if len(evict) > 0 {
+		n.log.Info("pending pool: let go of other authors' messages (over its bound or expired)",
+			"dropped", len(evict), "others_left", n.pool.otherLen(), "bytes", n.pool.bytes())
 	}
 	n.queueChanged()
 
@@ -303,15 +316,34 @@ func (n *Node) remine() {
 	if n.miner == nil {
 		return
 	}
+	if n.fatal != nil {
+		// The index may be ahead of the store: mining on it, or dropping a
+		// message it claims is mined, would act on what was never saved.
+		n.miner.stop()
+		return
+	}
 	msg, ok := n.pool.next()
 	for ok {
 		if _, onChain := n.index.HasMessage(msg.MessageID); !onChain {
 			break
 		}
 		// Already on the best chain (it should have left the pool with its
-		// block): mining it again would only make a duplicate.
+		// block): mining it again would only make a duplicate. Drop it only
+		// if the store agrees: the index alone may hold what was not saved.
+		if _, stored, err := n.store.MessageBlock(msg.MessageID); err != nil || !stored {
+			if err == nil {
+				err = errors.New("its block is in memory but not in the store")
+			}
+			n.failStore(fmt.Errorf("pending message %s: %w", msg.MessageID.Short(), err))
+			n.miner.stop()
+			return
+		}
 		n.log.Warn("pending message already on the best chain; dropping it", "id", msg.MessageID)
-		_ = n.store.RemovePending(msg.MessageID)
+		if err := n.store.RemovePending(msg.MessageID); err != nil {
+			n.failStore(fmt.Errorf("drop a mined pending message: %w", err))
+			n.miner.stop()
+			return
+		}
 		n.pool.remove(msg.MessageID)
 		msg, ok = n.pool.next()
 	}
@@ -338,13 +370,27 @@ func (n *Node) remine() {
 		// rather than wedge the queue, and say so.
 		n.log.Error("pending message cannot be mined; dropping it", "id", msg.MessageID, "err", err)
 		n.emit(Warning{Message: "dropped an unminable pending message: " + err.Error()})
-		_ = n.store.RemovePending(msg.MessageID)
+		if err := n.store.RemovePending(msg.MessageID); err != nil {
+			n.failStore(fmt.Errorf("drop an unminable pending message: %w", err))
+			n.miner.stop()
+			return
+		}
 		n.pool.remove(msg.MessageID)
 		n.remine()
 		return
 	}
 	j.queue.Store(int64(n.pool.ownLen()))
 	n.miner.start(j)
+}
+
+// failStore records the first store failure. From then on the node writes
+// nothing more (commit, remine and post refuse) and the loop stops after
+// the current command; a restart reloads what the store holds.
+func (n *Node) failStore(err error) {
+	if n.fatal == nil {
+		n.log.Error("store update failed; the node stops", "err", err)
+		n.fatal = err
+	}
 }
 
 func (n *Node) newJob(msg store.Pending, tip *chain.Node) (*job, error) {
@@ -383,6 +429,9 @@ func (n *Node) minedBlock(fb foundBlock) {
 	b.Hash = fb.hash.String()
 	elapsed := time.Since(j.started).Seconds()
 	if _, err := n.accept([]chain.Block{b}, netpeers.PeerRef{}, fromMiner); err != nil {
+		if errors.Is(err, errStore) {
+			return // not saved: the loop stops, and the message stays pending on disk
+		}
 		n.log.Error("mined block refused by own index", "err", err)
 		n.emit(Warning{Message: "own mined block refused: " + err.Error()})
 		n.remine()

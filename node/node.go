@@ -382,8 +382,11 @@ func (n *Node) loop(ctx context.Context) error {
 			n.minedBlock(fb)
 		}
 		if n.fatal != nil {
-			// The index is ahead of the store: carrying on would lose
-			// what comes next. Stop; a restart reloads the stored state.
+			// A store write failed, so the index may be ahead of the
+			// store: carrying on would act on what was never saved. The
+			// miner is stopped and nothing more is written; a restart
+			// reloads the stored state, pending messages included.
+			n.miner.stop()
 			close(n.stopping)
 			n.emit(Warning{Message: "stopping: " + n.fatal.Error()})
 			return n.fatal
@@ -431,6 +434,9 @@ func (n *Node) Post(ctx context.Context, text string) error {
 }
 
 func (n *Node) post(text string) error {
+	if n.fatal != nil {
+		return fmt.Errorf("not accepted: %w", n.fatal)
+	}
 	// Signing times strictly increase, so posts keep their order and the
 	// same text posted twice gets two message ids.
 	ts := max(n.cfg.Clock().UnixMilli(), n.lastPost+1)
@@ -441,10 +447,16 @@ func (n *Node) post(text string) error {
 	}
 	n.lastPost = ts
 	sender, stamp, sig := n.wallet.SignMessage(text, ts)
-	p := store.Pending{MessageID: id, Message: text, Sender: sender, TimeStamp: stamp, Signature: sig, Own: true}
-	if err := n.store.AddPending(p); err != nil {
+	now := n.cfg.Clock()
+	p := store.Pending{MessageID: id, Message: text, Sender: sender, TimeStamp: stamp, Signature: sig, Own: true,
+		AddedHeight: n.index.Height(), AddedAt: now.UnixMilli()}
+	// Room for it comes from other authors' messages, dropped in the same
+	// transaction that stores it.
+	evict, _ := n.pool.plan(nil, []store.Pending{p}, n.index.Height(), now)
+	if err := n.store.UpdatePending([]store.Pending{p}, evict); err != nil {
 		return fmt.Errorf("store pending message: %w", err)
 	}
+	n.pool.remove(evict...)
 	n.pool.add(p)
 	n.emit(MessageQueued{MessageID: id.String(), Message: text, Queue: n.pool.ownLen()})
 	n.queueChanged()
