@@ -19,6 +19,7 @@ type detailPane struct {
 	w, h int
 
 	summary node.BlockSummary
+	event   *eventItem // set when the detail shows an event, not a block
 	block   *chain.Block
 	msgID   string // derived from the block, as PROTOCOL.md §1 defines it
 	err     error
@@ -47,6 +48,9 @@ func (p *detailPane) End()         { p.Scroll(math.MaxInt32) }
 
 func (p *detailPane) View() string {
 	title := fmt.Sprintf("Block #%s %s", commas(p.summary.Height), shortHash(p.summary.Hash))
+	if p.event != nil {
+		title = "Event: " + p.event.label
+	}
 	status := "esc close"
 	lines := p.content(p.w - 4)
 	if p.offset > 0 || len(lines) > p.visible() {
@@ -60,6 +64,9 @@ func (p *detailPane) View() string {
 
 // where says where the block sits relative to the best chain.
 func (p *detailPane) where() string {
+	if p.event != nil {
+		return p.event.kind
+	}
 	if !p.onBest {
 		return "not on the best chain"
 	}
@@ -75,6 +82,9 @@ func (p *detailPane) content(w int) []string {
 	const labelW = 15
 	valW := max(8, w-labelW)
 	var out []string
+	if p.event != nil {
+		return p.eventContent(w)
+	}
 	field := func(label, value string) {
 		wrapped := strings.Split(ansi.Hardwrap(value, valW, false), "\n")
 		for i, v := range wrapped {
@@ -121,6 +131,28 @@ func (p *detailPane) content(w int) []string {
 		}
 	}
 	return out
+}
+
+// eventContent is an event whole: when, where from, and its text wrapped
+// (already sanitized when the event was described).
+func (p *detailPane) eventContent(w int) []string {
+	e := p.event
+	out := []string{p.st.Label.Render(fit("time", 15)) + p.st.Value.Render(e.at.In(p.location()).Format("Mon 2 Jan 2006 15:04:05.000 MST"))}
+	if e.node != "" {
+		out = append(out, p.st.Label.Render(fit("node", 15))+p.st.Value.Render(e.node))
+	}
+	out = append(out, p.st.Label.Render(fit("kind", 15))+p.st.Value.Render(e.kind), "")
+	for _, l := range strings.Split(ansi.Wrap(e.text, max(8, w-2), " ,"), "\n") {
+		out = append(out, "  "+l)
+	}
+	return out
+}
+
+func (p *detailPane) location() *time.Location {
+	if p.loc == nil {
+		return time.Local
+	}
+	return p.loc
 }
 
 // setBlock fills in the full block and the message id derived from it.

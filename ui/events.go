@@ -97,6 +97,14 @@ func (p *eventsPane) Add(ev node.Event) {
 	p.Scroll(0)
 }
 
+// Selected is the event Enter opens: the top one shown.
+func (p *eventsPane) Selected() (eventItem, bool) {
+	if p.offset < 0 || p.offset >= len(p.items) {
+		return eventItem{}, false
+	}
+	return p.items[p.offset], true
+}
+
 func (p *eventsPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, len(p.items)-p.visible()))
 }
@@ -139,6 +147,10 @@ func (p *eventsPane) lines(w int) []string {
 			head += p.st.Dim.Render("["+it.node+"]") + " "
 		}
 		head += p.st.eventStyle(it.kind).Render(label) + " "
+		if i == p.offset && p.focused {
+			// The row Enter opens.
+			head = p.st.Selected.Render(ansi.Strip(head))
+		}
 		if !wrapEvent[it.kind] {
 			out = append(out, head+it.text)
 			continue

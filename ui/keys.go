@@ -111,6 +111,8 @@ func (k keyMap) helpFor(f focus, tree bool) paneHelp {
 	case focusAddPeer:
 		in := []key.Binding{k.Connect, k.Cancel}
 		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
+	case focusEvents:
+		pane = []key.Binding{scroll, short(k.Open, "open event")}
 	case focusDetail:
 		pane = []key.Binding{scroll, k.Close}
 		shortActions = []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer}

@@ -131,7 +131,8 @@ type Model struct {
 
 	width, height int
 	focus         focus
-	prevFocus     focus // where Esc returns from the inputs and the detail
+	prevFocus     focus // where Esc returns from the inputs
+	detailFrom    focus // the pane the detail was opened from (chain or events)
 
 	events   <-chan node.Event
 	streamed bool // the event stream ended
@@ -457,7 +458,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 
 	if m.focus == focusDetail {
 		if key.Matches(msg, k.Close) || key.Matches(msg, k.Open) {
-			m.focus = focusChain
+			m.focus = m.detailFrom
 		} else {
 			m.scrollKeys(msg, m.detail.Scroll, m.detail.Page, m.detail.Home, m.detail.End)
 		}
@@ -478,6 +479,10 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case focusPeers:
 		m.scrollKeys(msg, m.peers.Scroll, m.peers.Page, m.peers.Home, m.peers.End)
 	case focusEvents:
+		if key.Matches(msg, k.Open) {
+			m.openEvent()
+			return nil
+		}
 		m.scrollKeys(msg, m.log.Scroll, m.log.Page, m.log.Home, m.log.End)
 	case focusMining:
 		m.scrollKeys(msg, m.miner.Scroll, func(d int) { m.miner.Scroll(d * 5) },
@@ -510,7 +515,7 @@ func (m *Model) cycle(msg tea.KeyPressMsg) {
 	from := m.focus
 	switch m.focus {
 	case focusDetail:
-		from = focusChain
+		from = m.detailFrom
 	case focusAddPeer:
 		from = m.prevFocus
 	}
@@ -548,7 +553,7 @@ func (m *Model) enterInput(f focus) {
 	if m.focus != focusComposer && m.focus != focusAddPeer {
 		m.prevFocus = m.focus
 		if m.focus == focusDetail {
-			m.prevFocus = focusChain
+			m.prevFocus = m.detailFrom
 		}
 	}
 	m.blurInputs()
@@ -630,6 +635,17 @@ func (m *Model) connect() tea.Cmd {
 	}
 }
 
+// openEvent shows the selected event whole, wrapped: the events pane cuts
+// long lines at narrow widths.
+func (m *Model) openEvent() {
+	it, ok := m.log.Selected()
+	if !ok {
+		return
+	}
+	m.detail = detailPane{st: m.st, event: &it}
+	m.focus, m.detailFrom = focusDetail, focusEvents
+}
+
 // openDetail shows the selected block at once and fetches the rest.
 func (m *Model) openDetail() tea.Cmd {
 	b, ok := m.chain.Selected()
@@ -643,7 +659,7 @@ func (m *Model) openDetail() tea.Cmd {
 		}
 	}
 	m.detail = detailPane{st: m.st, summary: b, tip: m.state.Height, onBest: onBest}
-	m.focus = focusDetail
+	m.focus, m.detailFrom = focusDetail, focusChain
 	hash := b.Hash
 	n, ctx := m.n, m.ctx
 	return func() tea.Msg {

@@ -1046,3 +1046,26 @@ func TestTooSmallNoticeFits(t *testing.T) {
 		}
 	}
 }
+
+// TestEnterOpensEventWhole: at a narrow width an event's line is cut; Enter
+// on it opens it whole, wrapped, and Esc goes back to the events.
+func TestEnterOpensEventWhole(t *testing.T) {
+	m, _ := busyModel(t, 80, 24)
+	long := node.BlockRejected{Hash: hashAt("bad"), Height: 7, Reason: "InvalidSignature",
+		Detail: "signature does not verify over the message id of this block; the sender's key is 02deadbeef and the end of this text is THE-END", Peer: "203.0.113.50:8333"}
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: long}})
+	for m.focus != focusEvents {
+		m, _ = update(m, keyTab)
+	}
+	if strings.Contains(screen(m), "THE-END") {
+		t.Fatal("the test needs an event cut at 80 columns")
+	}
+	m, _ = update(m, keyEnter)
+	if m.focus != focusDetail || !strings.Contains(screen(m), "THE-END") {
+		t.Fatalf("Enter did not open the event whole:\n%s", screen(m))
+	}
+	m, _ = update(m, keyEsc)
+	if m.focus != focusEvents {
+		t.Errorf("Esc went to %v, want the events pane", m.focus)
+	}
+}
