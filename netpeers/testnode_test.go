@@ -302,14 +302,6 @@ func dialRawAnon(t *testing.T, addr, path string) *rawPeer {
 // sameNode makes r speak as other's node (same id and key).
 func (r *rawPeer) sameNode(other *rawPeer) { r.id, r.key = other.id, other.key }
 
-// ref is the PeerRef.ID the server knows r by.
-func (r *rawPeer) ref() string {
-	if r.key != nil {
-		return r.id
-	}
-	return r.local
-}
-
 func (r *rawPeer) hello(listen string) Hello {
 	h := Hello{Version: 1, Genesis: testGenesis, NodeID: r.id, Listen: listen, Tip: testGenesis, Work: "0", Agent: "rawpeer"}
 	if r.key != nil {
