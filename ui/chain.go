@@ -144,7 +144,7 @@ func (p *chainPane) Selected() (node.BlockSummary, bool) {
 }
 
 // Move moves the cursor by delta rows (negative: towards the newest).
-func (p *chainPane) Move(delta int) {
+func (p *chainPane) Scroll(delta int) {
 	if p.treeMode {
 		dir := 1
 		if delta < 0 {
@@ -159,26 +159,6 @@ func (p *chainPane) Move(delta int) {
 		}
 	} else {
 		p.cursor = clamp(p.cursor+delta, 0, len(p.blocks)-1)
-	}
-	p.follow()
-}
-
-func (p *chainPane) Page(dir int) { p.Move(dir * max(1, p.visible()-1)) }
-
-func (p *chainPane) Home() {
-	if p.treeMode {
-		p.treeCursor = p.firstBlockRow(0, 1)
-	} else {
-		p.cursor = 0
-	}
-	p.follow()
-}
-
-func (p *chainPane) End() {
-	if p.treeMode {
-		p.treeCursor = p.firstBlockRow(len(p.rows)-1, -1)
-	} else {
-		p.cursor = max(0, len(p.blocks)-1)
 	}
 	p.follow()
 }

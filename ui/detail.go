@@ -42,9 +42,6 @@ func (p *detailPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, total-p.visible()))
 }
 
-func (p *detailPane) Page(dir int) { p.Scroll(dir * max(1, p.visible()-1)) }
-func (p *detailPane) Home()        { p.offset = 0 }
-func (p *detailPane) End()         { p.Scroll(math.MaxInt32) }
 
 func (p *detailPane) View() string {
 	title := fmt.Sprintf("Block #%s %s", commas(p.summary.Height), shortHash(p.summary.Hash))

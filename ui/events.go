@@ -109,9 +109,6 @@ func (p *eventsPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, len(p.items)-p.visible()))
 }
 
-func (p *eventsPane) Page(dir int) { p.Scroll(dir * max(1, p.visible()-1)) }
-func (p *eventsPane) Home()        { p.offset = 0 }
-func (p *eventsPane) End()         { p.Scroll(len(p.items)) }
 
 func (p *eventsPane) View() string {
 	note := "newest first"

@@ -81,47 +81,52 @@ type paneHelp struct {
 func (h paneHelp) ShortHelp() []key.Binding  { return h.short }
 func (h paneHelp) FullHelp() [][]key.Binding { return h.full }
 
-// helpFor builds the help for focus f; tree says whether the chain pane shows
-// the fork tree, so "t" reads "block list" there.
-func (k keyMap) helpFor(f focus, tree bool) paneHelp {
-	short := func(b key.Binding, desc string) key.Binding {
-		b.SetHelp(b.Help().Key, desc)
-		return b
-	}
-	treeKey := k.Tree
+// relabel is b with another description.
+func relabel(b key.Binding, desc string) key.Binding {
+	b.SetHelp(b.Help().Key, desc)
+	return b
+}
+
+// scrollKey is the help line for the arrow keys of a pane that scrolls.
+var scrollKey = key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "scroll"))
+
+// treeKey is t, named for what it switches to.
+func (k keyMap) treeKey(tree bool) key.Binding {
 	if tree {
-		treeKey.SetHelp("t", "block list")
+		return relabel(k.Tree, "block list")
 	}
-	scroll := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "scroll"))
-	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, treeKey, k.Zoom}
+	return k.Tree
+}
+
+// helpFor builds the help for focus f from the focused pane's own keys
+// (nil for the inputs) and the keys every pane shares.
+func (k keyMap) helpFor(f focus, p pane, tree bool) paneHelp {
+	short := relabel
+	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, k.treeKey(tree), k.Zoom}
 	shortActions := []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer, short(k.Zoom, "zoom"), short(k.NextPane, "next pane")}
 	app := []key.Binding{k.NextPane, k.PrevPane, short(k.Help, "toggle help"), k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
 	tail := []key.Binding{short(k.Help, "more"), k.Quit}
 
-	var pane []key.Binding
 	switch f {
-	case focusChain:
-		move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "select"))
-		pane = []key.Binding{move, short(k.Open, "detail"), treeKey}
-		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom}
 	case focusComposer:
 		in := []key.Binding{k.Post, k.Leave, k.NextPane}
 		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
 	case focusAddPeer:
 		in := []key.Binding{k.Connect, k.Cancel}
 		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
-	case focusEvents:
-		pane = []key.Binding{scroll, short(k.Open, "open event")}
+	case focusChain:
+		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom}
 	case focusDetail:
-		pane = []key.Binding{scroll, k.Close}
 		shortActions = []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer}
-	default:
-		pane = []key.Binding{scroll}
+	}
+	var own []key.Binding
+	if p != nil {
+		own = p.help(k)
 	}
 	return paneHelp{
-		short: append(append([]key.Binding{}, pane...), shortActions...),
+		short: append(append([]key.Binding{}, own...), shortActions...),
 		tail:  tail,
-		full:  [][]key.Binding{pane, nav, actions, app},
+		full:  [][]key.Binding{own, nav, actions, app},
 	}
 }

@@ -49,6 +49,8 @@ func (p *miningPane) SetSize(w, h int) {
 	p.bar.EmptyColor = p.st.BarEmpty
 }
 
+func (p *miningPane) visible() int { return max(1, p.h-2) }
+
 func (p *miningPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, len(p.pending)-1))
 }

@@ -72,9 +72,6 @@ func (p *peersPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, len(p.peers)-p.visible()))
 }
 
-func (p *peersPane) Page(dir int) { p.Scroll(dir * max(1, p.visible()-1)) }
-func (p *peersPane) Home()        { p.offset = 0 }
-func (p *peersPane) End()         { p.Scroll(len(p.peers)) }
 
 // peerColumn is one column of the table. prio says which columns a narrow
 // pane keeps: lower first; the address (0) is always shown.

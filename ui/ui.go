@@ -460,7 +460,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if key.Matches(msg, k.Close) || key.Matches(msg, k.Open) {
 			m.focus = m.detailFrom
 		} else {
-			m.scrollKeys(msg, m.detail.Scroll, m.detail.Page, m.detail.Home, m.detail.End)
+			m.scrollKeys(msg, &m.detail)
 		}
 		return nil
 	}
@@ -470,43 +470,17 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 
-	switch m.focus {
-	case focusChain:
-		if key.Matches(msg, k.Open) {
-			return m.openDetail()
-		}
-		m.scrollKeys(msg, m.chain.Move, m.chain.Page, m.chain.Home, m.chain.End)
-	case focusPeers:
-		m.scrollKeys(msg, m.peers.Scroll, m.peers.Page, m.peers.Home, m.peers.End)
-	case focusEvents:
-		if key.Matches(msg, k.Open) {
-			m.openEvent()
-			return nil
-		}
-		m.scrollKeys(msg, m.log.Scroll, m.log.Page, m.log.Home, m.log.End)
-	case focusMining:
-		m.scrollKeys(msg, m.miner.Scroll, func(d int) { m.miner.Scroll(d * 5) },
-			func() { m.miner.offset = 0 }, func() { m.miner.Scroll(len(m.miner.pending)) })
+	switch {
+	case m.focus == focusChain && key.Matches(msg, k.Open):
+		return m.openDetail()
+	case m.focus == focusEvents && key.Matches(msg, k.Open):
+		m.openEvent()
+		return nil
+	}
+	if p := m.paneFor(m.focus); p != nil {
+		m.scrollKeys(msg, p)
 	}
 	return nil
-}
-
-func (m *Model) scrollKeys(msg tea.KeyPressMsg, scroll, page func(int), home, end func()) {
-	k := m.keys
-	switch {
-	case key.Matches(msg, k.Up):
-		scroll(-1)
-	case key.Matches(msg, k.Down):
-		scroll(1)
-	case key.Matches(msg, k.PageUp):
-		page(-1)
-	case key.Matches(msg, k.PageDown):
-		page(1)
-	case key.Matches(msg, k.Top):
-		home()
-	case key.Matches(msg, k.Bottom):
-		end()
-	}
 }
 
 // cycle moves focus along tabOrder; from the detail or an input it starts
@@ -900,7 +874,7 @@ func (m Model) View() tea.View {
 // footer is the help for the focused pane, or the latest status, with the
 // way to more help and out always at the right.
 func (m Model) footer(w int) string {
-	km := m.keys.helpFor(m.focus, m.chain.treeMode)
+	km := m.keys.helpFor(m.focus, m.paneFor(m.focus), m.chain.treeMode)
 	if m.showHelp {
 		return m.fullHelp(km.FullHelp(), w)
 	}
