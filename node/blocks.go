@@ -90,6 +90,11 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 	if orphanMissing != nil && from.ID != "" {
 		n.askForAncestors(from)
 	}
+	// A peer whose blocks moved our best chain on proved useful: netpeers
+	// evicts it last when inbound places run out.
+	if from.ID != "" && n.net != nil && n.index.Tip() != oldTip {
+		n.net.MarkUseful(from.ID)
+	}
 	return len(accepted), err
 }
 
