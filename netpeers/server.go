@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -50,8 +51,10 @@ type Handler interface {
 	// PeerEvent reports sessions going online and offline and penalties,
 	// one call at a time from a single goroutine, in order.
 	PeerEvent(ev PeerEvent)
-	// ChainData is the complete /get-blockchaindata JSON object.
-	ChainData(ctx context.Context) ([]byte, error)
+	// WriteChainData writes the complete /get-blockchaindata JSON object
+	// to w as it reads it, without holding the whole of it in memory. It
+	// returns once written, or with ctx's error when the client stalls.
+	WriteChainData(ctx context.Context, w io.Writer) error
 }
 
 // PeerEventKind says what happened to a peer.
@@ -635,19 +638,45 @@ func (s *Server) serveChainData(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, 2*time.Minute)
+	// No deadline for the whole answer, which grows with the chain: each
+	// part of it must be taken within chainDataStall instead.
+	ctx, cancel := context.WithCancel(a.ctx)
 	defer cancel()
-	data, err := s.h.ChainData(ctx)
+	stall := time.AfterFunc(chainDataStall, cancel)
+	defer stall.Stop()
+	mw, err := c.Writer(ctx, websocket.MessageText)
 	if err != nil {
-		s.log.Warn("chain data unavailable", "err", err)
-		_ = c.Close(websocket.StatusInternalError, "chain data unavailable")
+		_ = c.CloseNow()
 		return
 	}
-	if err := c.Write(ctx, websocket.MessageText, data); err != nil {
+	if err := s.h.WriteChainData(ctx, &stallWriter{w: mw, stall: stall}); err != nil {
+		s.log.Info("chain data not sent", "remote", r.RemoteAddr, "err", err)
+		_ = c.CloseNow() // the message is cut short: nothing else can follow it
+		return
+	}
+	if err := mw.Close(); err != nil {
 		_ = c.CloseNow()
 		return
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
+}
+
+// chainDataStall is how long a /get-blockchaindata client may take no
+// bytes before the download is dropped.
+const chainDataStall = 15 * time.Second
+
+// stallWriter renews a download's stall timer each time bytes go out.
+type stallWriter struct {
+	w     io.Writer
+	stall *time.Timer
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if n > 0 && err == nil {
+		s.stall.Reset(chainDataStall)
+	}
+	return n, err
 }
 
 // Send enqueues a frame for one online peer without blocking. A blocks

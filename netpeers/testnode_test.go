@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -88,8 +89,9 @@ func (h *testHandler) PeerEvent(ev PeerEvent) {
 	}
 }
 
-func (h *testHandler) ChainData(ctx context.Context) ([]byte, error) {
-	return append([]byte(nil), h.chainData...), nil
+func (h *testHandler) WriteChainData(ctx context.Context, w io.Writer) error {
+	_, err := w.Write(h.chainData)
+	return err
 }
 
 // eventLog is a copy of every event so far.

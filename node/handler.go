@@ -2,7 +2,7 @@ package node
 
 import (
 	"context"
-	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/meshchain/meshchain/chain"
@@ -20,14 +20,27 @@ func (h *handler) node() *Node { return (*Node)(h) }
 
 func (h *handler) Status() netpeers.Status { return *h.status.Load() }
 
+// HandleFrame runs on the sender's session goroutine. Requests over the
+// sender's rate are dropped here, before they cost the loop anything, and
+// a frame waits for room in the inbox's byte budget: a peer that sends
+// faster than the node takes its frames in is slowed down (its session
+// stops reading), and only that peer.
 func (h *handler) HandleFrame(from netpeers.PeerRef, frame any) {
 	n := h.node()
+	if _, ok := frame.(netpeers.GetBlocks); ok && !n.allowGetBlocks(from) {
+		return
+	}
 	if bl, ok := frame.(netpeers.Blocks); ok && n.deliverSync(from.ID, bl) {
+		return
+	}
+	size := frameSize(frame)
+	if !n.intake.acquire(peerKey(from), size, n.stopping) {
 		return
 	}
 	select {
 	case n.inbox <- inbound{from: from, frame: frame}:
 	case <-n.stopping:
+		n.intake.release(peerKey(from), size)
 	}
 }
 
@@ -40,44 +53,43 @@ func (h *handler) PeerEvent(ev netpeers.PeerEvent) {
 			n.triggerSync()
 		}
 	case netpeers.PeerOffline:
+		n.intake.forget(peerKey(ev.Peer))
 		n.emit(PeerOffline{Peer: ev.Peer.Addr, Reason: ev.Reason})
 	case netpeers.PeerPenalized:
 		until := ""
 		if !ev.Until.IsZero() {
 			until = ev.Until.UTC().Format(time.RFC3339)
 		}
+		if strings.HasPrefix(ev.Reason, netpeers.ReasonMalformedBlock) {
+			// netpeers refused the block while decoding it, so it never
+			// reached accept: report it as every other refused block is.
+			n.emit(BlockRejected{Reason: chain.MalformedBlock.String(), Detail: ev.Reason, Peer: ev.Peer.Addr})
+		}
 		n.emit(PeerPenalized{Peer: ev.Peer.Addr, Reason: ev.Reason, Until: until})
 	}
 }
 
-// ChainData builds the /get-blockchaindata object: the wallet's sender and
-// every block of the best chain, genesis first.
-func (h *handler) ChainData(ctx context.Context) ([]byte, error) {
-	n := h.node()
-	// The whole chain is built in memory per request: a few at a time.
-	select {
-	case n.chainDataSlots <- struct{}{}:
-		defer func() { <-n.chainDataSlots }()
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	blocks, err := n.BestChain(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(struct {
-		WalletAuthor   string        `json:"WalletAuthor"`
-		BlockChainData []chain.Block `json:"BlockChainData"`
-	}{n.Sender(), blocks})
-}
-
 // handleInbound runs on the loop.
 func (n *Node) handleInbound(in inbound) {
+	defer n.intake.release(peerKey(in.from), frameSize(in.frame))
 	switch f := in.frame.(type) {
 	case netpeers.BlockMsg:
-		_, _ = n.accept([]chain.Block{f.Block}, in.from, fromRelay)
+		blocks := n.unseen(in.from, []chain.Block{f.Block})
+		if len(blocks) == 0 {
+			return
+		}
+		_, err := n.accept(blocks, in.from, fromRelay)
+		n.noteTooFarAhead(blocks, err)
 	case netpeers.Blocks:
-		added, err := n.accept(f.Blocks, in.from, fromBatch)
+		blocks := n.unseen(in.from, f.Blocks)
+		if len(blocks) == 0 {
+			if len(f.Blocks) == 0 && !n.askedRecently(in.from) {
+				n.useless(in.from, 1, "an empty blocks frame nobody asked for")
+			}
+			return
+		}
+		added, err := n.accept(blocks, in.from, fromBatch)
+		n.noteTooFarAhead(blocks, err)
 		// A full answer that moved us on means there is more to fetch.
 		if err == nil && added > 0 && len(f.Blocks) >= chain.MaxBlocksPerReply {
 			delete(n.orphanAsked, in.from.ID)
@@ -98,10 +110,18 @@ func parseHashOrZero(s string) chain.Hash {
 	return h
 }
 
+// askedRecently reports whether we asked the peer for blocks lately, so
+// that an answer from it is expected.
+func (n *Node) askedRecently(from netpeers.PeerRef) bool {
+	t, ok := n.orphanAsked[from.ID]
+	return ok && time.Since(t) < 30*time.Second
+}
+
 // serveBlocks answers get_blocks from the best chain. The loop only picks
-// the hashes; reading and sending the blocks is left to the server
-// goroutine, so a peer asking often cannot stall the loop. When that
-// goroutine is busy the request is dropped: the asker may ask again.
+// the hashes; reading and sending the blocks is left to serveLoop, which
+// takes the peers' requests in turn, so a peer asking often cannot delay
+// another's answer. A peer with a few requests already waiting loses the
+// next one: it may ask again.
 func (n *Node) serveBlocks(from netpeers.PeerRef, req netpeers.GetBlocks) {
 	var loc []chain.Hash
 	for _, s := range req.Locator {
@@ -114,10 +134,8 @@ func (n *Node) serveBlocks(from netpeers.PeerRef, req netpeers.GetBlocks) {
 	for i, nd := range nodes {
 		job.hashes[i] = nd.Hash
 	}
-	select {
-	case n.serveQ <- job:
-	default:
-		n.log.Warn("get_blocks dropped: answering too many", "peer", from.Addr)
+	if !n.serveQ.push(peerKey(from), job) {
+		n.log.Debug("get_blocks dropped: the peer has answers waiting", "peer", from.Addr)
 	}
 }
 
@@ -127,25 +145,30 @@ type serveJob struct {
 	hashes []chain.Hash
 }
 
-// serveLoop reads and sends get_blocks answers until ctx ends. Blocks are
-// immutable by hash, so reading them outside the loop is safe.
+// serveLoop reads and sends get_blocks answers, one peer after another,
+// until ctx ends. Blocks are immutable by hash, so reading them outside
+// the loop is safe.
 func (n *Node) serveLoop(ctx context.Context) {
 	for {
-		select {
-		case <-ctx.Done():
-			return
-		case job := <-n.serveQ:
-			out := make([]chain.Block, 0, len(job.hashes))
-			for _, h := range job.hashes {
-				b, err := n.store.Block(h)
-				if err != nil {
-					n.log.Error("serve get_blocks: read block", "hash", h, "err", err)
-					break
-				}
-				out = append(out, *b)
+		job, ok := n.serveQ.pop()
+		if !ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-n.serveQ.ready:
 			}
-			_ = n.net.Send(job.to.ID, netpeers.Blocks{Blocks: out})
+			continue
 		}
+		out := make([]chain.Block, 0, len(job.hashes))
+		for _, h := range job.hashes {
+			b, err := n.store.Block(h)
+			if err != nil {
+				n.log.Error("serve get_blocks: read block", "hash", h, "err", err)
+				break
+			}
+			out = append(out, *b)
+		}
+		_ = n.net.Send(job.to.ID, netpeers.Blocks{Blocks: out})
 	}
 }
 

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"io"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -61,8 +62,8 @@ func (l *looper) HandleFrame(from netpeers.PeerRef, f any) {
 		_ = l.srv.Send(from.ID, netpeers.Blocks{Blocks: reply})
 	}
 }
-func (l *looper) PeerEvent(netpeers.PeerEvent)              {}
-func (l *looper) ChainData(context.Context) ([]byte, error) { return []byte(`{}`), nil }
+func (l *looper) PeerEvent(netpeers.PeerEvent)                    {}
+func (l *looper) WriteChainData(context.Context, io.Writer) error { return nil }
 
 func TestPeerThatLeadsNowhereIsBacktracked(t *testing.T) {
 	g := chain.Genesis(testDifficulty)

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -101,8 +102,8 @@ func (h *hostile) HandleFrame(from netpeers.PeerRef, f any) {
 		_ = h.srv.Send(from.ID, netpeers.Blocks{Blocks: h.blocks})
 	}
 }
-func (h *hostile) PeerEvent(netpeers.PeerEvent)              {}
-func (h *hostile) ChainData(context.Context) ([]byte, error) { return []byte(`{}`), nil }
+func (h *hostile) PeerEvent(netpeers.PeerEvent)                    {}
+func (h *hostile) WriteChainData(context.Context, io.Writer) error { return nil }
 
 func startHostile(t *testing.T, blocks []chain.Block) *hostile {
 	t.Helper()

@@ -90,8 +90,10 @@ type Node struct {
 	started  chan struct{}
 	stopping chan struct{}
 
-	chainDataSlots chan struct{} // bounds concurrent /get-blockchaindata builds
-	serveQ         chan serveJob // get_blocks answers for serveLoop
+	chainDataSlots chan struct{} // bounds the /get-blockchaindata answers written at once
+	serveQ         *fairQueue    // get_blocks answers for serveLoop, peer by peer
+	intake         *intake       // per-peer limits on the frames that reach the loop
+	farAhead       *farAhead     // blocks refused as too far ahead (owned by the loop)
 }
 
 type inbound struct {
@@ -134,8 +136,10 @@ func Open(cfg Config) (*Node, error) {
 		syncReq:        make(chan chan struct{}, 8),
 		waiting:        map[string]chan netpeers.Blocks{},
 		started:        make(chan struct{}),
-		chainDataSlots: make(chan struct{}, 2),
-		serveQ:         make(chan serveJob, 64),
+		chainDataSlots: make(chan struct{}, chainDataSlots),
+		serveQ:         newFairQueue(),
+		intake:         newIntake(),
+		farAhead:       newFarAhead(),
 		stopping:       make(chan struct{}),
 	}
 	var err error

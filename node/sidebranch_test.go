@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -30,8 +31,8 @@ func (r *rawPeer) HandleFrame(_ netpeers.PeerRef, f any) {
 		}
 	}
 }
-func (r *rawPeer) PeerEvent(netpeers.PeerEvent)              {}
-func (r *rawPeer) ChainData(context.Context) ([]byte, error) { return []byte(`{}`), nil }
+func (r *rawPeer) PeerEvent(netpeers.PeerEvent)                    {}
+func (r *rawPeer) WriteChainData(context.Context, io.Writer) error { return nil }
 
 // dialRaw starts a raw peer connected to the node at addr.
 func dialRaw(t *testing.T, addr string) *rawPeer {

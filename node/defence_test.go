@@ -1,0 +1,345 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/chain/pow"
+	"github.com/meshchain/meshchain/chain/store"
+	"github.com/meshchain/meshchain/netpeers"
+	"github.com/meshchain/meshchain/wallet"
+)
+
+// rawSession is a peer session written by hand: a hello without a node key,
+// then whatever the test sends. Frames from the node are read and dropped.
+type rawSession struct {
+	c      *websocket.Conn
+	closed chan struct{} // the node closed the session
+}
+
+func dialRawSession(t *testing.T, addr string) *rawSession {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	c.SetReadLimit(64 << 20)
+	g := chain.Genesis(testDifficulty)
+	hello := fmt.Sprintf(`{"type":"hello","version":1,"genesis":%q,"node_id":%q,"listen":"","height":0,"tip":%q,"work":"0","agent":"raw/1"}`,
+		g.Hash, netpeers.NewNodeID(), g.Hash)
+	if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
+		t.Fatalf("hello: %v", err)
+	}
+	p := &rawSession{c: c, closed: make(chan struct{})}
+	go func() {
+		defer close(p.closed)
+		for {
+			if _, _, err := c.Read(context.Background()); err != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return p
+}
+
+// send writes a frame; false once the node has closed the session.
+func (p *rawSession) send(frame string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return p.c.Write(ctx, websocket.MessageText, []byte(frame)) == nil
+}
+
+// TestGetBlocksFloodDoesNotStarveAnHonestSync: four sessions ask for
+// blocks as fast as they can; an honest node syncing from the same node is
+// still served, and the flooders are penalised.
+func TestGetBlocksFloodDoesNotStarveAnHonestSync(t *testing.T) {
+	a := startNode(t, "a")
+	blocks := mineChain(t, chain.Genesis(testDifficulty), 60, "served", testDifficulty)
+	(*handler)(a.Node).HandleFrame(netpeers.PeerRef{ID: "miner", Addr: "192.0.2.1:8333"}, netpeers.Blocks{Blocks: blocks})
+	a.waitTip(blocks[len(blocks)-1].Hash, 20*time.Second)
+
+	g := chain.Genesis(testDifficulty)
+	req := fmt.Sprintf(`{"type":"get_blocks","locator":[%q],"limit":500}`, g.Hash)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	floods := make(chan int, 4)
+	for i := 0; i < 4; i++ {
+		p := dialRawSession(t, a.Addr())
+		go func() {
+			sent := 0
+			for ctx.Err() == nil && p.send(req) {
+				sent++
+			}
+			floods <- sent
+		}()
+	}
+	// The honest node joins during the flood, with a short sync timeout.
+	b := startNode(t, "b", withPeers(a.Addr()))
+	b.waitTip(blocks[len(blocks)-1].Hash, 20*time.Second)
+	for i := 0; i < 4; i++ {
+		pen := a.waitFor("flood penalised", 20*time.Second, isKind("peer_penalized")).(PeerPenalized)
+		if !strings.HasPrefix(pen.Reason, "Flood") {
+			t.Fatalf("penalised for %q, want a flood", pen.Reason)
+		}
+	}
+	cancel()
+	total := 0
+	for i := 0; i < 4; i++ {
+		total += <-floods
+	}
+	t.Logf("flooders sent %d get_blocks before they were closed", total)
+}
+
+// TestReplayedBlocksCostNothingAndArePenalised: the same valid 500-block
+// frame sent again and again is recognised by hash (no validation) and
+// its sender penalised.
+func TestReplayedBlocksCostNothingAndArePenalised(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	blocks := mineChain(t, chain.Genesis(testDifficulty), chain.MaxBlocksPerReply, "replayed", testDifficulty)
+	peer := netpeers.PeerRef{ID: "replayer", Addr: "192.0.2.66:8333"}
+	(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: blocks})
+	a.waitTip(blocks[len(blocks)-1].Hash, 30*time.Second)
+	start := time.Now()
+	for i := 0; i < 40; i++ {
+		(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: blocks})
+	}
+	pen := a.waitFor("replayer penalised", 20*time.Second, isKind("peer_penalized")).(PeerPenalized)
+	if !strings.HasPrefix(pen.Reason, "UselessFrames") {
+		t.Fatalf("penalised for %q", pen.Reason)
+	}
+	// 40 replays of 500 blocks: 20,000 signatures if they were checked.
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("40 replays took %v: the blocks were validated again", d)
+	}
+}
+
+// futureBlock is a valid block on parent signed at ts.
+func futureBlock(t *testing.T, parent chain.Block, ts time.Time) chain.Block {
+	t.Helper()
+	w, err := wallet.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, stamp, sig := w.SignMessage("from the future", ts.UnixMilli())
+	b := chain.Block{Number: parent.Number + 1, PrevHash: parent.Hash, Message: "from the future",
+		Sender: sender, TimeStamp: stamp, Difficulty: testDifficulty, Signature: sig}
+	p, err := b.Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, h, _, tried := pow.NewTemplate(p.Header, testDifficulty).Search(0, 1, 1<<30)
+	b.Nonce, b.ProofOfWork, b.Hash = nonce, tried, h.String()
+	return b
+}
+
+// TestBlockTooFarAheadIsRefusedOnce: copies of a block dated three hours
+// ahead are refused once (one event), then dropped by hash.
+func TestBlockTooFarAheadIsRefusedOnce(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	g := chain.Genesis(testDifficulty)
+	future := futureBlock(t, g, time.Now().Add(3*time.Hour))
+	peer := netpeers.PeerRef{ID: "early", Addr: "192.0.2.5:8333"}
+	for i := 0; i < 50; i++ {
+		(*handler)(a.Node).HandleFrame(peer, netpeers.BlockMsg{Block: future})
+	}
+	copies := make([]chain.Block, 200)
+	for i := range copies {
+		copies[i] = future
+	}
+	(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: copies})
+	// Frames are taken in order: once this block is in, the copies were seen.
+	honest := mineChain(t, g, 1, "now", testDifficulty)[0]
+	(*handler)(a.Node).HandleFrame(netpeers.PeerRef{ID: "honest", Addr: "192.0.2.6:8333"}, netpeers.BlockMsg{Block: honest})
+	refusals := 0
+	a.waitFor("honest block", 20*time.Second, func(p Payload) bool {
+		if r, ok := p.(BlockRejected); ok && r.Hash == future.Hash {
+			refusals++
+		}
+		acc, ok := p.(BlockAccepted)
+		return ok && acc.Hash == honest.Hash
+	})
+	if refusals != 1 {
+		t.Fatalf("the block dated ahead was refused %d times, want once", refusals)
+	}
+}
+
+// TestMalformedBlockIsReported: a block netpeers cannot decode gives a
+// block_rejected event with its reason, as well as the penalty.
+func TestMalformedBlockIsReported(t *testing.T) {
+	a := startNode(t, "a")
+	p := dialRawSession(t, a.Addr())
+	a.waitFor("raw peer online", 10*time.Second, isKind("peer_online"))
+	p.send(`{"type":"block","block":{"number_of_block":"one"}}`)
+	rej := a.waitFor("rejection", 10*time.Second, isKind("block_rejected")).(BlockRejected)
+	if rej.Reason != "MalformedBlock" || rej.Peer == "" {
+		t.Fatalf("rejected %+v, want MalformedBlock with the peer", rej)
+	}
+	a.waitFor("penalty", 10*time.Second, isKind("peer_penalized"))
+}
+
+// bigChainDir makes a data directory holding a chain of n blocks with
+// messages of msgLen bytes, written straight to the store: its signatures
+// are not valid (loading does not check them), which does not matter to
+// serving it.
+func bigChainDir(t *testing.T, n, msgLen int) string {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(StorePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	w, err := wallet.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const d = testDifficulty
+	sender, _, sig := w.SignMessage("x", 0)
+	parent := chain.Genesis(d)
+	ts := time.Now().Add(-24 * time.Hour).UnixMilli()
+	filler := strings.Repeat("m", msgLen)
+	u := store.Update{}
+	for i := 0; i < n; i++ {
+		b := &chain.Block{Number: parent.Number + 1, PrevHash: parent.Hash, Message: filler,
+			Sender: sender, TimeStamp: chain.FormatTime(ts + int64(i)), Difficulty: d, Signature: sig}
+		p, err := b.Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce, h, _, tried := pow.NewTemplate(p.Header, d).Search(0, 1, 1<<30)
+		b.Nonce, b.ProofOfWork, b.Hash = nonce, tried, h.String()
+		u.Blocks = append(u.Blocks, b)
+		u.Connect = append(u.Connect, store.Entry{Height: b.Number, Hash: h, MessageID: p.MessageID})
+		parent = *b
+	}
+	if err := st.Apply(u); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// stuckDownload asks for /get-blockchaindata with a tiny receive buffer
+// and never reads the answer.
+func stuckDownload(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "GET /get-blockchaindata HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	r := bufio.NewReaderSize(c, 16)
+	status, err := r.ReadString('\n')
+	if err != nil || !strings.Contains(status, "101") {
+		t.Fatalf("upgrade: %q %v", status, err)
+	}
+	return c
+}
+
+func heapInuse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse
+}
+
+// TestChainDataDownloadsThatNeverReadHoldLittle: /get-blockchaindata is
+// written from the store as the client takes it, so clients that never
+// read hold a few buffers each, not the chain's JSON (about 4.5 MiB here),
+// and give them back when they go; an honest download still gets the
+// bytes json.Marshal gives.
+func TestChainDataDownloadsThatNeverReadHoldLittle(t *testing.T) {
+	const blocks, msgLen, stuck = 1000, 4000, 6
+	dir := bigChainDir(t, blocks, msgLen)
+	a := startNode(t, "a", withDataDir(dir))
+	if a.height() != blocks {
+		t.Fatalf("height %d", a.height())
+	}
+	before := heapInuse()
+	var conns []net.Conn
+	for i := 0; i < stuck; i++ {
+		conns = append(conns, stuckDownload(t, a.Addr()))
+	}
+	// Wait until every download is under way (holding its slot) or the
+	// heap shows the old behaviour, whichever comes first.
+	const bound = 24 << 20
+	deadline := time.Now().Add(30 * time.Second)
+	var peak uint64
+	for {
+		h := heapInuse()
+		peak = max(peak, h)
+		if len(a.chainDataSlots) == stuck || h > before+bound || time.Now().After(deadline) {
+			break
+		}
+		runtime.Gosched()
+	}
+	for i := 0; i < 5; i++ {
+		peak = max(peak, heapInuse())
+	}
+	if peak > before+bound {
+		t.Fatalf("%d stuck downloads hold %d MiB", stuck, (peak-before)>>20)
+	}
+	if len(a.chainDataSlots) != stuck {
+		t.Fatalf("%d downloads under way, want %d", len(a.chainDataSlots), stuck)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	// The stuck downloads end with their connections.
+	for len(a.chainDataSlots) > 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	after := heapInuse()
+	t.Logf("heap in use: %d MiB before, %d MiB with %d stuck downloads, %d MiB after", before>>20, peak>>20, stuck, after>>20)
+	if n := len(a.chainDataSlots); n > 0 || after > before+bound {
+		t.Fatalf("%d downloads still under way, heap %d MiB after", n, after>>20)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	c, _, err := websocket.Dial(ctx, "ws://"+a.Addr()+"/get-blockchaindata", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadLimit(1 << 30)
+	_, got, err := c.Read(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Read(ctx); websocket.CloseStatus(err) != websocket.StatusNormalClosure {
+		t.Fatalf("after the message: %v, want close 1000", err)
+	}
+	chainBlocks, err := a.BestChain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(struct {
+		WalletAuthor   string        `json:"WalletAuthor"`
+		BlockChainData []chain.Block `json:"BlockChainData"`
+	}{a.Sender(), chainBlocks})
+	if string(got) != string(want) {
+		t.Fatalf("download of %d bytes differs from json.Marshal's %d bytes", len(got), len(want))
+	}
+}
