@@ -187,7 +187,7 @@ func (o *options) flagSet(name string) *flag.FlagSet {
 	fs.BoolVar(&o.words, "words", false, "wallet show: also print the mnemonic words")
 	fs.BoolVar(&o.force, "force", false, "wallet new/import: replace an existing wallet")
 	fs.BoolVar(&o.chatter, "chatter", false, "devnet: the other nodes post messages now and then")
-	fs.IntVar(&o.nodes, "n", 5, "devnet: number of `nodes` (default 5)")
+	fs.IntVar(&o.nodes, "n", 5, "devnet: number of nodes `N` (default 5)")
 	return fs
 }
 

@@ -53,6 +53,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet) {
 	fs.VisitAll(func(f *flag.Flag) {
 		name, help := flag.UnquoteUsage(f)
 		arg := "--" + f.Name
+		if len(f.Name) == 1 {
+			arg = "-" + f.Name // -n N, as the usage and README write it
+		}
 		if name != "" {
 			arg += " " + name
 		}

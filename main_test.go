@@ -320,7 +320,7 @@ func TestConfigErrorsNameTheLine(t *testing.T) {
 		t.Fatalf("--help: %v, stderr %q", err, stderr.String())
 	}
 	for _, want := range []string{"wallet new", "wallet show", "wallet import", "export", "verify", "devnet", "--headless",
-		"--data-dir", "--peer", "--difficulty", "--threads", "--listen", "--config", "--words", "--force", "--chatter"} {
+		"--data-dir", "--peer", "--difficulty", "--threads", "--listen", "--config", "--words", "--force", "--chatter", "-n N "} {
 		if !strings.Contains(string(stdout), want) {
 			t.Errorf("--help lacks %q", want)
 		}
