@@ -383,8 +383,18 @@ func TestAuthenticatedPeerAgainstTheBinary(t *testing.T) {
 	}
 	p.send(me.sign(t, g, hello))
 	online := node.waitFor("peer_online", 10*time.Second, nil)
-	if online["node_id"] != me.id {
-		t.Errorf("peer_online %v, want node_id %s", online, me.id)
+	if online["node_id"] != me.id || online["proven"] != true {
+		t.Errorf("peer_online %v, want node_id %s proven", online, me.id)
+	}
+	// A tool without node_key is served too, its node_id shown as a claim.
+	tool, _ := dialPeer(t, addr, g)
+	toolOnline := node.waitFor("peer_online", 10*time.Second, nil)
+	if toolOnline["proven"] != false || toolOnline["node_id"] == me.id {
+		t.Errorf("peer_online of a tool: %v", toolOnline)
+	}
+	tool.send(map[string]any{"type": "ping", "nonce": 8})
+	if pong := tool.readType("pong"); pong["nonce"] != float64(8) {
+		t.Errorf("tool's pong %v", pong)
 	}
 	p.send(map[string]any{"type": "ping", "nonce": 7})
 	if pong := p.readType("pong"); pong["nonce"] != float64(7) {

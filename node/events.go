@@ -157,8 +157,11 @@ type TipChanged struct {
 
 // PeerOnline: a session with a peer completed its handshake.
 type PeerOnline struct {
-	Peer    string `json:"peer"`
-	NodeID  string `json:"node_id"`
+	Peer   string `json:"peer"`
+	NodeID string `json:"node_id"`
+	// Proven: the peer signed our challenge with the key of NodeID; else
+	// NodeID is only its claim.
+	Proven  bool   `json:"proven"`
 	Height  uint64 `json:"height"`
 	Agent   string `json:"agent"`
 	Inbound bool   `json:"inbound"`

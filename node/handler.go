@@ -48,7 +48,9 @@ func (h *handler) PeerEvent(ev netpeers.PeerEvent) {
 	n := h.node()
 	switch ev.Kind {
 	case netpeers.PeerOnline:
-		n.emit(PeerOnline{Peer: ev.Peer.Addr, NodeID: ev.Peer.ID, Height: ev.Hello.Height, Agent: ev.Hello.Agent, Inbound: ev.Inbound})
+		// An unproven peer's node_id is what its hello claims, shown as such.
+		n.emit(PeerOnline{Peer: ev.Peer.Addr, NodeID: ev.Hello.NodeID, Proven: ev.Peer.Proven,
+			Height: ev.Hello.Height, Agent: ev.Hello.Agent, Inbound: ev.Inbound})
 		if st := n.status.Load(); ahead(workOf(ev.Hello.Work), ev.Hello.Tip, workOf(st.Work), st.Tip) {
 			n.triggerSync()
 		}
