@@ -343,3 +343,34 @@ func TestChainDataDownloadsThatNeverReadHoldLittle(t *testing.T) {
 		t.Fatalf("download of %d bytes differs from json.Marshal's %d bytes", len(got), len(want))
 	}
 }
+
+// TestNetworkIsSetBeforeRun: Connect, Addr and Peers may be called from
+// any goroutine while Run starts (the race detector checks this).
+func TestNetworkIsSetBeforeRun(t *testing.T) {
+	n, err := Open(Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", Difficulty: testDifficulty, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	// Calls from another goroutine while Run starts, and after.
+	for started := false; !started; {
+		select {
+		case <-n.Started():
+			started = true
+		case err := <-done:
+			t.Fatalf("Run: %v", err)
+		default:
+		}
+		cctx, ccancel := context.WithTimeout(ctx, time.Second)
+		_ = n.Connect(cctx, "127.0.0.1:1")
+		ccancel()
+		_ = n.Addr()
+		_ = n.Peers()
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

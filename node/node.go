@@ -165,6 +165,12 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.pruneStoredSide(); err != nil {
 		n.log.Warn("could not delete side-branch blocks left by the last run", "err", err)
 	}
+	// The network is made here, not in Run, so that Connect, Peers and
+	// Addr, called from other goroutines, never see it change.
+	if n.net, err = netpeers.New(n.netConfig(), (*handler)(n)); err != nil {
+		n.store.Close()
+		return nil, err
+	}
 	return n, nil
 }
 
@@ -317,11 +323,9 @@ func (n *Node) emit(p Payload) {
 // Started is closed once Run listens and serves commands.
 func (n *Node) Started() <-chan struct{} { return n.started }
 
-// Run serves until ctx ends, then stops the miner and the network and
-// closes the store.
-func (n *Node) Run(ctx context.Context) error {
-	defer n.store.Close()
-	netCfg := netpeers.Config{
+// netConfig is the network's configuration.
+func (n *Node) netConfig() netpeers.Config {
+	return netpeers.Config{
 		Listen:       n.cfg.Listen,
 		Genesis:      n.Genesis(),
 		NodeID:       n.nodeID,
@@ -334,16 +338,18 @@ func (n *Node) Run(ctx context.Context) error {
 		Book:         bookAdapter{n.store},
 		Logger:       n.log.With("part", "net"),
 	}
-	srv, err := netpeers.New(netCfg, (*handler)(n))
-	if err != nil {
-		return err
-	}
+}
+
+// Run serves until ctx ends, then stops the miner and the network and
+// closes the store.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.store.Close()
+	srv := n.net
 	if n.cfg.Listen != "" {
 		if err := srv.Listen(); err != nil {
 			return fmt.Errorf("listen on %s: %w", n.cfg.Listen, err)
 		}
 	}
-	n.net = srv
 	n.miner = newMiner(n.cfg.Threads, n.cfg.Difficulty, n.found, n.emit)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -351,7 +357,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { n.syncLoop(gctx); return nil })
 	g.Go(func() error { n.serveLoop(gctx); return nil })
 	g.Go(func() error { return n.loop(gctx) })
-	err = g.Wait()
+	err := g.Wait()
 	n.miner.stop()
 	if errors.Is(err, context.Canceled) {
 		err = nil
