@@ -126,6 +126,26 @@ func (m *miner) search(j *job, first uint64) {
 	// Never unlocked: when this goroutine returns, the runtime ends the
 	// thread rather than hand its lowered priority on to other goroutines.
 	runtime.LockOSThread()
+	if onMainThread() {
+		// Except the main thread, which the runtime parks for good instead
+		// of ending it: lowered, it would leave the whole process looking
+		// niced. Hold it here, so that the goroutine that mines cannot run
+		// on it, and give it back unchanged.
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			m.mine(j, first)
+		}()
+		<-done
+		runtime.UnlockOSThread()
+		return
+	}
+	m.mine(j, first)
+}
+
+// mine is search on a thread that is not the main one, locked to it.
+func (m *miner) mine(j *job, first uint64) {
 	tid, err := lowerThreadPriority()
 	if m.threadStarted != nil {
 		m.threadStarted(tid, err)

@@ -20,3 +20,7 @@ func lowerThreadPriority() (tid int, err error) {
 	}
 	return tid, nil
 }
+
+// onMainThread reports whether the calling goroutine runs on the process's
+// main thread, whose id is the process id.
+func onMainThread() bool { return syscall.Gettid() == syscall.Getpid() }

@@ -34,8 +34,8 @@ func TestMiningThreadsRunNiced(t *testing.T) {
 	// whose priority must not change.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	self := syscall.Gettid()
-	before := niceOf(t, self)
+	self, main := syscall.Gettid(), syscall.Getpid()
+	before, mainBefore := niceOf(t, self), niceOf(t, main)
 	tids, errs := startMining(t, 2)
 	seen := map[int]bool{}
 	for i, tid := range tids {
@@ -50,8 +50,15 @@ func TestMiningThreadsRunNiced(t *testing.T) {
 			t.Errorf("mining thread %d has nice %d, want %d", tid, got, minerNice)
 		}
 	}
-	// Only the mining threads: others keep their priority.
+	// Only the mining threads: others keep their priority, the main thread
+	// (which would stay lowered for the process's life) above all.
 	if got := niceOf(t, self); got != before {
 		t.Errorf("a thread that does not mine has nice %d while mining, want %d as before", got, before)
+	}
+	if seen[main] {
+		t.Errorf("a mining goroutine runs on the main thread %d", main)
+	}
+	if got := niceOf(t, main); got != mainBefore {
+		t.Errorf("the main thread has nice %d while mining, want %d as before", got, mainBefore)
 	}
 }

@@ -6,3 +6,7 @@ package node
 // address single threads; yielding between chunks still keeps the
 // process's own goroutines quick.
 func lowerThreadPriority() (tid int, err error) { return 0, nil }
+
+// onMainThread is false where thread priorities are not lowered: no thread
+// needs sparing.
+func onMainThread() bool { return false }
