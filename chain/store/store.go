@@ -553,6 +553,16 @@ func (s *Store) BestHeight() (height uint64, ok bool, err error) {
 		if err != nil {
 			return err
 		}
+		if meta.Get([]byte(topKey)) == nil {
+			// A version 1 file opened read-only, so not migrated: a read
+			// transaction deletes nothing, so the cursor is safe.
+			best, err := bucket(tx, bucketBest)
+			if err != nil {
+				return err
+			}
+			height, ok, err = lastHeight(best)
+			return err
+		}
 		height, ok, err = readTop(meta)
 		return err
 	})

@@ -91,19 +91,22 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 		})
 	}
 
+	// A read that fails (a damaged page) keeps the entries it copied
+	// before the failure; they and every batch before them still reach fn,
+	// so the caller learns the whole readable prefix, and then the error.
 	cur, next := &walkBuf{}, &walkBuf{}
 	defer cur.wg.Wait()
 	defer next.wg.Wait()
-	if err := read(cur); err != nil {
-		return s.opError(op, err)
-	}
+	readErr := read(cur)
 	cur.decode()
 	want := uint64(1)
 	for len(cur.raws) > 0 {
-		if err := read(next); err != nil {
-			return s.opError(op, err)
+		var nextErr error
+		next.raws = next.raws[:0]
+		if readErr == nil {
+			nextErr = read(next)
+			next.decode()
 		}
-		next.decode()
 		cur.wg.Wait()
 		for i := range cur.raws {
 			b, err := cur.raws[i].check(want)
@@ -115,7 +118,14 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 			}
 			want++
 		}
+		if readErr != nil {
+			break
+		}
 		cur, next = next, cur
+		readErr = nextErr
+	}
+	if readErr != nil {
+		return s.opError(op, fmt.Errorf("after height %d: %w", want-1, readErr))
 	}
 	return nil
 }
