@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -63,6 +64,7 @@ type Node struct {
 
 	walletCreated bool
 	recovered     string
+	salvaged      bool // load moved a damaged store aside already
 
 	// Owned by the loop goroutine.
 	index       *chain.Index
@@ -155,7 +157,7 @@ func Open(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.nodeID = netpeers.NodeIDOf(n.nodeKey.PubKey())
-	if n.store, n.recovered, err = openStore(cfg.DataDir, n.log); err != nil {
+	if n.store, n.recovered, err = openStore(cfg.DataDir, n.wallet.SenderHex(), n.log); err != nil {
 		return nil, err
 	}
 	if err := n.load(); err != nil {
@@ -177,20 +179,32 @@ func Open(cfg Config) (*Node, error) {
 // StorePath is the bbolt file inside a data directory.
 func StorePath(dataDir string) string { return filepath.Join(dataDir, "chain.db") }
 
-func openStore(dataDir string, log *slog.Logger) (*store.Store, string, error) {
+// openStore opens the data directory's store. A file bbolt cannot open is
+// salvaged (what still reads is carried into a new file, the damaged one
+// moved aside) or, when nothing reads, moved aside for a new one: the node
+// runs and fetches the chain again rather than refuse to start. The string
+// returned tells the user what happened, if anything did.
+func openStore(dataDir, own string, log *slog.Logger) (*store.Store, string, error) {
 	path := StorePath(dataDir)
 	st, err := store.Open(path)
+	if err == nil && st.WasEmpty() {
+		log.Error("chain store was an empty file; its chain is gone, started a new one", "path", path)
+		return st, fmt.Sprintf("the chain database %s was an empty file (0 bytes): the chain, pending messages and peers it held are gone. "+
+			"A new one was started and the chain is fetched again from peers; messages posted but not yet mined must be posted again", path), nil
+	}
 	if err == nil || !errors.Is(err, store.ErrCorrupt) {
 		return st, "", err
 	}
-	// The file itself is damaged: keep it for inspection and start afresh
-	// rather than refuse to run; the chain is fetched again from peers.
-	aside := path + ".corrupt-" + time.Now().UTC().Format("20060102T150405")
+	if st, note, ok, serr := salvageOnOpen(dataDir, err, own, log); ok {
+		return st, note, serr
+	}
+	// Nothing reads: keep the file for inspection and start afresh.
+	aside := asideName(path, time.Now())
 	if rerr := os.Rename(path, aside); rerr != nil {
 		return nil, "", fmt.Errorf("%w (and moving it aside failed: %v)", err, rerr)
 	}
-	log.Error("store is corrupt; moved aside, starting a new one", "err", err, "moved_to", aside)
-	note := fmt.Sprintf("the chain database was damaged (%v); it was moved to %s and a new one started: the chain will be fetched again from peers, and pending messages in the old file were not recovered", err, aside)
+	log.Error("store is corrupt and unreadable; moved aside, starting a new one", "err", err, "moved_to", aside)
+	note := fmt.Sprintf("the chain database was damaged beyond reading (%v); it was moved to %s and a new one started: the chain will be fetched again from peers, and pending messages in the old file were not recovered (post them again)", err, aside)
 	st, err = store.Open(path)
 	return st, note, err
 }
@@ -200,7 +214,37 @@ const (
 )
 
 // load reads meta, the best chain and the pending pool from the store.
+// Damage that the store cannot take in place (a damaged page: bbolt's own
+// structure, not a record) is salvaged once into a new file, which is then
+// loaded.
 func (n *Node) load() error {
+	err := n.loadStored()
+	if err == nil || !errors.Is(err, store.ErrCorrupt) || n.salvaged {
+		return err
+	}
+	top := uint64(math.MaxUint64)
+	if n.index != nil {
+		top = n.index.Height() // the valid prefix, when the damage is above it
+	}
+	st, note, serr := salvage(n.cfg.DataDir, n.store, top, err, n.wallet.SenderHex(), n.log)
+	n.store = st
+	if serr != nil {
+		return serr
+	}
+	n.salvaged = true
+	n.recovered = joinNotes(n.recovered, note)
+	return n.loadStored()
+}
+
+func joinNotes(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+// loadStored is load on the store as it is.
+func (n *Node) loadStored() error {
 	d := strconv.FormatUint(uint64(n.cfg.Difficulty), 10)
 	if stored, err := n.store.Meta(metaDifficulty); err != nil {
 		return err
@@ -220,11 +264,19 @@ func (n *Node) load() error {
 		}
 		return nil
 	})
+	if err != nil && (errors.Is(err, store.ErrDamagedPage) || n.store.CheckPages() != nil) {
+		// The file itself is damaged: truncating in place would write to
+		// it; load carries the valid prefix over to a new file instead.
+		return fmt.Errorf("read the stored chain: %w", err)
+	}
 	if err != nil {
 		good := n.index.Height()
 		n.recovered += fmt.Sprintf("the stored chain is damaged at height %d (%v); kept the valid prefix of %d blocks and will fetch the rest from peers", good+1, err, good)
 		n.log.Error("stored chain damaged; keeping valid prefix", "height", good, "err", err)
-		rescued := n.rescueMessages(good)
+		rescued := rescueMessages(n.store, good, n.wallet.SenderHex(), func(id chain.Hash) bool {
+			_, dup := n.index.HasMessage(id)
+			return dup
+		})
 		if err := n.store.TruncateBest(good); err != nil {
 			return fmt.Errorf("cut the damaged chain back to height %d: %w", good, err)
 		}
@@ -263,37 +315,6 @@ func (n *Node) load() error {
 // Close releases a node that was opened but will not Run (Run closes its
 // own store when it returns).
 func (n *Node) Close() error { return n.store.Close() }
-
-// rescueMessages reads what it can of the best chain above height good,
-// which is about to be cut off, and returns this wallet's messages whose
-// signatures still verify, to be mined again.
-func (n *Node) rescueMessages(good uint64) []store.Pending {
-	top, ok, err := n.store.BestHeight()
-	if err != nil || !ok {
-		return nil
-	}
-	var out []store.Pending
-	for h := good + 1; h <= top; h++ {
-		hash, ok, err := n.store.BestHash(h)
-		if err != nil || !ok {
-			continue
-		}
-		b, err := n.store.Block(hash)
-		if err != nil || b.Sender != n.wallet.SenderHex() {
-			continue
-		}
-		p, err := b.Parse()
-		if err != nil || chain.CheckMessage(b.Message) != nil || chain.VerifySignature(p.Sender, p.Signature, p.MessageID) != nil {
-			continue // damaged beyond use: not a message this wallet signed
-		}
-		if _, dup := n.index.HasMessage(p.MessageID); dup {
-			continue
-		}
-		out = append(out, store.Pending{MessageID: p.MessageID, Message: b.Message, Sender: b.Sender,
-			TimeStamp: b.TimeStamp, Signature: b.Signature, Own: true})
-	}
-	return out
-}
 
 // NodeID is this node's random, persistent id.
 func (n *Node) NodeID() string { return n.nodeID }

@@ -1,16 +1,22 @@
 package node
 
 import (
+	"context"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"go.etcd.io/bbolt"
 
 	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/chain/store"
+	"github.com/meshchain/meshchain/wallet"
 )
 
 // tamperStoredBlock rewrites the stored JSON of the best chain's block at
@@ -103,7 +109,7 @@ func TestGarbageStoreFileIsMovedAside(t *testing.T) {
 	matches, _ := os.ReadDir(dir)
 	aside := false
 	for _, m := range matches {
-		aside = aside || strings.Contains(m.Name(), ".corrupt-")
+		aside = aside || strings.Contains(m.Name(), ".damaged-")
 	}
 	if !aside {
 		t.Error("the damaged file was not kept")
@@ -112,4 +118,245 @@ func TestGarbageStoreFileIsMovedAside(t *testing.T) {
 	if b.Sender() != a.Sender() {
 		t.Error("wallet changed")
 	}
+}
+
+// thirdChain is a valid chain of n blocks by a wallet no test node has,
+// built once per test binary run and size: signing is the slow part.
+var thirdChains sync.Map // int -> []chain.Block
+
+func thirdChain(t *testing.T, n int) []chain.Block {
+	t.Helper()
+	if c, ok := thirdChains.Load(n); ok {
+		return c.([]chain.Block)
+	}
+	w, err := wallet.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mineChainBy(t, w, chain.Genesis(testDifficulty), n, "third")
+	thirdChains.Store(n, c)
+	return c
+}
+
+// writeBlockRecord replaces the stored record of block hash with raw.
+func writeBlockRecord(t *testing.T, dataDir, hash string, raw []byte) {
+	t.Helper()
+	db, err := bbolt.Open(StorePath(dataDir), 0o600, &bbolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, err := chain.ParseHash(hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(func(tx *bbolt.Tx) error { return tx.Bucket([]byte("blocks")).Put(h[:], raw) }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDamagedRecordIsReplacedWhenFetchedAgain: a block record that no
+// longer decodes cuts the chain back to the block before it; the block
+// fetched again from a peer must replace the broken record, or the best
+// chain runs through it for good ("chain data unavailable", verify fails,
+// and every restart cuts back again).
+func TestDamagedRecordIsReplacedWhenFetchedAgain(t *testing.T) {
+	const n, bad = 40, 17
+	blocks := thirdChain(t, n)
+	dir, peerDir := t.TempDir(), t.TempDir()
+	storeChain(t, dir, blocks)
+	storeChain(t, peerDir, blocks)
+	writeBlockRecord(t, dir, blocks[bad-1].Hash, []byte(`{"number_of_block":17,"garbage`))
+
+	peer := startNode(t, "peer", withDataDir(peerDir))
+	a := startNode(t, "a", withDataDir(dir), withoutListen(), withPeers(peer.Addr()))
+	warn := a.waitFor("warning", 5*time.Second, isKind("warning")).(Warning)
+	if !strings.Contains(warn.Message, fmt.Sprintf("damaged at height %d", bad)) {
+		t.Errorf("warning %q does not say where the chain was damaged", warn.Message)
+	}
+	a.waitTip(blocks[n-1].Hash, 20*time.Second)
+	a.stop()
+	sum, err := Verify(context.Background(), dir, testDifficulty, true, time.Now())
+	if err != nil || sum.Blocks != n {
+		t.Fatalf("verify after the block was fetched again: %d blocks, %v; want %d", sum.Blocks, err, n)
+	}
+	again := startNode(t, "a again", withDataDir(dir), withoutListen())
+	if again.height() != n {
+		t.Errorf("height after restart %d, want %d", again.height(), n)
+	}
+	if again.recovered != "" {
+		t.Errorf("restart still recovers: %s", again.recovered)
+	}
+}
+
+// bestLeafPages finds the live leaf pages of the best-chain bucket of the
+// store at path and the first height on each. bbolt tells the live leaves
+// (Tx.Page); the bytes tell the best bucket's (8-byte keys, 32-byte values).
+func bestLeafPages(t *testing.T, path string) (pageSize int, pages map[int]uint64) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize = db.Info().PageSize
+	pages = map[int]uint64{}
+	err = db.View(func(tx *bbolt.Tx) error {
+		for id := 2; ; id++ {
+			info, err := tx.Page(id)
+			if err != nil || info == nil {
+				return err
+			}
+			if info.Type != "leaf" || info.Count == 0 {
+				continue
+			}
+			p := raw[id*pageSize:]
+			best := true
+			var first uint64
+			for i := 0; i < info.Count && best; i++ {
+				el := p[16+16*i:] // flags, pos, ksize, vsize after a 16-byte header
+				pos, ks, vs := binary.LittleEndian.Uint32(el[4:]), binary.LittleEndian.Uint32(el[8:]), binary.LittleEndian.Uint32(el[12:])
+				best = binary.LittleEndian.Uint32(el) == 0 && ks == 8 && vs == 32
+				if best && i == 0 {
+					first = binary.BigEndian.Uint64(el[pos : pos+8])
+				}
+			}
+			if best {
+				pages[id] = first
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pageSize, pages
+}
+
+// TestDamagedChainPagesAreSalvaged: damage inside the best chain's pages
+// (bbolt fails reading them) stopped the node with no way forward. The node
+// must start, keep the readable valid prefix and its pending pool, move the
+// damaged file aside and say where, and catch up from a peer.
+func TestDamagedChainPagesAreSalvaged(t *testing.T) {
+	const n = 300
+	blocks := thirdChain(t, n)
+	tests := []struct {
+		name   string
+		damage func(raw []byte, pageSize, id int)
+	}{
+		{"garbage page", func(raw []byte, ps, id int) {
+			for i := id * ps; i < (id+1)*ps; i++ {
+				raw[i] = byte(i*7 + 3)
+			}
+		}},
+		{"zeroed pages", func(raw []byte, ps, id int) { clear(raw[id*ps : (id+2)*ps]) }},
+	}
+	peerDir := t.TempDir()
+	storeChain(t, peerDir, blocks)
+	peer := startNode(t, "peer", withDataDir(peerDir))
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			storeChain(t, dir, blocks)
+			// A message of this node's, still pending, must survive.
+			w := dataDirWallet(t, dir)
+			sender, stamp, sig := w.SignMessage("still pending", time.Now().UnixMilli())
+			id := chain.MessageID(w.Sender(), mustTime(t, stamp), "still pending")
+			st, err := store.Open(StorePath(dir))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := st.AddPending(store.Pending{MessageID: id, Message: "still pending", Sender: sender, TimeStamp: stamp, Signature: sig, Own: true}); err != nil {
+				t.Fatal(err)
+			}
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			path := StorePath(dir)
+			ps, pages := bestLeafPages(t, path)
+			page, first := 0, uint64(0)
+			for id, h := range pages {
+				if page == 0 || max(h, n/2)-min(h, n/2) < max(first, n/2)-min(first, n/2) {
+					page, first = id, h
+				}
+			}
+			raw, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := len(raw)
+			tc.damage(raw, ps, page)
+			if err := os.WriteFile(path, raw, 0o600); err != nil {
+				t.Fatal(err)
+			}
+
+			a := startNode(t, "a", withDataDir(dir), withoutListen())
+			warn := a.waitFor("warning", 5*time.Second, isKind("warning")).(Warning)
+			kept := a.height()
+			t.Logf("damaged page %d (heights from %d); kept %d blocks; %s", page, first, kept, warn.Message)
+			if kept < first-1 || kept >= n {
+				t.Errorf("kept %d blocks, want the %d before the damaged page", kept, first-1)
+			}
+			matches, _ := filepath.Glob(path + ".damaged-*")
+			if len(matches) != 1 || !strings.Contains(warn.Message, "moved to "+matches[0]) {
+				t.Errorf("warning %q does not name the moved file (found %v)", warn.Message, matches)
+			}
+			if aside, err := os.Stat(matches[0]); err != nil || aside.Size() != int64(before) {
+				t.Errorf("the damaged file was not kept as it was: %v", err)
+			}
+			a.waitFor("the pending message", 20*time.Second, minedMessage("still pending"))
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := a.Connect(ctx, peer.Addr()); err != nil {
+				t.Fatal(err)
+			}
+			// The peer's chain is heavier: the node takes it and mines its
+			// message again on top.
+			a.eventually("resynced", 30*time.Second, func() bool { return a.height() == n+1 })
+			a.stop()
+			sum, err := Verify(context.Background(), dir, testDifficulty, true, time.Now())
+			if err != nil || sum.Blocks != n+1 {
+				t.Fatalf("verify after the resync: %d blocks, %v; want %d", sum.Blocks, err, n+1)
+			}
+			if got := bestMessages(t, startNode(t, "a again", withDataDir(dir), withoutListen()).Node); got[n] != "still pending" {
+				t.Errorf("after restart the tip holds %q", got[n])
+			}
+		})
+	}
+}
+
+// TestEmptyStoreFileWarns: a chain.db cut to 0 bytes passed silently as a
+// new empty store. The node starts, and says the chain is gone.
+func TestEmptyStoreFileWarns(t *testing.T) {
+	dir := t.TempDir()
+	storeChain(t, dir, thirdChain(t, 40))
+	if err := os.Truncate(StorePath(dir), 0); err != nil {
+		t.Fatal(err)
+	}
+	a := startNode(t, "a", withDataDir(dir), withoutListen())
+	warn := a.waitFor("warning", 5*time.Second, isKind("warning")).(Warning)
+	if !strings.Contains(warn.Message, "empty file (0 bytes)") || !strings.Contains(warn.Message, "gone") {
+		t.Errorf("warning %q does not say the chain is gone", warn.Message)
+	}
+	if a.height() != 0 {
+		t.Errorf("height %d", a.height())
+	}
+	a.stop()
+	// A second start is a plain start on the new store.
+	b := startNode(t, "b", withDataDir(dir), withoutListen())
+	if b.recovered != "" {
+		t.Errorf("second start warns again: %s", b.recovered)
+	}
+}
+
+func mustTime(t *testing.T, stamp string) int64 {
+	t.Helper()
+	ms, err := chain.ParseTime(stamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ms
 }
