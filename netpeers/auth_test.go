@@ -362,3 +362,27 @@ func TestListenClaimDoesNotGetBRefused(t *testing.T) {
 	}
 	ha.waitOnline(t, b.NodeID())
 }
+
+// The auth fields of a hello and an auth signature, whatever their bytes,
+// are refused with an error or accepted only when they prove the id.
+func FuzzHelloKeysAndAuth(f *testing.F) {
+	k, id := newIdentity()
+	pub := hex.EncodeToString(k.PubKey().SerializeCompressed())
+	f.Add(id, pub, strings.Repeat("11", 32), strings.Repeat("ab", 64))
+	f.Add(id, pub, "", "")
+	f.Add(NewNodeID(), "04"+strings.Repeat("00", 32), "zz", strings.Repeat("ff", 64))
+	var genesis, challenge [32]byte
+	f.Fuzz(func(t *testing.T, nodeID, nodeKey, challengeHex, sig string) {
+		keys, err := parseHelloKeys(Hello{NodeID: nodeID, NodeKey: nodeKey, Challenge: challengeHex})
+		if err != nil {
+			return
+		}
+		if keys.hasKey {
+			pk, perr := secp256k1.ParsePubKey(keys.key[:])
+			if perr != nil || NodeIDOf(pk) != nodeID {
+				t.Fatalf("accepted node_key %q for node_id %q", nodeKey, nodeID)
+			}
+			_ = verifyAuth(sig, genesis, challenge, keys.key, keys.key)
+		}
+	})
+}

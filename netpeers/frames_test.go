@@ -37,6 +37,9 @@ func TestEncodeExactJSON(t *testing.T) {
 		{"peers", Peers{Peers: []string{"127.0.0.1:8333"}}, `{"type":"peers","peers":["127.0.0.1:8333"]}`},
 		{"peers empty", Peers{}, `{"type":"peers","peers":[]}`},
 		{"error", Error{Reason: "MalformedFrame: x"}, `{"type":"error","reason":"MalformedFrame: x"}`},
+		{"hello with node key", Hello{Version: 1, NodeID: "bb", NodeKey: "02aa", Challenge: "cc"},
+			`{"type":"hello","version":1,"genesis":"","node_id":"bb","listen":"","height":0,"tip":"","work":"","agent":"","node_key":"02aa","challenge":"cc"}`},
+		{"auth", Auth{Signature: "ab"}, `{"type":"auth","signature":"ab"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,6 +71,9 @@ func TestDecodeRoundTrip(t *testing.T) {
 		GetPeers{},
 		Peers{Peers: []string{"a:1", "b:2"}},
 		Error{Reason: "InvalidBlockHash: nope"},
+		Hello{Version: 1, Genesis: g.Hash, NodeID: strings.Repeat("ab", 32), Tip: g.Hash, Work: "0",
+			NodeKey: "03" + strings.Repeat("ab", 32), Challenge: strings.Repeat("11", 32)},
+		Auth{Signature: strings.Repeat("12", 64)},
 	}
 	for _, f := range frames {
 		data, err := Encode(f)
@@ -183,6 +189,9 @@ func FuzzDecode(f *testing.F) {
 		Ping{Nonce: 5}, Pong{Nonce: 6}, Tip{Height: 1, Tip: "t", Work: "1"},
 		BlockMsg{Block: g}, GetBlocks{Locator: []string{g.Hash}, Limit: 3}, Blocks{Blocks: []chain.Block{g}},
 		GetPeers{}, Peers{Peers: []string{"127.0.0.1:1"}}, Error{Reason: "x: y"},
+		Hello{Version: 1, Genesis: g.Hash, NodeID: strings.Repeat("1", 64), Tip: g.Hash, Work: "0",
+			NodeKey: "02" + strings.Repeat("ab", 32), Challenge: strings.Repeat("cd", 32)},
+		Auth{Signature: strings.Repeat("ef", 64)},
 	} {
 		data, err := Encode(fr)
 		if err != nil {
