@@ -35,8 +35,14 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 	}
 	now := n.cfg.Clock()
 	oldTip := n.index.Tip()
-	pre := n.validateAll(blocks, now)
 	strict := n.strictForks(from, how)
+	if strict && n.deepFork(blocks, 0) {
+		// Before any signature is checked: a flood of such blocks costs
+		// a map lookup and a walk to the fork each.
+		n.ignoreDeep(&blocks[0], from)
+		return 0, nil
+	}
+	pre := n.validateAll(blocks, now)
 
 	var accepted []chain.Accepted
 	var orphanMissing *chain.Hash
