@@ -127,3 +127,63 @@ func benchRatio(b *testing.B, m mode) {
 	b.ReportMetric(attemptRate, "attempts/s")
 	b.ReportMetric(attemptRate/blockRate, "ratio")
 }
+
+// BenchmarkThreadScaling alternates phases of mining on one goroutine and
+// on two (each with its own clone and nonce sequence) and reports the
+// two-goroutine rate over the one-goroutine rate; linear is 2.
+func BenchmarkThreadScaling(b *testing.B) {
+	if runtime.GOMAXPROCS(0) < 2 {
+		b.Skip("needs 2 Ps")
+	}
+	ms := newMiners(bestMode)
+	run := func(g int) time.Duration {
+		var wg sync.WaitGroup
+		startAt := time.Now()
+		for i := range g {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				ms.mine(i, phaseBlocks)
+			}()
+		}
+		wg.Wait()
+		return time.Since(startAt)
+	}
+	var one, two time.Duration
+	for b.Loop() {
+		one += run(1)
+		two += run(2)
+	}
+	r1 := float64(b.N*phaseBlocks) / one.Seconds()
+	r2 := float64(2*b.N*phaseBlocks) / two.Seconds()
+	b.ReportMetric(r1, "attempts/s@1")
+	b.ReportMetric(r2, "attempts/s@2")
+	b.ReportMetric(r2/r1, "speedup")
+}
+
+// BenchmarkPortableVsSum256 alternates phases of the portable path (the
+// fallback without SHA extensions) and of sha256.Sum256 over a 55-byte
+// message, one compression, on one goroutine, and reports the portable
+// attempt rate over the Sum256 rate; the fallback must stay at 0.9 or
+// more.
+func BenchmarkPortableVsSum256(b *testing.B) {
+	tmpl := newTemplate(benchHeader(), benchDifficulty, portableMode)
+	var msg [55]byte
+	var sums, attempts time.Duration
+	next := uint64(0)
+	for b.Loop() {
+		t0 := time.Now()
+		for i := range phaseBlocks {
+			msg[0] = byte(i)
+			sink = sha256.Sum256(msg[:])
+		}
+		t1 := time.Now()
+		searchN(tmpl, next, 1, phaseBlocks)
+		next += phaseBlocks
+		sums, attempts = sums+t1.Sub(t0), attempts+time.Since(t1)
+	}
+	n := float64(b.N * phaseBlocks)
+	b.ReportMetric(n/sums.Seconds(), "hashes/s")
+	b.ReportMetric(n/attempts.Seconds(), "attempts/s")
+	b.ReportMetric(sums.Seconds()/attempts.Seconds(), "ratio")
+}
