@@ -102,8 +102,8 @@ func (s *Server) reserveInbound(ip netip.Addr, session bool, now time.Time) *inb
 		s.mu.Unlock()
 		return &inboundSlot{ip: ip, since: now, kind: slotDownload}
 	}
-	if s.inByIP[ip] >= s.perIPLimit(ip) ||
-		(s.inTotal >= s.cfg.MaxInbound && s.evictionVictimLocked() == nil) {
+	if (s.inByIP[ip] >= s.perIPLimit(ip) && s.evictionVictimLocked(ip) == nil) ||
+		(s.inTotal >= s.cfg.MaxInbound && s.evictionVictimLocked(netip.Addr{}) == nil) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -156,17 +156,19 @@ func (s *Server) slotConn(slot *inboundSlot, c *websocket.Conn) bool {
 }
 
 // promoteLocked turns a pending slot into an online session's place,
-// evicting an unprotected inbound session when every place is taken; it
-// returns errBusy when there is none.
+// evicting an unprotected inbound session when every place is taken (of
+// the newcomer's IP when that IP's places are the ones taken); it returns
+// errBusy when there is none.
 func (s *Server) promoteLocked(slot *inboundSlot, now time.Time) error {
 	if slot.kind != slotPending {
 		return nil
 	}
+	var among netip.Addr // every IP
 	if s.inByIP[slot.ip] >= s.perIPLimit(slot.ip) {
-		return errBusy
+		among = slot.ip
 	}
-	if s.inTotal >= s.cfg.MaxInbound {
-		victim := s.evictionVictimLocked()
+	if among.IsValid() || s.inTotal >= s.cfg.MaxInbound {
+		victim := s.evictionVictimLocked(among)
 		if victim == nil {
 			return errBusy
 		}
@@ -212,16 +214,19 @@ func (s *Server) releaseLocked(slot *inboundSlot) {
 	}
 }
 
-// evictionVictimLocked picks the inbound session to close for a newcomer,
-// or nil when every one is protected. Protected are the peers that most
-// recently delivered something valid, those with the lowest latency, and
-// half of the rest by uptime, proven peers first: an attacker can open many
-// sessions, but not cheaply be useful, near and old. Of the others, the
-// youngest of the largest network group goes, so that one network cannot
-// hold every place.
-func (s *Server) evictionVictimLocked() *session {
+// evictionVictimLocked picks the inbound session (from ip, when valid) to
+// close for a newcomer, or nil when every one is protected. Protected are
+// the peers that most recently delivered something valid, those with the
+// lowest latency, and half of the rest (rounded up) by uptime, proven peers
+// first: an attacker can open many sessions, but not cheaply be useful,
+// near and old. Of the others, the youngest of the largest network group
+// goes, so that one network cannot hold every place.
+func (s *Server) evictionVictimLocked(ip netip.Addr) *session {
 	var cands []*session
 	for _, ss := range s.sessions {
+		if ip.IsValid() && ss.remote.Addr() != ip {
+			continue
+		}
 		if ss.inbound && ss.slot != nil && ss.slot.kind == slotSession && !ss.slot.released && !ss.closing.Load() {
 			cands = append(cands, ss)
 		}
@@ -231,7 +236,7 @@ func (s *Server) evictionVictimLocked() *session {
 		func(a, b *session) int { return b.usefulAt.Compare(a.usefulAt) })
 	cands = protect(cands, min(protectLatency, n/4), func(ss *session) bool { return ss.entry != nil && ss.entry.minRTT > 0 },
 		func(a, b *session) int { return cmp.Compare(a.entry.minRTT, b.entry.minRTT) })
-	cands = protect(cands, len(cands)/2, func(*session) bool { return true },
+	cands = protect(cands, (len(cands)+1)/2, func(*session) bool { return true },
 		func(a, b *session) int {
 			if a.proven != b.proven {
 				if a.proven {

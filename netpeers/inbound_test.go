@@ -21,7 +21,8 @@ import (
 func TestFullInboundEvictsForNewcomer(t *testing.T) {
 	cfg := testConfig()
 	cfg.MaxInbound = 8
-	cfg.OfflineAfter = 30 * time.Second // the raw peers do not answer pings
+	cfg.MaxInboundLocal = 8 // as by default, loopback's own limit is no lower
+	cfg.OfflineAfter = 30 * time.Second
 	s, h := startServer(t, cfg)
 	var in []*rawPeer
 	for i := 0; i < cfg.MaxInbound; i++ {
