@@ -164,6 +164,7 @@ type options struct {
 	headless   bool
 	// subcommand flags
 	words, force, chatter bool
+	quick, json           bool
 	nodes                 int
 	set                   map[string]bool
 }
@@ -187,6 +188,8 @@ func (o *options) flagSet(name string) *flag.FlagSet {
 	fs.BoolVar(&o.words, "words", false, "wallet show: also print the mnemonic words")
 	fs.BoolVar(&o.force, "force", false, "wallet new/import: replace an existing wallet")
 	fs.BoolVar(&o.chatter, "chatter", false, "devnet: the other nodes post messages now and then")
+	fs.BoolVar(&o.quick, "quick", false, "bench: small sizes, for CI (well under a minute)")
+	fs.BoolVar(&o.json, "json", false, "bench: print the figures as JSON")
 	fs.IntVar(&o.nodes, "n", 5, "devnet: number of nodes `N` (default 5)")
 	return fs
 }

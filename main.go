@@ -43,6 +43,7 @@ Usage:
   meshchain verify                       re-check the whole local chain, signatures included
   meshchain devnet -n N [--chatter] [--headless]
                                          run N nodes on loopback with simulated link delays
+  meshchain bench [--quick] [--json]     measure the performance figures against same-run baselines
 
 Flags (they override config.toml):
 `
@@ -161,6 +162,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		return runVerify(o, cfg, stdout)
 	case "devnet":
 		return runDevnet(o, stdin, stdout, stderr)
+	case "bench":
+		return runBench(o, stdout, stderr)
 	case "help":
 		return showHelp(stdout, fs)
 	default:
