@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"strings"
@@ -373,4 +374,59 @@ func TestNetworkIsSetBeforeRun(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// staller announces a chain with far more work than anyone's and never
+// answers get_blocks. It has no node key, so each connection is a new
+// identity to the node, as a staller changing its id would be.
+type staller struct{ status netpeers.Status }
+
+func (s *staller) Status() netpeers.Status                         { return s.status }
+func (s *staller) HandleFrame(netpeers.PeerRef, any)               {}
+func (s *staller) PeerEvent(netpeers.PeerEvent)                    {}
+func (s *staller) WriteChainData(context.Context, io.Writer) error { return nil }
+
+func startStaller(t *testing.T, target string) {
+	t.Helper()
+	g := chain.Genesis(testDifficulty)
+	work := chain.BlockWork(testDifficulty)
+	work.Lsh(work, 40)
+	s := &staller{status: netpeers.Status{Height: 1 << 30, Tip: "00" + g.Hash[2:], Work: work.String()}}
+	srv, err := netpeers.New(netpeers.Config{Genesis: g.Hash, NodeID: netpeers.NewNodeID(), Agent: "staller/1",
+		Peers: []string{target}, PingInterval: 200 * time.Millisecond, RedialMin: 50 * time.Millisecond}, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
+// TestStallingPeersDoNotStarveSync: two peers nearer than the honest one
+// announce huge work and never answer (and come back under new ids when
+// dropped); the honest chain is still fetched within a few seconds.
+func TestStallingPeersDoNotStarveSync(t *testing.T) {
+	h := startNode(t, "honest")
+	blocks := mineChain(t, chain.Genesis(testDifficulty), 5, "honest", testDifficulty)
+	(*handler)(h.Node).HandleFrame(netpeers.PeerRef{ID: "miner", Addr: "192.0.2.1:8333"}, netpeers.Blocks{Blocks: blocks})
+	h.waitTip(blocks[len(blocks)-1].Hash, 10*time.Second)
+	hAddr := h.Addr()
+	n := startNode(t, "n", withDelay(func(addr string) time.Duration {
+		if addr == hAddr {
+			return 30 * time.Millisecond // the honest peer is the farthest
+		}
+		return 0
+	}))
+	startStaller(t, n.Addr())
+	startStaller(t, n.Addr())
+	n.waitFor("a round against the stallers", 10*time.Second, isKind("sync_started"))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := n.Connect(ctx, hAddr); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	n.waitTip(blocks[len(blocks)-1].Hash, 8*time.Second)
+	t.Logf("honest chain fetched %v after the honest peer was added", time.Since(start).Round(time.Millisecond))
 }

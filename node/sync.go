@@ -38,7 +38,47 @@ func (n *Node) triggerSync() {
 	}
 }
 
+// syncMemory is what sync rounds remember about peers from one round to
+// the next. Owned by syncLoop's goroutine.
+type syncMemory struct {
+	delivered map[string]time.Time // peers (by id) whose blocks took us further
+	stalled   map[string]time.Time // peers (by id and by address) that left a request unanswered
+}
+
+// syncMemoryLimit bounds each map: ids are cheap to make, so an attacker
+// could otherwise grow them without end.
+const syncMemoryLimit = 1024
+
+// stallMemory is how long a peer that stalled goes last.
+const stallMemory = 10 * time.Minute
+
+func (m *syncMemory) note(set map[string]time.Time, keys ...string) {
+	if len(set) >= syncMemoryLimit {
+		clear(set)
+	}
+	for _, k := range keys {
+		if k != "" {
+			set[k] = time.Now()
+		}
+	}
+}
+
+func (m *syncMemory) hasDelivered(p netpeers.PeerInfo) bool {
+	_, ok := m.delivered[p.NodeID]
+	return ok
+}
+
+func (m *syncMemory) hasStalled(p netpeers.PeerInfo) bool {
+	for _, k := range []string{p.NodeID, p.Addr} {
+		if t, ok := m.stalled[k]; ok && time.Since(t) < stallMemory {
+			return true
+		}
+	}
+	return false
+}
+
 func (n *Node) syncLoop(ctx context.Context) {
+	mem := &syncMemory{delivered: map[string]time.Time{}, stalled: map[string]time.Time{}}
 	for {
 		var first chan struct{}
 		select {
@@ -60,7 +100,7 @@ func (n *Node) syncLoop(ctx context.Context) {
 		for _, w := range waiters {
 			manual = manual || w != nil
 		}
-		n.syncRound(ctx, manual)
+		n.syncRound(ctx, manual, mem)
 		for _, w := range waiters {
 			if w != nil {
 				close(w)
@@ -69,18 +109,28 @@ func (n *Node) syncLoop(ctx context.Context) {
 	}
 }
 
+// round is one sync round's state, owned by the sync goroutine.
+type round struct {
+	mem     *syncMemory
+	tried   map[string]bool
+	recent  []string // /24 (or /64) prefixes of the peers tried, in order
+	started time.Time
+	stalled bool // a peer stalled this round: rank by trust, not by latency
+}
+
 // syncRound asks the nearest online peer that announces more work for
 // blocks, verifies them, and backtracks to the next nearest when a peer
 // serves an invalid chain or stalls. It ends when no valid peer announces
-// more work than we hold.
-func (n *Node) syncRound(ctx context.Context, manual bool) {
-	tried := map[string]bool{}
-	var recent []string // /24 (or /64) prefixes of the peers tried, in order
+// more work than we hold. A peer that is slow to answer gets a second peer
+// asked the same in parallel; a stall costs the peer its turn in this
+// round, not a penalty: the answer may have been lost on our side.
+func (n *Node) syncRound(ctx context.Context, manual bool, mem *syncMemory) {
+	r := &round{mem: mem, tried: map[string]bool{}, started: time.Now()}
 	total := 0
 	var last netpeers.PeerInfo
 	started := false
 	for ctx.Err() == nil {
-		p, ok := n.pickSyncPeer(tried, recent)
+		p, ok := n.pickSyncPeer(r, r.stalled)
 		if !ok {
 			break
 		}
@@ -94,9 +144,8 @@ func (n *Node) syncRound(ctx context.Context, manual bool) {
 			n.emit(SyncStarted{Peer: p.Addr, Latency: p.SmoothRTT.String(), Height: ourHeight, Behind: behind})
 		}
 		n.setSyncing(&SyncState{Syncing: true, Peer: p.Addr, Behind: sat(p.Height, ourHeight)})
-		tried[p.NodeID] = true
-		recent = append(recent, netPrefix(p.Addr))
-		got, err := n.syncFrom(ctx, p)
+		r.use(p)
+		got, err := n.syncFrom(ctx, r, &p)
 		total += got
 		if err == nil {
 			last = p
@@ -108,13 +157,14 @@ func (n *Node) syncRound(ctx context.Context, manual bool) {
 		if errors.Is(err, errStore) {
 			break // the node is stopping; no peer is to blame
 		}
-		next, _ := n.pickSyncPeer(tried, recent)
+		next, _ := n.pickSyncPeer(r, true)
 		n.emit(SyncBacktrack{Peer: p.Addr, Reason: err.Error(), Next: next.Addr})
 		n.log.Warn("sync: backtracking", "peer", p.Addr, "reason", err)
 		var fault *peerFault
-		if n.net != nil && errors.As(err, &fault) {
-			// Invalid blocks were penalised when refused; stalls and
-			// answers that lead nowhere are penalised here.
+		if errors.As(err, &fault) {
+			// Invalid blocks were penalised when refused; answers that
+			// lead nowhere are penalised here. A stall is not: our side
+			// may have lost the answer, so it only costs the peer its turn.
 			n.net.Penalize(p.NodeID, err.Error())
 		}
 	}
@@ -134,6 +184,12 @@ func (n *Node) syncRound(ctx context.Context, manual bool) {
 	n.emit(SyncFinished{Peer: last.Addr, Blocks: total, Height: h, Tip: tip, Note: note})
 }
 
+// use marks a peer as asked in this round.
+func (r *round) use(p netpeers.PeerInfo) {
+	r.tried[p.NodeID] = true
+	r.recent = append(r.recent, netPrefix(p.Addr))
+}
+
 func sat(a, b uint64) uint64 {
 	if a > b {
 		return a - b
@@ -143,13 +199,24 @@ func sat(a, b uint64) uint64 {
 
 func (n *Node) setSyncing(s *SyncState) { n.syncing.Store(s) }
 
-// pickSyncPeer chooses the next peer of a sync round from the address book.
-func (n *Node) pickSyncPeer(tried map[string]bool, recent []string) (netpeers.PeerInfo, bool) {
-	if n.net == nil {
-		return netpeers.PeerInfo{}, false
-	}
+// pickSyncPeer chooses the next peer of a sync round from the address
+// book. Peers that delivered blocks before come first, peers that stalled
+// lately last. After a stall (careful), peers that came online during the
+// round (a staller coming back under a new id) go after the others.
+func (n *Node) pickSyncPeer(r *round, careful bool) (netpeers.PeerInfo, bool) {
 	st := n.status.Load()
-	return rankSyncPeers(n.net.Peers(), workOf(st.Work), st.Tip, tried, recent, rand.IntN)
+	class := func(p netpeers.PeerInfo) int {
+		switch {
+		case r.mem.hasStalled(p):
+			return 3
+		case r.mem.hasDelivered(p):
+			return 0
+		case careful && p.LastChange.After(r.started):
+			return 2
+		}
+		return 1
+	}
+	return rankSyncPeers(n.net.Peers(), workOf(st.Work), st.Tip, r.tried, r.recent, rand.IntN, class)
 }
 
 // ahead reports whether a chain (work, tip) beats ours (ourWork, ourTip):
@@ -163,10 +230,14 @@ func ahead(work *big.Int, tip string, ourWork *big.Int, ourTip string) bool {
 }
 
 // rankSyncPeers picks among online peers whose announced chain beats ours
-// and were not tried this round: the nearest by smoothed latency, a near tie
-// (within 10%) broken at random by pick, and never a third peer in a row
-// from one /24 (or /64) while peers from elsewhere remain.
-func rankSyncPeers(peers []netpeers.PeerInfo, ours *big.Int, ourTip string, tried map[string]bool, recent []string, pick func(int) int) (netpeers.PeerInfo, bool) {
+// and were not tried this round: the lowest class first (nil: all alike),
+// then the nearest by smoothed latency, a near tie (within 10%) broken at
+// random by pick, and never a third peer in a row from one /24 (or /64)
+// while peers from elsewhere remain.
+func rankSyncPeers(peers []netpeers.PeerInfo, ours *big.Int, ourTip string, tried map[string]bool, recent []string, pick func(int) int, class func(netpeers.PeerInfo) int) (netpeers.PeerInfo, bool) {
+	if class == nil {
+		class = func(netpeers.PeerInfo) int { return 0 }
+	}
 	var cands []netpeers.PeerInfo
 	for _, p := range peers {
 		if p.Status != string(PeerOnlineStatus) || tried[p.NodeID] || p.NodeID == "" {
@@ -199,12 +270,22 @@ func rankSyncPeers(peers []netpeers.PeerInfo, ours *big.Int, ourTip string, trie
 			cands = others
 		}
 	}
-	best := rtt(cands[0])
+	bestClass := class(cands[0])
+	for _, c := range cands[1:] {
+		bestClass = min(bestClass, class(c))
+	}
+	var top []netpeers.PeerInfo
+	for _, c := range cands {
+		if class(c) == bestClass {
+			top = append(top, c)
+		}
+	}
+	best := rtt(top[0])
 	tie := 1
-	for tie < len(cands) && rtt(cands[tie]) <= best+best/10 {
+	for tie < len(top) && rtt(top[tie]) <= best+best/10 {
 		tie++
 	}
-	return cands[pick(tie)], true
+	return top[pick(tie)], true
 }
 
 // netPrefix is the /24 of an IPv4 address or the /64 of an IPv6 one.
@@ -228,18 +309,16 @@ type peerFault struct{ msg string }
 
 func (e *peerFault) Error() string { return e.msg }
 
-var errStalledFault = &peerFault{errStalled.Error()}
-
 // syncFrom fetches blocks from one peer until our chain is at least as good
 // as the one it announced. Every answer must take us further along the
-// peer's chain (more work reached through it), or the peer is at fault. It
-// returns how many blocks it added and why it stopped early.
-func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
-	target := workOf(p.Work)
+// peer's chain (more work reached through it), or the peer is at fault. A
+// second peer answering a request first takes over: *p is then that peer.
+// It returns how many blocks it added and why it stopped early.
+func (n *Node) syncFrom(ctx context.Context, r *round, p *netpeers.PeerInfo) (int, error) {
 	got := 0
 	var from *chain.Node // the furthest block this peer led us to, for the next locator
 	for {
-		if n.caughtUp(target, p.Tip) {
+		if n.caughtUp(workOf(p.Work), p.Tip) {
 			return got, nil
 		}
 		var loc []chain.Hash
@@ -252,26 +331,16 @@ func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
 		}); err != nil {
 			return got, err
 		}
-		ch := n.expectBlocks(p.NodeID)
-		if err := n.net.Send(p.NodeID, netpeers.GetBlocks{Locator: hexes(loc), Limit: chain.MaxBlocksPerReply}); err != nil {
-			n.cancelExpect(p.NodeID)
-			return got, fmt.Errorf("send get_blocks: %w", err)
+		reply, answered, err := n.request(ctx, r, *p, loc)
+		if err != nil {
+			return got, err
 		}
-		var reply netpeers.Blocks
-		timer := time.NewTimer(n.cfg.SyncTimeout)
-		select {
-		case reply = <-ch:
-			timer.Stop()
-		case <-timer.C:
-			n.cancelExpect(p.NodeID)
-			return got, errStalledFault
-		case <-ctx.Done():
-			timer.Stop()
-			n.cancelExpect(p.NodeID)
-			return got, ctx.Err()
+		if answered.NodeID != p.NodeID {
+			n.emit(SyncBacktrack{Peer: p.Addr, Reason: "slow: " + answered.Addr + " answered first", Next: answered.Addr})
+			*p, from = answered, nil
 		}
 		if len(reply.Blocks) == 0 {
-			if n.caughtUp(target, p.Tip) {
+			if n.caughtUp(workOf(p.Work), p.Tip) {
 				return got, nil
 			}
 			return got, &peerFault{"announced a better chain but served no blocks"}
@@ -289,6 +358,9 @@ func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
 			return got, err
 		}
 		got += added
+		if added > 0 {
+			r.mem.note(r.mem.delivered, p.NodeID)
+		}
 		if aerr != nil {
 			return got, aerr
 		}
@@ -296,6 +368,98 @@ func (n *Node) syncFrom(ctx context.Context, p netpeers.PeerInfo) (int, error) {
 			return got, &peerFault{"served blocks that lead nowhere new"}
 		}
 		from = lastNode
+	}
+}
+
+// flight is one get_blocks request of a sync round waiting for its answer.
+type flight struct {
+	peer     netpeers.PeerInfo
+	ch       chan netpeers.Blocks
+	deadline time.Time
+}
+
+// request sends get_blocks to p and waits for the answer. When p is slow
+// (hedgeAfter), the same request goes to the next peer as well, and the
+// first answer wins. A peer that never delivered blocks to us has a
+// shorter deadline, so that peers announcing much and serving nothing
+// cannot hold the round for long. A peer past its deadline is taken as
+// stalled: remembered and skipped for the round, not penalised.
+func (n *Node) request(ctx context.Context, r *round, p netpeers.PeerInfo, loc []chain.Hash) (netpeers.Blocks, netpeers.PeerInfo, error) {
+	req := netpeers.GetBlocks{Locator: hexes(loc), Limit: chain.MaxBlocksPerReply}
+	var flights []*flight
+	ask := func(q netpeers.PeerInfo) error {
+		timeout := n.cfg.SyncTimeout
+		if !r.mem.hasDelivered(q) {
+			timeout = max(timeout/3, 500*time.Millisecond)
+		}
+		f := &flight{peer: q, ch: n.expectBlocks(q.NodeID), deadline: time.Now().Add(timeout)}
+		if err := n.net.Send(q.NodeID, req); err != nil {
+			n.cancelExpect(q.NodeID)
+			return fmt.Errorf("send get_blocks: %w", err)
+		}
+		flights = append(flights, f)
+		return nil
+	}
+	defer func() {
+		for _, f := range flights {
+			n.cancelExpect(f.peer.NodeID)
+		}
+	}()
+	if err := ask(p); err != nil {
+		return netpeers.Blocks{}, p, err
+	}
+	hedge := time.NewTimer(max(n.cfg.SyncTimeout/5, 100*time.Millisecond))
+	defer hedge.Stop()
+	for {
+		first := flights[0]
+		for _, f := range flights[1:] {
+			if f.deadline.Before(first.deadline) {
+				first = f
+			}
+		}
+		expire := time.NewTimer(time.Until(first.deadline))
+		var ch0, ch1 chan netpeers.Blocks
+		ch0 = flights[0].ch
+		if len(flights) > 1 {
+			ch1 = flights[1].ch
+		}
+		select {
+		case reply := <-ch0:
+			expire.Stop()
+			return reply, flights[0].peer, nil
+		case reply := <-ch1:
+			expire.Stop()
+			return reply, flights[1].peer, nil
+		case <-hedge.C:
+			expire.Stop()
+			if len(flights) > 1 {
+				continue
+			}
+			if q, ok := n.pickSyncPeer(r, true); ok {
+				r.use(q)
+				if err := ask(q); err != nil {
+					n.log.Info("sync: could not ask a second peer", "peer", q.Addr, "err", err)
+				}
+			}
+		case <-expire.C:
+			n.cancelExpect(first.peer.NodeID)
+			r.mem.note(r.mem.stalled, first.peer.NodeID, first.peer.Addr)
+			r.stalled = true
+			var left []*flight
+			for _, f := range flights {
+				if f != first {
+					left = append(left, f)
+				}
+			}
+			flights = left
+			if len(flights) == 0 {
+				return netpeers.Blocks{}, p, errStalled
+			}
+			n.emit(SyncBacktrack{Peer: first.peer.Addr, Reason: errStalled.Error(), Next: flights[0].peer.Addr})
+		case <-ctx.Done():
+			expire.Stop()
+			return netpeers.Blocks{}, p, ctx.Err()
+		}
 	}
 }
 

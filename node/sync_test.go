@@ -31,6 +31,7 @@ func TestRankSyncPeers(t *testing.T) {
 		tried  []string
 		recent []string
 		pick   func(int) int
+		class  func(netpeers.PeerInfo) int
 		want   string
 		none   bool
 	}{
@@ -39,13 +40,17 @@ func TestRankSyncPeers(t *testing.T) {
 		{name: "backtrack to the next nearest", tried: []string{"near", "tie"}, pick: first, want: "same24a"},
 		{name: "no third in a row from one /24", tried: []string{"near", "tie"}, recent: []string{"10.0.1.0", "10.0.1.0"}, pick: first, want: "far"},
 		{name: "unmeasured peers last", tried: []string{"near", "tie", "same24a", "far"}, pick: first, want: "unmeasured"},
+		{name: "a peer that delivered before goes first", pick: first, want: "far",
+			class: func(p netpeers.PeerInfo) int { return map[bool]int{true: 0, false: 1}[p.NodeID == "far"] }},
+		{name: "a peer that stalled goes last", pick: first, want: "tie",
+			class: func(p netpeers.PeerInfo) int { return map[bool]int{true: 3, false: 1}[p.NodeID == "near"] }},
 		{name: "nobody left", tried: []string{"near", "tie", "same24a", "far", "unmeasured"}, pick: first, none: true},
 	} {
 		tried := map[string]bool{}
 		for _, id := range c.tried {
 			tried[id] = true
 		}
-		got, ok := rankSyncPeers(peers, ours, "ff", tried, c.recent, c.pick)
+		got, ok := rankSyncPeers(peers, ours, "ff", tried, c.recent, c.pick, c.class)
 		if c.none {
 			if ok {
 				t.Errorf("%s: got %s, want none", c.name, got.NodeID)
