@@ -25,6 +25,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/meshchain/meshchain/chain/store"
 	"github.com/meshchain/meshchain/node"
 	"github.com/meshchain/meshchain/ui"
 	"github.com/meshchain/meshchain/wallet"
@@ -153,7 +154,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return &exitError{2, err}
 		}
-		return node.Export(cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], stdout)
+		if err := node.Export(cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], stdout); err != nil {
+			return &exitError{1, fmt.Errorf("%w%s", err, nextStep(cfg.DataDir, err))}
+		}
+		return nil
 	case "verify":
 		cfg, err := o.resolve()
 		if err != nil {
@@ -259,15 +263,41 @@ func runVerify(o options, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "verifying %s ...\n", cfg.DataDir)
 	sum, err := node.Verify(context.Background(), cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], time.Now())
 	if err != nil {
+		// Said once, by main on standard error, with what to do next.
+		failed := fmt.Errorf("verify FAILED: %w", err)
 		var ve *node.VerifyError
 		if errors.As(err, &ve) {
-			fmt.Fprintf(stdout, "FAILED at block %d (%s): %v\n", ve.Height, ve.Hash, ve.Err)
+			failed = fmt.Errorf("verify FAILED at block %d (%s): %w", ve.Height, ve.Hash, ve.Err)
 		}
-		return &exitError{1, err}
+		return &exitError{1, fmt.Errorf("%w%s", failed, nextStep(cfg.DataDir, err))}
 	}
 	fmt.Fprintf(stdout, "ok: %d blocks, tip %s, work %s, verified in %v on %d cores\n",
 		sum.Blocks, sum.Tip, sum.Work, sum.Duration.Round(time.Millisecond), sum.Workers)
 	return nil
+}
+
+// nextStep says, after a failure to read or verify a data directory's
+// chain, what the user can do about it ("" when it is not that kind).
+func nextStep(dataDir string, err error) string {
+	var ve *node.VerifyError
+	switch {
+	case errors.Is(err, store.ErrCorrupt) && isEmptyFile(node.StorePath(dataDir)):
+		return fmt.Sprintf("\nnext step: start the node on this data directory (meshchain --data-dir %s): it starts a new chain database "+
+			"and fetches the chain from peers; post again any message of yours that was not yet mined", dataDir)
+	case errors.Is(err, store.ErrCorrupt):
+		return fmt.Sprintf("\nnext step: start the node on this data directory (meshchain --data-dir %s): it keeps what can still be read, "+
+			"moves the damaged chain.db aside (chain.db.damaged-<time>) and fetches the rest of the chain from peers", dataDir)
+	case errors.As(err, &ve):
+		return fmt.Sprintf("\nnext step: start the node on this data directory (meshchain --data-dir %s): it cuts the stored chain back to its valid part "+
+			"and fetches the rest from peers; if verify still fails after that, stop the node, move %s away and start it again to fetch the whole chain",
+			dataDir, node.StorePath(dataDir))
+	}
+	return ""
+}
+
+func isEmptyFile(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode().IsRegular() && fi.Size() == 0
 }
 
 // nodeConfig turns the resolved config into the node's.

@@ -31,7 +31,9 @@ func readBestChain(dataDir string, difficulty uint32, strict bool) ([]chain.Bloc
 	if _, err := os.Stat(StorePath(dataDir)); errors.Is(err, fs.ErrNotExist) {
 		return []chain.Block{chain.Genesis(difficulty)}, difficulty, nil
 	}
-	st, err := store.Open(StorePath(dataDir))
+	// Read-only: reading must not change the file (nor make a new store
+	// of an empty one), and it reads a file whose free list is damaged.
+	st, err := store.OpenReadOnly(StorePath(dataDir))
 	if err != nil {
 		return nil, 0, err
 	}
