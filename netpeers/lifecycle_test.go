@@ -87,6 +87,7 @@ func TestNoGoroutinesLeftAfterRun(t *testing.T) {
 		cfg := testConfig()
 		cfg.PenaltyTime = time.Millisecond
 		cfg.MaxInboundLocal = 8
+		cfg.RedialMin, cfg.RedialMax = time.Hour, time.Hour // only Connect dials
 		s, h := newServerForLeakTest(t, cfg)
 		defer peer.stop(t)
 		defer s.stop(t)
