@@ -81,8 +81,8 @@ func (m *miner) current() *job {
 // the rest of the program always finds an idle P, which waits in the
 // network poller and runs woken goroutines at once. The mining threads are
 // then more runnable threads than cores, so the OS arbitrates, and they run
-// at the lowest priority (nice 19 on Linux) so that everything else, in
-// this process and outside it, comes first.
+// at a low priority (nice 10 on Linux) so that everything else, in this
+// process and outside it, comes first.
 //
 // Measured on 2 busy cores with 2 mining threads, another process pinging
 // a goroutine through a pipe for 4 s: p90 32 ms with neither; 10 to 24 ms
