@@ -78,7 +78,7 @@ func (m *miner) current() *job {
 // keypress or a socket waiting for the 10 ms preemption tick (sysmon,
 // which also polls the network only that often), at each hop from input
 // to screen. So the process gets one more P per mining thread than it had
-// (reserveMinerProcs): the rest of the program always finds an idle P,
+// (minerThreadsChanged): the rest of the program always finds an idle P,
 // which waits in the network poller and runs woken goroutines at once.
 // The mining threads are then more runnable threads than cores, so the OS
 // arbitrates, and they run at a low priority (nice 10 on Linux) so that
@@ -94,7 +94,6 @@ func (m *miner) current() *job {
 // 35-80 ms after, against 26-29 ms with no mining at all.
 func (m *miner) start(j *job) {
 	m.stop()
-	reserveMinerProcs(m.threads)
 	m.mu.Lock()
 	m.cur = j
 	m.mu.Unlock()
@@ -148,6 +147,8 @@ func (m *miner) search(j *job, first uint64) {
 
 // mine is search on a thread that is not the main one, locked to it.
 func (m *miner) mine(j *job, first uint64) {
+	minerThreadsChanged(+1)
+	defer minerThreadsChanged(-1)
 	tid, err := lowerThreadPriority()
 	if m.threadStarted != nil {
 		m.threadStarted(tid, err)
@@ -175,29 +176,32 @@ func (m *miner) mine(j *job, first uint64) {
 	}
 }
 
-// minerProcs is how GOMAXPROCS was raised for mining threads: base is
-// what the process had before, extra the most mining threads any miner in
-// the process has used. GOMAXPROCS is raised once and never lowered:
-// while no miner runs the extra Ps are merely idle.
+// minerProcs is how GOMAXPROCS follows the mining threads of every miner
+// in the process (devnet runs many nodes in one): base is what the
+// process had before, active the threads mining now.
 var minerProcs struct {
 	sync.Mutex
-	base, extra int
+	base, active int
 }
 
-// reserveMinerProcs makes GOMAXPROCS at least the process's own share plus
-// threads, so that mining threads cannot hold every P.
-func reserveMinerProcs(threads int) {
+// minerThreadsChanged counts delta mining threads in or out and keeps
+// GOMAXPROCS at least base + active, so that mining threads cannot hold
+// every P. It lowers GOMAXPROCS only once it exceeds what is needed by
+// more than the cores, keeping that many spare: each change stops the
+// world, and a node's miner stops and starts again at every block.
+func minerThreadsChanged(delta int) {
 	minerProcs.Lock()
 	defer minerProcs.Unlock()
 	if minerProcs.base == 0 {
 		minerProcs.base = runtime.GOMAXPROCS(0)
 	}
-	if threads <= minerProcs.extra {
-		return
-	}
-	minerProcs.extra = threads
-	if want := minerProcs.base + threads; runtime.GOMAXPROCS(0) < want {
+	minerProcs.active += delta
+	want, cur := minerProcs.base+minerProcs.active, runtime.GOMAXPROCS(0)
+	switch spare := runtime.NumCPU(); {
+	case cur < want:
 		runtime.GOMAXPROCS(want)
+	case cur > want+spare:
+		runtime.GOMAXPROCS(want + spare)
 	}
 }
 

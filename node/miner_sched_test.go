@@ -54,6 +54,52 @@ func TestMinerLeavesPsToTheRest(t *testing.T) {
 	}
 }
 
+func TestMinerProcsFollowEveryMiner(t *testing.T) {
+	// Several miners in one process (devnet) each get their Ps; when they
+	// stop, the Ps fall back to at most a core's worth of spare ones, not
+	// further: a node's miner stops and starts at every block, and each
+	// change of GOMAXPROCS stops the world.
+	cpus := runtime.NumCPU()
+	base := runtime.GOMAXPROCS(0)
+	minerProcs.Lock()
+	if minerProcs.base != 0 {
+		base = minerProcs.base
+	}
+	minerProcs.Unlock()
+	m1 := newMiner(cpus, 255, make(chan foundBlock, 1), func(Payload) {})
+	m2 := newMiner(2*cpus, 255, make(chan foundBlock, 1), func(Payload) {})
+	started := make(chan struct{}, 3*cpus)
+	m1.threadStarted = func(int, error) { started <- struct{}{} }
+	m2.threadStarted = m1.threadStarted
+	m1.start(unsolvableJob())
+	m2.start(unsolvableJob())
+	for range 3 * cpus {
+		select {
+		case <-started:
+		case <-time.After(10 * time.Second):
+			m1.stop()
+			m2.stop()
+			t.Fatal("mining threads did not start")
+		}
+	}
+	during := runtime.GOMAXPROCS(0)
+	m1.stop()
+	m2.stop()
+	after := runtime.GOMAXPROCS(0)
+	if want := base + 3*cpus; during < want {
+		t.Errorf("GOMAXPROCS = %d with %d threads mining, want at least %d", during, 3*cpus, want)
+	}
+	if after > base+cpus {
+		t.Errorf("GOMAXPROCS = %d after every miner stopped, want at most %d (base %d + %d spare)", after, base+cpus, base, cpus)
+	}
+	// A single miner stopping and starting again does not move it.
+	m1.start(unsolvableJob())
+	m1.stop()
+	if again := runtime.GOMAXPROCS(0); again != after {
+		t.Errorf("GOMAXPROCS went from %d to %d over one miner's stop and start", after, again)
+	}
+}
+
 func TestMinerKeepsTimersOnTime(t *testing.T) {
 	// A goroutine woken by a timer (as one woken by a keypress or a socket)
 	// runs at once while every core mines. Without Ps left over it waits
