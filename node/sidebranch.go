@@ -143,6 +143,13 @@ func (n *Node) pruneSide() {
 		return
 	}
 	n.log.Info("pruned stale side branches", "blocks", len(gone), "deleted", deleted, "tip", n.index.Tip().Height)
+	if n.index.SideBlocks() == 0 && n.side.stored {
+		// Every side block stored in this run is in the index, and none
+		// is left: the next open need not look for any.
+		if err := n.store.SetMeta(metaSideBlocks, nil); err == nil {
+			n.side.stored = false
+		}
+	}
 }
 
 // orphanOwner is the key the orphan pool shares its room out by.
