@@ -165,6 +165,19 @@ func TestKernelWinnerJustPastCount(t *testing.T) {
 	}
 }
 
+func TestKernelHugeCount(t *testing.T) {
+	// A count near 2^64 must not wrap when rounded up to whole pairs.
+	requireSHANI(t)
+	h := benchHeader()
+	for _, count := range []uint64{^uint64(0), ^uint64(0) - 1} {
+		n, got, found, tried := newTemplate(h, 4, modeSHANI).Search(0, 1, count)
+		wn, wh, wf, wt := bruteForce(h, 4, 0, 1, 1<<12)
+		if n != wn || got != wh || found != wf || tried != wt || !found {
+			t.Errorf("count %#x: (%d, %s, %v, %d), want (%d, %s, %v, %d)", count, n, got, found, tried, wn, wh, wf, wt)
+		}
+	}
+}
+
 func TestKernelFalseCandidates(t *testing.T) {
 	// Above 64 bits the kernel's 8-byte test lets through candidates that
 	// fail the full rule; Search must confirm each and carry on after it.

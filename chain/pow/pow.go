@@ -190,8 +190,7 @@ func (t *Template) Search(start, step, count uint64) (nonce uint64, hash chain.H
 func (t *Template) searchSHANI(start, step, count uint64) (nonce uint64, hash chain.Hash, found bool, tried uint64) {
 	n := start
 	for tried < count {
-		left := count - tried
-		iters := (left + shaniLanes - 1) / shaniLanes
+		iters := (count-tried-1)/shaniLanes + 1 // rounded up; count-tried+1 could wrap
 		idx := scanSHANI(t.shani, n, step, iters, t.prefix)
 		if idx == iters {
 			return 0, chain.Hash{}, false, count
