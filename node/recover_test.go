@@ -254,11 +254,13 @@ func TestDamagedChainPagesAreSalvaged(t *testing.T) {
 		}},
 		{"zeroed pages", func(raw []byte, ps, id int) { clear(raw[id*ps : (id+2)*ps]) }},
 	}
-	peerDir := t.TempDir()
-	storeChain(t, peerDir, blocks)
-	peer := startNode(t, "peer", withDataDir(peerDir))
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			// A peer of its own: one shared with the other case would hold
+			// that case's re-mined block as well.
+			peerDir := t.TempDir()
+			storeChain(t, peerDir, blocks)
+			peer := startNode(t, "peer", withDataDir(peerDir))
 			dir := t.TempDir()
 			storeChain(t, dir, blocks)
 			// A message of this node's, still pending, must survive.
@@ -316,6 +318,8 @@ func TestDamagedChainPagesAreSalvaged(t *testing.T) {
 			// The peer's chain is heavier: the node takes it and mines its
 			// message again on top.
 			a.eventually("resynced", 30*time.Second, func() bool { return a.height() == n+1 })
+			_, tip := a.Tip()
+			peer.waitTip(tip, 10*time.Second)
 			a.stop()
 			sum, err := Verify(context.Background(), dir, testDifficulty, true, time.Now())
 			if err != nil || sum.Blocks != n+1 {
