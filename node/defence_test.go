@@ -89,8 +89,10 @@ func TestGetBlocksFloodDoesNotStarveAnHonestSync(t *testing.T) {
 		}()
 	}
 	// The honest node joins during the flood, with a short sync timeout.
+	joined := time.Now()
 	b := startNode(t, "b", withPeers(a.Addr()))
 	b.waitTip(blocks[len(blocks)-1].Hash, 20*time.Second)
+	t.Logf("honest node synced %d blocks in %v during the flood", len(blocks), time.Since(joined).Round(time.Millisecond))
 	for i := 0; i < 4; i++ {
 		pen := a.waitFor("flood penalised", 20*time.Second, isKind("peer_penalized")).(PeerPenalized)
 		if !strings.HasPrefix(pen.Reason, "Flood") {
@@ -123,6 +125,7 @@ func TestReplayedBlocksCostNothingAndArePenalised(t *testing.T) {
 		t.Fatalf("penalised for %q", pen.Reason)
 	}
 	// 40 replays of 500 blocks: 20,000 signatures if they were checked.
+	t.Logf("40 replays taken in and their sender penalised in %v", time.Since(start).Round(time.Millisecond))
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("40 replays took %v: the blocks were validated again", d)
 	}
@@ -429,4 +432,57 @@ func TestStallingPeersDoNotStarveSync(t *testing.T) {
 	start := time.Now()
 	n.waitTip(blocks[len(blocks)-1].Hash, 8*time.Second)
 	t.Logf("honest chain fetched %v after the honest peer was added", time.Since(start).Round(time.Millisecond))
+}
+
+func TestServeQueueTakesPeersInTurn(t *testing.T) {
+	q := newFairQueue()
+	job := func(peer string) serveJob { return serveJob{to: netpeers.PeerRef{ID: peer}} }
+	for i := 0; i < 10; i++ {
+		q.push("flooder", job("flooder"))
+	}
+	if !q.push("honest", job("honest")) {
+		t.Fatal("the honest peer's request was refused")
+	}
+	var order []string
+	for {
+		j, ok := q.pop()
+		if !ok {
+			break
+		}
+		order = append(order, j.to.ID)
+	}
+	want := []string{"flooder", "honest", "flooder", "flooder", "flooder"}
+	if fmt.Sprint(order) != fmt.Sprint(want) {
+		t.Fatalf("served %v, want %v: %d per peer, in turn", order, want, servePerPeer)
+	}
+}
+
+func TestInboxBytesAreBoundedPerPeer(t *testing.T) {
+	in := newIntake()
+	stop := make(chan struct{})
+	defer close(stop)
+	big := int64(netpeers.MaxFrameBytes)
+	if !in.acquire("flooder", big, stop) || !in.acquire("flooder", big, stop) {
+		t.Fatal("two full frames of one peer refused")
+	}
+	third := make(chan bool, 1)
+	go func() { third <- in.acquire("flooder", big, stop) }()
+	// Another peer is not held up by the flooder's full share.
+	if !in.acquire("honest", 1000, stop) {
+		t.Fatal("honest frame refused")
+	}
+	select {
+	case <-third:
+		t.Fatal("a third full frame of the same peer got in while two wait")
+	default:
+	}
+	in.release("flooder", big)
+	select {
+	case ok := <-third:
+		if !ok {
+			t.Fatal("third frame refused")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the third frame did not get in once room was made")
+	}
 }
