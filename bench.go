@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
@@ -25,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -119,7 +121,9 @@ func runBench(o options, stdout, stderr io.Writer) error {
 		report:   benchReport{Machine: benchMachineInfo(), Quick: o.quick},
 	}
 	start := time.Now()
-	ctx := context.Background()
+	// Ctrl-C ends the run through its context, so the temp dir is removed.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	// Each measurement records its error and the run goes on, so one broken
 	// figure still leaves the others; any error makes the exit status 1.
 	steps := []struct {
@@ -136,6 +140,9 @@ func runBench(o options, stdout, stderr io.Writer) error {
 		{"keypress to frame while mining", b.benchKeypress},
 	}
 	for _, s := range steps {
+		if ctx.Err() != nil {
+			return fmt.Errorf("bench interrupted: %w", ctx.Err())
+		}
 		fmt.Fprintf(b.progress, "measuring %s… ", s.what)
 		t0 := time.Now()
 		err := s.fn(ctx)
