@@ -93,6 +93,9 @@ func (n *Node) deepFork(blocks []chain.Block, i int) bool {
 	if parent == nil {
 		return false // an orphan: the pool bounds those
 	}
+	if n.index.ForkPoint(parent).Height+chain.MaxForkDepth >= n.index.Height() {
+		return false // shallow, as most are: no need to count the run
+	}
 	run := int64(1)
 	for j := i + 1; j < len(blocks) && blocks[j].PrevHash == blocks[j-1].Hash; j++ {
 		run++
