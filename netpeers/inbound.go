@@ -107,8 +107,15 @@ func (s *Server) reserveInbound(ip netip.Addr, session bool, now time.Time) *inb
 		s.mu.Unlock()
 		return nil
 	}
+	// Loopback is everyone's IP (honest tools and nodes too): its pending
+	// connections are bounded by the total only, which gives a newcomer
+	// the most time for its hello under a flood.
+	pendingPerIP := s.perIPLimit(ip)
+	if ip.IsLoopback() {
+		pendingPerIP = s.cfg.MaxPendingInbound
+	}
 	var victim *inboundSlot
-	if s.pendingByIP[ip] >= s.perIPLimit(ip) {
+	if s.pendingByIP[ip] >= pendingPerIP {
 		victim = s.oldestPendingLocked(ip)
 	} else if len(s.pendingIn) >= s.cfg.MaxPendingInbound {
 		var busiest netip.Addr
