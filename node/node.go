@@ -293,6 +293,11 @@ func (n *Node) loadStored() error {
 	if err != nil {
 		return fmt.Errorf("read pending messages: %w", err)
 	}
+	// The network reads the address book later; damage there is found
+	// now, while load can still carry everything else to a new file.
+	if _, err := n.store.Peers(); errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("read the address book: %w", err)
+	}
 	n.pool = newPool(n.wallet.SenderHex())
 	var stale []chain.Hash
 	for _, p := range pending {

@@ -332,6 +332,74 @@ func TestDamagedChainPagesAreSalvaged(t *testing.T) {
 	}
 }
 
+// TestDamagedFreeListIsSalvaged: a damaged free list makes bbolt refuse to
+// open the file for writing, though every record still reads. The node
+// must carry all of it (chain, pool) into a new file through a read-only
+// open, not start empty.
+func TestDamagedFreeListIsSalvaged(t *testing.T) {
+	const n = 40
+	dir := t.TempDir()
+	storeChain(t, dir, thirdChain(t, n))
+	w := dataDirWallet(t, dir)
+	sender, stamp, sig := w.SignMessage("still pending", time.Now().UnixMilli())
+	st, err := store.Open(StorePath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := chain.MessageID(w.Sender(), mustTime(t, stamp), "still pending")
+	if err := st.AddPending(store.Pending{MessageID: id, Message: "still pending", Sender: sender, TimeStamp: stamp, Signature: sig, Own: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := StorePath(dir)
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize, free := db.Info().PageSize, 0
+	err = db.View(func(tx *bbolt.Tx) error {
+		for id := 2; ; id++ {
+			info, err := tx.Page(id)
+			if err != nil || info == nil {
+				return err
+			}
+			if info.Type == "freelist" {
+				free = id
+			}
+		}
+	})
+	_ = db.Close()
+	if err != nil || free == 0 {
+		t.Fatalf("no free-list page found: %v", err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := free * pageSize; i < (free+1)*pageSize; i++ {
+		raw[i] = 0xff
+	}
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := store.Open(path); err == nil {
+		_ = s.Close()
+		t.Skip("this bbolt opens a file with a damaged free list for writing; nothing to salvage")
+	}
+
+	a := startNode(t, "a", withDataDir(dir), withoutListen())
+	warn := a.waitFor("warning", 5*time.Second, isKind("warning")).(Warning)
+	if !strings.Contains(warn.Message, "moved to "+path+".damaged-") {
+		t.Errorf("warning %q does not name the moved file", warn.Message)
+	}
+	if a.height() != n {
+		t.Errorf("kept %d blocks, want all %d", a.height(), n)
+	}
+	a.waitFor("the pending message", 20*time.Second, minedMessage("still pending"))
+}
+
 // TestEmptyStoreFileWarns: a chain.db cut to 0 bytes passed silently as a
 // new empty store. The node starts, and says the chain is gone.
 func TestEmptyStoreFileWarns(t *testing.T) {
