@@ -42,7 +42,6 @@ func (p *detailPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, total-p.visible()))
 }
 
-
 func (p *detailPane) View() string {
 	title := fmt.Sprintf("Block #%s %s", commas(p.summary.Height), shortHash(p.summary.Hash))
 	if p.event != nil {

@@ -109,7 +109,6 @@ func (p *eventsPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, len(p.items)-p.visible()))
 }
 
-
 func (p *eventsPane) View() string {
 	note := "newest first"
 	if p.offset > 0 {

@@ -72,7 +72,6 @@ func (p *peersPane) Scroll(delta int) {
 	p.offset = clamp(p.offset+delta, 0, max(0, len(p.peers)-p.visible()))
 }
 
-
 // peerColumn is one column of the table. prio says which columns a narrow
 // pane keeps: lower first; the address (0) is always shown.
 type peerColumn struct {
