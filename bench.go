@@ -64,6 +64,9 @@ type benchMachine struct {
 	Go         string `json:"go"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
+	// LoadAvg is /proc/loadavg's 1-minute figure at the start: other work
+	// on the machine lowers every rate, so it says how much to trust them.
+	LoadAvg float64 `json:"load_avg_1m"`
 }
 
 type benchReport struct {
@@ -157,6 +160,7 @@ func runBench(o options, stdout, stderr io.Writer) error {
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // targets read ">= 1", not "\u003e= 1"
 		if err := enc.Encode(b.report); err != nil {
 			return err
 		}
@@ -175,7 +179,7 @@ func (r benchReport) writeTable(w io.Writer) error {
 	if r.Quick {
 		mode = "quick"
 	}
-	fmt.Fprintf(w, "machine: %s, %d cores, %s %s/%s; %s run, %.1f s\n\n", m.CPU, m.Cores, m.Go, m.OS, m.Arch, mode, r.Seconds)
+	fmt.Fprintf(w, "machine: %s, %d cores, %s %s/%s, load average %.2f at the start; %s run, %.1f s\n\n", m.CPU, m.Cores, m.Go, m.OS, m.Arch, m.LoadAvg, mode, r.Seconds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "figure\tours\tbaseline\tratio\ttarget\tpass")
 	var notes []string
@@ -235,6 +239,11 @@ func commaInt(n int) string {
 
 func benchMachineInfo() benchMachine {
 	m := benchMachine{Cores: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), Go: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH, CPU: "unknown"}
+	if data, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if first, _, ok := strings.Cut(string(data), " "); ok {
+			m.LoadAvg, _ = strconv.ParseFloat(first, 64)
+		}
+	}
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
 		return m

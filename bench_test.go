@@ -126,7 +126,7 @@ func TestBenchTableColumns(t *testing.T) {
 			t.Errorf("row %q: ours column not at %d as in the header %q", row, col, rows[0])
 		}
 	}
-	for _, want := range []string{"13.2 M attempts/s", "2.36", "FAIL", "a much longer figure name [1]", "[1] why", "Test CPU, 2 cores"} {
+	for _, want := range []string{"13.2 M attempts/s", "2.36", "FAIL", "a much longer figure name [1]", "[1] why", "Test CPU, 2 cores, go1.26 linux/amd64, load average 0.00"} {
 		if !strings.Contains(buf.String(), want) {
 			t.Errorf("table lacks %q:\n%s", want, buf.String())
 		}
