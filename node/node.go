@@ -227,7 +227,9 @@ func (n *Node) load() error {
 		top = n.index.Height() // the valid prefix, when the damage is above it
 	}
 	st, note, serr := salvage(n.cfg.DataDir, n.store, top, err, n.wallet.SenderHex(), n.log)
-	n.store = st
+	if st != nil {
+		n.store = st
+	} // else Open closes the old store again, which bbolt allows
 	if serr != nil {
 		return serr
 	}
