@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -76,16 +77,25 @@ func (n *Node) handleInbound(in inbound) {
 	defer n.intake.release(peerKey(in.from), frameSize(in.frame))
 	switch f := in.frame.(type) {
 	case netpeers.BlockMsg:
-		blocks := n.unseen(in.from, []chain.Block{f.Block})
+		blocks, _, refused := n.unseen([]chain.Block{f.Block})
+		if refused > 0 {
+			// Sent again although refused: no honest peer relays a block
+			// it cannot accept either. A known block is not counted: every
+			// peer relays each block once, and others may have been first.
+			n.useless(in.from, 1, "a block refused for its time, again")
+		}
 		if len(blocks) == 0 {
 			return
 		}
 		_, err := n.accept(blocks, in.from, fromRelay)
 		n.noteTooFarAhead(blocks, err)
 	case netpeers.Blocks:
-		blocks := n.unseen(in.from, f.Blocks)
+		blocks, known, refused := n.unseen(f.Blocks)
 		if len(blocks) == 0 {
-			if len(f.Blocks) == 0 && !n.askedRecently(in.from) {
+			switch {
+			case known+refused > 0:
+				n.useless(in.from, 1+(known+refused)/100, fmt.Sprintf("%d blocks we hold or refused", known+refused))
+			case !n.askedRecently(in.from):
 				n.useless(in.from, 1, "an empty blocks frame nobody asked for")
 			}
 			return

@@ -284,21 +284,22 @@ func (f *farAhead) remember(h chain.Hash, until time.Time) {
 // unseen returns the blocks of a frame worth validating: not already known
 // to the index (valid, or held as an orphan), not sent twice in the frame,
 // and not refused as too far ahead while that still holds. It runs before
-// any signature is checked, and counts a frame that brings nothing new
-// against its sender. Runs on the loop.
-func (n *Node) unseen(from netpeers.PeerRef, blocks []chain.Block) []chain.Block {
+// any signature is checked. known and refused count what it left out.
+func (n *Node) unseen(blocks []chain.Block) (out []chain.Block, known, refused int) {
 	now := n.cfg.Clock()
-	var out []chain.Block
 	var seen map[chain.Hash]bool
-	skipped := 0
 	for i := range blocks {
 		h, err := chain.ParseHash(blocks[i].Hash)
 		if err != nil {
 			out = append(out, blocks[i]) // accept refuses it, with its reason
 			continue
 		}
-		if n.index.Has(h) || n.farAhead.refused(h, now) || seen[h] {
-			skipped++
+		switch {
+		case n.farAhead.refused(h, now):
+			refused++
+			continue
+		case n.index.Has(h) || seen[h]:
+			known++
 			continue
 		}
 		if len(blocks) > 1 {
@@ -309,10 +310,7 @@ func (n *Node) unseen(from netpeers.PeerRef, blocks []chain.Block) []chain.Block
 		}
 		out = append(out, blocks[i])
 	}
-	if len(out) == 0 && skipped > 0 {
-		n.useless(from, 1+skipped/100, fmt.Sprintf("%d blocks it already sent or we already hold", skipped))
-	}
-	return out
+	return out, known, refused
 }
 
 // useless counts a frame that brought nothing new against its sender, and
