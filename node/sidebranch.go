@@ -61,15 +61,38 @@ func (n *Node) noteSideStored() {
 // work, and a heavier chain forking deep arrives in batches whose first
 // ones are lighter than ours. Stale branches a round leaves behind are
 // pruned afterwards. The node's own blocks always extend its tip.
+//
+// accept cannot tell a sync answer from an unasked blocks frame, so while
+// a round runs a batch is taken for an answer when it comes from the
+// round's peer, or from any peer announcing more work than ours (the round
+// may ask a second peer, whose answer can win).
 func (n *Node) strictForks(from netpeers.PeerRef, how origin) bool {
 	switch how {
 	case fromMiner:
 		return false
 	case fromBatch:
 		s := n.syncing.Load()
-		return s == nil || from.Addr == "" || s.Peer != from.Addr
+		if s == nil || from.Addr == "" {
+			return true
+		}
+		return s.Peer != from.Addr && !n.announcesMore(from)
 	}
 	return true
+}
+
+// announcesMore reports whether the online peer from announces a chain
+// that beats ours.
+func (n *Node) announcesMore(from netpeers.PeerRef) bool {
+	if n.net == nil {
+		return false
+	}
+	tip := n.index.Tip()
+	for _, p := range n.net.Peers() {
+		if p.Addr == from.Addr && p.Status == string(PeerOnlineStatus) {
+			return ahead(workOf(p.Work), p.Tip, tip.Work, tip.Hash.String())
+		}
+	}
+	return false
 }
 
 // deepFork reports whether blocks[i], a new block whose parent we hold,

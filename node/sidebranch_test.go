@@ -212,12 +212,20 @@ type smallServer struct {
 	chain  []chain.Block // genesis first
 	per    int
 	status netpeers.Status
+	asked  chan struct{} // when set, get_blocks is not answered but signalled here
 }
 
 func (s *smallServer) Status() netpeers.Status { return s.status }
 func (s *smallServer) HandleFrame(from netpeers.PeerRef, f any) {
 	req, ok := f.(netpeers.GetBlocks)
 	if !ok {
+		return
+	}
+	if s.asked != nil {
+		select {
+		case s.asked <- struct{}{}:
+		default:
+		}
 		return
 	}
 	start := 0
@@ -250,11 +258,65 @@ func TestHeavierChainForkingDeepArrivesInSyncAnswers(t *testing.T) {
 	l.inject(append(append([]chain.Block{}, shared...), light...))
 
 	full := append(append([]chain.Block{g}, shared...), heavy...)
+	s := &smallServer{chain: full, per: 25, status: chainStatus(full)}
+	startSmall(t, s)
+
+	start := time.Now()
+	connect(t, l, s.srv.Addr())
+	l.waitTip(full[len(full)-1].Hash, 30*time.Second)
+	t.Logf("the lighter node adopted %d blocks in answers of %d in %v", len(heavy), s.per, time.Since(start))
+}
+
+// TestSyncAnswerOfASecondPeerIsKept: the round's peer stalls, a second
+// peer asked meanwhile answers first and serves the rest. Its answers are
+// the round's too, though the round still names the first peer.
+func TestSyncAnswerOfASecondPeerIsKept(t *testing.T) {
+	g := chain.Genesis(testDifficulty)
+	shared := mineChain(t, g, 10, "shared", testDifficulty)
+	light := mineChain(t, shared[9], 120, "light", testDifficulty)
+	heavy := mineChain(t, shared[9], 130, "heavy", testDifficulty)
+	l := startNode(t, "light")
+	l.inject(append(append([]chain.Block{}, shared...), light...))
+	full := append(append([]chain.Block{g}, shared...), heavy...)
+
+	// The server announces nothing better at first, so the round starts
+	// with the staller.
+	server := &smallServer{chain: full, per: 25, status: chainStatus([]chain.Block{g})}
+	staller := &smallServer{status: chainStatus(full), asked: make(chan struct{}, 1)}
+	startSmall(t, server)
+	startSmall(t, staller)
+	connect(t, l, server.srv.Addr())
+	connect(t, l, staller.srv.Addr())
+	select {
+	case <-staller.asked:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the round never asked the staller")
+	}
+	// Now the server announces the heavier chain: the round's hedge asks it.
 	tip := full[len(full)-1]
-	work := new(big.Int).Mul(chain.BlockWork(testDifficulty), big.NewInt(int64(len(full)-1)))
-	s := &smallServer{chain: full, per: 25, status: netpeers.Status{Height: tip.Number, Tip: tip.Hash, Work: work.String()}}
-	srv, err := netpeers.New(netpeers.Config{Listen: "127.0.0.1:0", Genesis: g.Hash, NodeID: netpeers.NewNodeID(),
-		Agent: "small/1", PingInterval: 200 * time.Millisecond}, s)
+	server.srv.Broadcast(netpeers.Tip{Height: tip.Number, Tip: tip.Hash, Work: chainStatus(full).Work}, "")
+	l.waitTip(tip.Hash, 30*time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, ev := range l.log {
+		if bt, ok := ev.Payload.(SyncBacktrack); ok {
+			t.Logf("backtrack from %s: %s", bt.Peer, bt.Reason)
+		}
+	}
+}
+
+// chainStatus is the status of a chain given genesis first.
+func chainStatus(blocks []chain.Block) netpeers.Status {
+	tip := blocks[len(blocks)-1]
+	work := new(big.Int).Mul(chain.BlockWork(testDifficulty), big.NewInt(int64(len(blocks)-1)))
+	return netpeers.Status{Height: tip.Number, Tip: tip.Hash, Work: work.String()}
+}
+
+// startSmall runs s on a loopback port until the test ends.
+func startSmall(t *testing.T, s *smallServer) {
+	t.Helper()
+	srv, err := netpeers.New(netpeers.Config{Listen: "127.0.0.1:0", Genesis: chain.Genesis(testDifficulty).Hash,
+		NodeID: netpeers.NewNodeID(), Agent: "small/1", PingInterval: 200 * time.Millisecond}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,13 +328,13 @@ func TestHeavierChainForkingDeepArrivesInSyncAnswers(t *testing.T) {
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
+}
 
-	start := time.Now()
-	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer ccancel()
-	if err := l.Connect(cctx, srv.Addr()); err != nil {
+func connect(t *testing.T, tn *testNode, addr string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tn.Connect(ctx, addr); err != nil {
 		t.Fatal(err)
 	}
-	l.waitTip(tip.Hash, 30*time.Second)
-	t.Logf("the lighter node adopted %d blocks in answers of %d in %v", len(heavy), s.per, time.Since(start))
 }
