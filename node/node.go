@@ -218,7 +218,10 @@ const (
 // structure, not a record) is salvaged once into a new file, which is then
 // loaded.
 func (n *Node) load() error {
-	err := n.loadStored()
+	err := n.checkMarked()
+	if err == nil {
+		err = n.loadStored()
+	}
 	if err == nil || !errors.Is(err, store.ErrCorrupt) || n.salvaged {
 		return err
 	}
@@ -236,6 +239,19 @@ func (n *Node) load() error {
 	n.salvaged = true
 	n.recovered = joinNotes(n.recovered, note)
 	return n.loadStored()
+}
+
+// checkMarked reads the whole file when the store met a damaged page
+// before (in a part load does not read, the run that met it stopped): a
+// damaged file is then salvaged like one found damaged now.
+func (n *Node) checkMarked() error {
+	if !n.store.DamageSeen() {
+		return nil
+	}
+	if err := n.store.CheckPages(); err != nil {
+		return fmt.Errorf("the last run met a damaged page, and it is still there: %w", err)
+	}
+	return store.ClearDamageSeen(n.store.Path())
 }
 
 func joinNotes(a, b string) string {

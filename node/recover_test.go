@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -398,6 +399,84 @@ func TestDamagedFreeListIsSalvaged(t *testing.T) {
 		t.Errorf("kept %d blocks, want all %d", a.height(), n)
 	}
 	a.waitFor("the pending message", 20*time.Second, minedMessage("still pending"))
+}
+
+// TestDamageMetWhileRunningIsSalvagedAtRestart: damage in a part of the
+// file that load does not read (here the message index, first touched when
+// a mined block is stored) stops the running node; without a record of it,
+// every restart loaded cleanly and stopped again at the next block. The
+// restart must check the file, salvage it and mine the message.
+func TestDamageMetWhileRunningIsSalvagedAtRestart(t *testing.T) {
+	const n = 40
+	dir := t.TempDir()
+	storeChain(t, dir, thirdChain(t, n))
+	path := StorePath(dir)
+	// The message index's leaves hold 32-byte keys and 32-byte values.
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pageSize, msgsPage := db.Info().PageSize, 0
+	err = db.View(func(tx *bbolt.Tx) error {
+		for id := 2; ; id++ {
+			info, err := tx.Page(id)
+			if err != nil || info == nil {
+				return err
+			}
+			if info.Type != "leaf" || info.Count != n {
+				continue
+			}
+			el := raw[id*pageSize+16:]
+			if binary.LittleEndian.Uint32(el[8:]) == 32 && binary.LittleEndian.Uint32(el[12:]) == 32 {
+				msgsPage = id
+			}
+		}
+	})
+	_ = db.Close()
+	if err != nil || msgsPage == 0 {
+		t.Fatalf("no message-index page found: %v", err)
+	}
+	clear(raw[msgsPage*pageSize : (msgsPage+1)*pageSize])
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	a := startNode(t, "a", withDataDir(dir), withoutListen())
+	if a.height() != n {
+		t.Fatalf("loaded %d blocks, want %d (the damage is not in what load reads)", a.height(), n)
+	}
+	a.post("after the damage")
+	select {
+	case err := <-a.done:
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Fatalf("the node stopped with %v, want a store corruption", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the node did not stop on the damaged message index")
+	}
+	a.cancel()
+	a.cancel = nil
+
+	b := startNode(t, "b", withDataDir(dir), withoutListen())
+	warn := b.waitFor("warning", 5*time.Second, isKind("warning")).(Warning)
+	if !strings.Contains(warn.Message, "moved to "+path+".damaged-") {
+		t.Errorf("warning %q does not name the moved file", warn.Message)
+	}
+	if b.height() != n {
+		t.Errorf("kept %d blocks, want %d", b.height(), n)
+	}
+	b.waitFor("the message posted before the stop", 20*time.Second, minedMessage("after the damage"))
+	b.stop()
+	if sum, err := Verify(context.Background(), dir, testDifficulty, true, time.Now()); err != nil || sum.Blocks != n+1 {
+		t.Fatalf("verify: %d blocks, %v; want %d", sum.Blocks, err, n+1)
+	}
+	if _, err := os.Stat(store.DamageMark(path)); err == nil {
+		t.Error("the damage mark outlived the damaged file")
+	}
 }
 
 // TestEmptyStoreFileWarns: a chain.db cut to 0 bytes passed silently as a

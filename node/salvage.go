@@ -68,6 +68,9 @@ func salvage(dataDir string, src *store.Store, top uint64, cause error, own stri
 		return nil, "", fmt.Errorf("put the salvaged chain store in place: %w", err)
 	}
 	syncDir(dataDir)
+	if err := store.ClearDamageSeen(path); err != nil { // the mark was the old file's
+		log.Warn("the new chain store will be checked again at the next start", "err", err)
+	}
 	log.Error("chain store damaged; moved aside and started a new one with what could be read",
 		"err", cause, "moved_to", aside, "kept", sv.String(), "unreadable", errors.Join(sv.Errs...), "rescued_own", len(rescued))
 	note := fmt.Sprintf("the chain database was damaged (%v). It was moved to %s and a new one started with what could still be read: %s", cause, aside, sv)

@@ -46,7 +46,7 @@ func OpenReadOnly(path string) (*Store, error) {
 		}
 		return nil, openError(path, err)
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, readOnly: true}
 	err = s.view("check layout", func(tx *bolt.Tx) error {
 		meta, err := bucket(tx, bucketMeta)
 		if err != nil {
@@ -62,6 +62,34 @@ func OpenReadOnly(path string) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// DamageMark is the file beside the store at path whose presence records
+// that bbolt failed on a damaged page of it, in this process or an earlier
+// one. Damage in a part the node reads only while running (the message
+// index, side blocks) would otherwise stop it again after every restart:
+// the next start sees the mark and checks the whole file (CheckPages).
+func DamageMark(path string) string { return path + ".damage-seen" }
+
+func (s *Store) markDamaged() {
+	if f, err := os.OpenFile(DamageMark(s.path), os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		_ = f.Close()
+	}
+}
+
+// DamageSeen reports whether the damage mark is set for this file.
+func (s *Store) DamageSeen() bool {
+	_, err := os.Stat(DamageMark(s.path))
+	return err == nil
+}
+
+// ClearDamageSeen removes the mark, once the file was found sound or was
+// replaced.
+func ClearDamageSeen(path string) error {
+	if err := os.Remove(DamageMark(path)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("clear the damage mark: %w", err)
+	}
+	return nil
 }
 
 // CheckPages reads every page the file's buckets reach, in this goroutine

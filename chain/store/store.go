@@ -87,6 +87,7 @@ type Store struct {
 	// wasEmpty: the file existed with 0 bytes, so bbolt made a new store
 	// in it: whatever chain it held is gone.
 	wasEmpty bool
+	readOnly bool // opened by OpenReadOnly: leaves no damage mark
 }
 
 // Open opens or creates the store at path (for example <datadir>/chain.db).
@@ -230,6 +231,9 @@ func (s *Store) update(op string, fn func(*bolt.Tx) error) error {
 }
 
 func (s *Store) opError(op string, err error) error {
+	if errors.Is(err, ErrDamagedPage) && !s.readOnly {
+		s.markDamaged()
+	}
 	if errors.Is(err, ErrCorrupt) {
 		return fmt.Errorf("%s: %s: %w", op, s.path, err)
 	}
