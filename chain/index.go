@@ -622,6 +622,18 @@ func (ix *Index) Competes(n *Node) bool {
 	return lag.Cmp(window) <= 0
 }
 
+// SideNodes returns the valid blocks off the best chain at or above height
+// min, in no particular order.
+func (ix *Index) SideNodes(min uint64) []*Node {
+	var out []*Node
+	for _, n := range ix.side {
+		if n.Height >= min {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
 // SideBlocks is how many valid blocks off the best chain the index holds.
 func (ix *Index) SideBlocks() int { return len(ix.side) }
 

@@ -22,9 +22,6 @@ const (
 	fromBatch               // a blocks answer (sync or orphan fetch): announce the tip instead
 )
 
-// maxSideRecent bounds the side-branch blocks remembered for the fork view.
-const maxSideRecent = 256
-
 // accept validates blocks, signatures in parallel, takes them into the
 // index in order and stores everything that changed in one transaction.
 // It stops at the first invalid block and returns its rule error; blocks
@@ -237,22 +234,11 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 
 	for _, a := range accepted {
 		onBest := n.index.OnBest(a.Node)
-		if !onBest {
-			n.sideRecent = append(n.sideRecent, a.Node)
-			if len(n.sideRecent) > maxSideRecent {
-				n.sideRecent = n.sideRecent[len(n.sideRecent)-maxSideRecent:]
-			}
-		}
 		n.emit(BlockAccepted{Height: a.Node.Height, Hash: a.Node.Hash.String(), PrevHash: a.Block.PrevHash,
 			Sender: a.Block.Sender, Message: a.Block.Message, TimeStamp: a.Block.TimeStamp,
 			MessageID: a.Node.MessageID.String(), Peer: from.Addr, OnBest: onBest})
 	}
 	if len(disconnected) > 0 {
-		// The side that lost is now a side branch of the fork view.
-		n.sideRecent = append(n.sideRecent, disconnected...)
-		if len(connected) > 0 {
-			n.reorgAt[connected[0].Parent.Hash] = true
-		}
 		n.emit(Reorg{Depth: len(disconnected), OldTip: oldTip.Hash.String(), NewTip: newTip.Hash.String(),
 			OldHeight: oldTip.Height, NewHeight: newTip.Height, Returned: len(returned)})
 		for _, p := range returned {

@@ -69,11 +69,9 @@ type Node struct {
 	// Owned by the loop goroutine.
 	index       *chain.Index
 	pool        *pool
-	sideRecent  []*chain.Node
 	orphanAsked map[string]time.Time            // when each peer was last asked for an orphan's ancestors
 	orphanFrom  map[chain.Hash]netpeers.PeerRef // who sent each held orphan
 	fatal       error                           // a store failure that stops the node
-	reorgAt     map[chain.Hash]bool
 	miner       *miner
 	idle        bool  // the miner has nothing to do and said so
 	lastPost    int64 // signing time of the last post, Unix ms
@@ -129,7 +127,6 @@ func Open(cfg Config) (*Node, error) {
 		cfg:            cfg,
 		log:            cfg.Logger,
 		events:         newBroker(),
-		reorgAt:        map[chain.Hash]bool{},
 		orphanAsked:    map[string]time.Time{},
 		orphanFrom:     map[chain.Hash]netpeers.PeerRef{},
 		cmds:           make(chan func()),

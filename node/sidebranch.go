@@ -148,20 +148,10 @@ func (n *Node) pruneSide() {
 		return
 	}
 	n.side.pruned += uint64(len(gone))
-	drop := make(map[chain.Hash]bool, len(gone))
 	entries := make([]store.Entry, len(gone))
 	for i, nd := range gone {
-		drop[nd.Hash] = true
 		entries[i] = store.Entry{Height: nd.Height, Hash: nd.Hash, MessageID: nd.MessageID}
 	}
-	kept := n.sideRecent[:0]
-	for _, nd := range n.sideRecent {
-		if !drop[nd.Hash] {
-			kept = append(kept, nd)
-		}
-	}
-	clear(n.sideRecent[len(kept):])
-	n.sideRecent = kept
 	deleted, err := n.store.DeleteSideBlocks(entries)
 	if err != nil {
 		// Only dead weight stays: the next open deletes it.

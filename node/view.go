@@ -8,8 +8,12 @@ import (
 	"github.com/meshchain/meshchain/netpeers"
 )
 
-// recentBlocks is how many best-chain blocks a snapshot carries.
-const recentBlocks = 100
+// recentBlocks is how many best-chain blocks a snapshot carries (the
+// dashboard keeps as many), and snapshotSide how many side blocks.
+const (
+	recentBlocks = 1000
+	snapshotSide = 512
+)
 
 // treeDepth is how many heights below the tip the fork view covers.
 const treeDepth = 24
@@ -21,7 +25,6 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 	var recent []*chain.Node
 	var tree []*chain.Node
 	var miningOn chain.Hash
-	reorgAt := map[chain.Hash]bool{}
 	err := n.do(ctx, func() {
 		s.Seq = n.events.lastSeq()
 		tip := n.index.Tip()
@@ -35,16 +38,12 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 				tree = append(tree, nd)
 			}
 		}
-		seen := map[chain.Hash]bool{}
-		for _, nd := range n.sideRecent {
-			if nd.Height >= floor && !n.index.OnBest(nd) && !seen[nd.Hash] {
-				seen[nd.Hash] = true
-				tree = append(tree, nd)
-			}
-		}
-		for h := range n.reorgAt {
-			reorgAt[h] = true
-		}
+		// The side branches beside the recent blocks, newest first; the
+		// dashboard keeps its own history of forks and reorganisations
+		// from events, so the node keeps no view-only state.
+		side := n.index.SideNodes(sat(tip.Height, uint64(len(recent))))
+		sort.Slice(side, func(i, j int) bool { return side[i].Height > side[j].Height })
+		tree = append(tree, side[:min(len(side), snapshotSide)]...)
 		if j := n.miner.current(); j != nil {
 			s.Mining = j.state(n.miner.threads)
 			miningOn = j.parent.Hash
@@ -90,7 +89,7 @@ func (n *Node) Snapshot(ctx context.Context) (Snapshot, error) {
 	}
 	for _, nd := range tree {
 		tn := TreeNode{BlockSummary: summary(nd), OnBest: onBest[nd.Hash], Work: nd.Work.String(),
-			ReorgAt: reorgAt[nd.Hash], MiningOn: nd.Hash == miningOn}
+			MiningOn: nd.Hash == miningOn}
 		if !tn.OnBest && !hasChild[nd.Hash] {
 			tn.LostWhy = lostWhy(nd, bestAt[nd.Height])
 		}
