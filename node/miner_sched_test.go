@@ -21,7 +21,7 @@ func unsolvableJob() *job {
 // startMining runs an unsolvable job on threads threads and returns once
 // every thread has started (and lowered its priority), with each thread's
 // id and error from lowering it. The miner stops at the end of the test.
-func startMining(t *testing.T, threads int) (tids []int, errs []error) {
+func startMining(t testing.TB, threads int) (tids []int, errs []error) {
 	t.Helper()
 	type started struct {
 		tid int
@@ -100,21 +100,23 @@ func TestMinerProcsFollowEveryMiner(t *testing.T) {
 	}
 }
 
-func TestMinerKeepsTimersOnTime(t *testing.T) {
-	// A goroutine woken by a timer (as one woken by a keypress or a socket)
-	// runs at once while every core mines. Without Ps left over it waits
-	// for a miner to be preempted, up to 10 ms: median lateness was 4 to
-	// 10 ms before the miner reserved Ps; it is well under 1 ms after.
-	startMining(t, runtime.NumCPU())
-	const sleep, samples = 2 * time.Millisecond, 25
-	late := make([]time.Duration, 0, samples)
-	for range samples {
+// BenchmarkTimerWakeWhileMining measures how late a goroutine woken by a
+// timer (as one woken by a keypress or a socket) runs while every core
+// mines: without Ps left over it waits for a miner to be preempted, up to
+// 10 ms (median 4 to 10 ms before the miner reserved Ps, well under 1 ms
+// after). It reports the median and worst lateness of a 2 ms sleep.
+func BenchmarkTimerWakeWhileMining(b *testing.B) {
+	startMining(b, runtime.NumCPU())
+	const sleep = 2 * time.Millisecond
+	late := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
 		t0 := time.Now()
-		time.Sleep(sleep) // the thing measured, not a synchronisation
+		time.Sleep(sleep) // the thing measured
 		late = append(late, time.Since(t0)-sleep)
 	}
+	b.StopTimer()
 	slices.Sort(late)
-	if median := late[samples/2]; median > 3*time.Millisecond {
-		t.Fatalf("timer wake-ups are late by %v at the median while mining (all: %v), want < 3ms", median, late)
-	}
+	b.ReportMetric(float64(late[len(late)/2].Microseconds()), "median-late-µs")
+	b.ReportMetric(float64(late[len(late)-1].Microseconds()), "worst-late-µs")
 }
