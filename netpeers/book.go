@@ -52,6 +52,12 @@ type entry struct {
 	penalty      string
 	penaltyUntil time.Time
 	nextDial     time.Time
+
+	agent       string // from its last hello
+	lastErr     string // why the last dial failed, in plain words
+	lastErrRaw  string
+	lastErrAt   time.Time
+	lastAttempt time.Time // when the last dial started
 }
 
 func (e *entry) dialable() bool { return !e.transient && !e.self }
@@ -177,6 +183,9 @@ func (s *Server) isSelfAddrLocked(addr string) bool {
 // addAddrLocked puts addr in the book (or upgrades its source) and returns
 // its entry; nil when it is our own address or the book is full.
 func (s *Server) addAddrLocked(addr string, src entrySource, now time.Time) *entry {
+	if src == sourceConfigured {
+		delete(s.forgotten, addr) // the user gives it again
+	}
 	if e := s.book[addr]; e != nil {
 		if src > e.source {
 			e.source = src
@@ -248,6 +257,9 @@ func (s *Server) learn(addrs []string) {
 		if _, banned := s.bansAddr[addr]; banned {
 			continue
 		}
+		if _, forgotten := s.forgotten[addr]; forgotten {
+			continue
+		}
 		if s.book[addr] == nil && s.addAddrLocked(addr, sourceLearned, now) != nil {
 			added++
 		}
@@ -286,14 +298,20 @@ func (s *Server) peerAddrsFor(asker *session) []string {
 	return out
 }
 
-// statusLocked computes an entry's status now.
+// statusLocked computes an entry's status now. A redial of an address
+// that failed before or was online is no change of status: the peer stays
+// offline while the dialer retries it, so its LastChange says how long it
+// has been offline, not when the last attempt began (PeerInfo.Dialing and
+// LastAttempt say that). Connecting is a first dial, or one the user asked
+// for with Connect.
 func (s *Server) statusLocked(e *entry, now time.Time) string {
 	switch {
 	case e.sess != nil:
 		return StatusOnline
 	case e.penaltyUntil.After(now):
 		return StatusPenalised
-	case s.dialing[e.addr] != nil:
+	}
+	if att := s.dialing[e.addr]; att != nil && (att.user || (e.failures == 0 && e.lastSeen.IsZero())) {
 		return StatusConnecting
 	}
 	return StatusOffline
@@ -308,24 +326,12 @@ func (s *Server) touchLocked(e *entry, now time.Time) {
 	}
 }
 
-func statusRank(st string) int {
-	switch st {
-	case StatusOnline:
-		return 0
-	case StatusConnecting:
-		return 1
-	case StatusOffline:
-		return 2
-	}
-	return 3
-}
-
 // sortEntriesLocked orders entries online first, then by smoothed latency
 // (unmeasured last), then by address.
 func (s *Server) sortEntriesLocked(es []*entry, now time.Time) {
 	sort.Slice(es, func(i, j int) bool {
 		a, b := es[i], es[j]
-		ra, rb := statusRank(s.statusLocked(a, now)), statusRank(s.statusLocked(b, now))
+		ra, rb := StatusRank(s.statusLocked(a, now)), StatusRank(s.statusLocked(b, now))
 		if ra != rb {
 			return ra < rb
 		}
@@ -366,12 +372,27 @@ func (s *Server) Peers() []PeerInfo {
 		st := s.statusLocked(e, now)
 		info := PeerInfo{
 			Addr: e.addr, NodeID: e.nodeID, Status: st, Inbound: e.inbound,
+			Dialing: s.dialing[e.addr] != nil,
 			LastRTT: e.lastRTT, SmoothRTT: e.smoothRTT, MinRTT: e.minRTT,
 			Height: e.height, Tip: e.tip, Work: e.work,
 			LastChange: e.lastChange, Failures: e.failures, Proven: e.proven,
+			Agent:     e.agent,
+			LastError: e.lastErr, LastErrorRaw: e.lastErrRaw, LastErrorAt: e.lastErrAt,
+			LastAttempt: e.lastAttempt,
 		}
 		if st == StatusPenalised {
 			info.Penalty = e.penalty
+		}
+		if e.sess != nil {
+			info.ConnectedSince = e.sess.since
+		} else if !info.Dialing && e.dialable() {
+			info.NextDial = e.nextDial
+			if e.penaltyUntil.After(info.NextDial) {
+				info.NextDial = e.penaltyUntil
+			}
+			if info.NextDial.Before(now) {
+				info.NextDial = now // due: the dialer takes it when a place is free
+			}
 		}
 		out = append(out, info)
 	}
@@ -430,6 +451,11 @@ func (s *Server) expireLocked(now time.Time) (changed bool) {
 			delete(s.bansIP, k)
 		}
 	}
+	for k, b := range s.userBans {
+		if !b.until.After(now) {
+			delete(s.userBans, k)
+		}
+	}
 	for addr, e := range s.book {
 		if e.penalty != "" && !e.penaltyUntil.After(now) {
 			e.penalty, e.penaltyUntil = "", time.Time{}
@@ -475,6 +501,9 @@ func (s *Server) loadRecords(recs []PeerRecord, now time.Time) {
 			if r.NodeID != "" {
 				s.bansID[r.NodeID] = b
 			}
+			if strings.HasPrefix(r.Penalty, userBanPrefix) {
+				s.userBans[addr] = userBan{ban: b, nodeID: r.NodeID}
+			}
 		}
 		e.status = ""
 		s.touchLocked(e, now)
@@ -517,6 +546,8 @@ func (s *Server) saveBook() {
 	if s.cfg.Book == nil {
 		return
 	}
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
 	if err := s.cfg.Book.SavePeers(s.records()...); err != nil {
 		s.log.Warn("address book not saved", "err", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -20,6 +21,7 @@ type dialAttempt struct {
 	done chan struct{}
 	once sync.Once
 	err  error
+	user bool // Connect asked for it (guarded by Server.mu)
 }
 
 func newDialAttempt() *dialAttempt { return &dialAttempt{done: make(chan struct{})} }
@@ -68,10 +70,14 @@ func (s *Server) Connect(ctx context.Context, addr string) error {
 	att := s.dialing[a]
 	if att == nil {
 		att = newDialAttempt()
+		att.user = true
 		if !s.startDialLocked(a, att, now) {
 			s.mu.Unlock()
 			return ErrClosed
 		}
+	} else if !att.user {
+		att.user = true
+		s.touchLocked(e, now)
 	}
 	s.mu.Unlock()
 	select {
@@ -90,6 +96,7 @@ func (s *Server) startDialLocked(addr string, att *dialAttempt, now time.Time) b
 	}
 	s.dialing[addr] = att
 	if e := s.book[addr]; e != nil {
+		e.lastAttempt = now
 		s.touchLocked(e, now)
 	}
 	ctx := s.runCtx
@@ -182,7 +189,10 @@ func (s *Server) dialAndRun(ctx context.Context, addr string, att *dialAttempt) 
 }
 
 // finishDial records a dial that ended without an attached session: err nil
-// means the peer is reachable (it was a duplicate).
+// means the peer is reachable (it was a duplicate). A failure is kept in
+// plain words on the entry and, for an address the user gave or that was
+// online before, reported as a PeerDialFailed event: one per failed
+// attempt, and attempts are spaced by the growing backoff.
 func (s *Server) finishDial(addr, nodeID string, err error) {
 	now := time.Now()
 	s.mu.Lock()
@@ -200,6 +210,19 @@ func (s *Server) finishDial(addr, nodeID string, err error) {
 		default:
 			e.failures++
 			e.nextDial = now.Add(s.backoff(e.failures))
+			e.lastErr, e.lastErrRaw, e.lastErrAt = DescribeDialError(err), err.Error(), now
+			next := e.nextDial
+			if e.penaltyUntil.After(next) {
+				next = e.penaltyUntil
+			}
+			level, why, attempts := slog.LevelDebug, e.lastErr, e.failures
+			if e.source == sourceConfigured || !e.lastSeen.IsZero() {
+				level = slog.LevelInfo
+				s.emitLocked(PeerEvent{Kind: PeerDialFailed, Peer: PeerRef{ID: e.dialID(), Addr: addr},
+					Reason: e.lastErr, Err: e.lastErrRaw, NextDial: next, Attempts: e.failures})
+			}
+			defer s.log.Log(context.Background(), level, "dial failed", "addr", addr, "why", why,
+				"attempts", attempts, "next_try", next.Format(time.RFC3339), "err", err)
 		}
 		s.touchLocked(e, now)
 	}
@@ -222,6 +245,12 @@ func (s *Server) dialWS(ctx context.Context, addr string) (*websocket.Conn, neti
 	tr := &http.Transport{
 		Proxy: nil, // peers are dialled directly, whatever the environment says
 		DialContext: func(ctx context.Context, network, a string) (net.Conn, error) {
+			if host, _, err := net.SplitHostPort(a); err == nil && reservedInvalid(host) {
+				// RFC 6761: .invalid never resolves, and resolvers should
+				// say so without asking the network.
+				return nil, &net.OpError{Op: "dial", Net: network,
+					Err: &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}}
+			}
 			c, err := dialer.DialContext(ctx, network, a)
 			if err != nil {
 				return nil, err
@@ -252,7 +281,7 @@ func (s *Server) dialWS(ctx context.Context, addr string) (*websocket.Conn, neti
 	})
 	if err != nil {
 		if resp != nil && resp.StatusCode != http.StatusSwitchingProtocols {
-			return nil, netip.AddrPort{}, fmt.Errorf("%s: %w", resp.Status, err)
+			return nil, netip.AddrPort{}, &httpStatusError{code: resp.StatusCode, status: resp.Status, err: err}
 		}
 		return nil, netip.AddrPort{}, err
 	}

@@ -65,6 +65,12 @@ const (
 	PeerOnline PeerEventKind = iota + 1
 	PeerOffline
 	PeerPenalized
+	// PeerDialFailed: a dial or its handshake failed (Reason in plain
+	// words, Err the raw error), once per failed attempt: attempts are
+	// spaced by the backoff. Only for addresses that were configured,
+	// given to Connect or online before; gossip that never answered
+	// fails quietly.
+	PeerDialFailed
 )
 
 func (k PeerEventKind) String() string {
@@ -75,6 +81,8 @@ func (k PeerEventKind) String() string {
 		return "peer_offline"
 	case PeerPenalized:
 		return "peer_penalized"
+	case PeerDialFailed:
+		return "peer_dial_failed"
 	}
 	return fmt.Sprintf("PeerEventKind(%d)", int(k))
 }
@@ -86,15 +94,22 @@ type PeerEvent struct {
 	Peer    PeerRef
 	Hello   Hello // PeerOnline: the peer's hello (claims, unless Peer.Proven), with Listen made dialable
 	Inbound bool
-	Reason  string    // PeerOffline, PeerPenalized: why
+	Reason  string    // PeerOffline, PeerPenalized, PeerDialFailed: why, in plain words
 	Until   time.Time // PeerPenalized: refused until then
+	// PeerDialFailed: the raw error (for the log), when the next dial is
+	// due, and how many dials in a row have failed.
+	Err      string
+	NextDial time.Time
+	Attempts int
 }
 
 // AddressStore persists the address book. SavePeers receives the whole
-// persistent book each time (dialable addresses only).
+// persistent book each time (dialable addresses only) and may keep
+// records it no longer receives; DeletePeer removes one for good (Forget).
 type AddressStore interface {
 	LoadPeers() ([]PeerRecord, error)
 	SavePeers(recs ...PeerRecord) error
+	DeletePeer(addr string) error
 }
 
 // PeerRecord is one persisted address-book entry.
@@ -117,22 +132,57 @@ const (
 	StatusPenalised  = "penalised"
 )
 
+// StatusRank is the one order of peer statuses, for every list of peers:
+// online, connecting, offline, then penalised (refused, so the least
+// useful); an unknown status sorts last.
+func StatusRank(status string) int {
+	switch status {
+	case StatusOnline:
+		return 0
+	case StatusConnecting:
+		return 1
+	case StatusOffline:
+		return 2
+	case StatusPenalised:
+		return 3
+	}
+	return 4
+}
+
 // PeerInfo is one address-book entry as the node and the dashboard see it.
 type PeerInfo struct {
-	Addr       string
-	NodeID     string
-	Status     string // "online", "offline", "connecting", "penalised"
-	Inbound    bool
+	Addr    string
+	NodeID  string
+	Status  string // "online", "offline", "connecting", "penalised"
+	Inbound bool
+	// Dialing: a dial is under way. A redial of a peer that failed or was
+	// online before keeps its status (offline), so LastChange stays the
+	// time it went offline; "connecting" is a first dial or Connect's.
+	Dialing    bool
 	LastRTT    time.Duration // 0 when never measured
 	SmoothRTT  time.Duration
 	MinRTT     time.Duration
 	Height     uint64
 	Tip        string
 	Work       string
-	LastChange time.Time
-	Failures   int
+	LastChange time.Time // when Status last changed
+	Failures   int       // dials (or sessions without a ping answer) failed in a row
 	Penalty    string
 	Proven     bool // NodeID is proven; else it names the connection
+	// Agent is the agent its last hello announced (a claim).
+	Agent string
+	// ConnectedSince is when the current session went online; zero offline.
+	ConnectedSince time.Time
+	// LastError is why the last dial failed, in plain words ("refused:
+	// nothing listens there"); LastErrorRaw is the error itself. Both are
+	// cleared when a session goes online.
+	LastError    string
+	LastErrorRaw string
+	LastErrorAt  time.Time
+	LastAttempt  time.Time // when the last dial started
+	// NextDial is when the dialer will try again (the end of the backoff
+	// or of a penalty); zero while online or dialing.
+	NextDial time.Time
 }
 
 // Config is the transport's configuration; zero fields take the defaults below.
@@ -243,6 +293,8 @@ var (
 	ErrPenalized   = errors.New("netpeers: peer is penalised")
 	ErrUnknownPeer = errors.New("netpeers: no online session with that peer")
 	ErrQueueFull   = errors.New("netpeers: send queue full, peer dropped")
+	ErrUnknownAddr = errors.New("netpeers: address not in the address book")
+	ErrNotBanned   = errors.New("netpeers: address is not banned")
 )
 
 // NewNodeID returns a random node id: 64 lowercase hex digits.
@@ -270,6 +322,16 @@ type Server struct {
 	bansID   map[string]ban
 	bansAddr map[string]ban
 	bansIP   map[netip.Addr]ban
+	// userBans are the bans the user asked for (Ban), by address; their
+	// refusals are in the three tables above too.
+	userBans map[string]userBan
+	// forgotten are addresses the user removed (Forget) in this run:
+	// gossip and inbound peers' listen addresses do not bring them back,
+	// Connect does.
+	forgotten map[string]struct{}
+	// saveMu orders saves of the book with Forget's delete from the
+	// store, so that a save in flight cannot put a forgotten address back.
+	saveMu sync.Mutex
 	// Inbound places, three kinds apart: sessions online, connections
 	// still in their handshake (the oldest makes room for a newcomer),
 	// and /get-blockchaindata downloads.
@@ -347,6 +409,8 @@ func New(cfg Config, h Handler) (*Server, error) {
 		bansID:          map[string]ban{},
 		bansAddr:        map[string]ban{},
 		bansIP:          map[netip.Addr]ban{},
+		userBans:        map[string]userBan{},
+		forgotten:       map[string]struct{}{},
 		inByIP:          map[netip.Addr]int{},
 		pendingIn:       map[*inboundSlot]struct{}{},
 		pendingByIP:     map[netip.Addr]int{},

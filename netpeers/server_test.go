@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -664,6 +665,13 @@ func (m *memoryBook) SavePeers(recs ...PeerRecord) error {
 	defer m.mu.Unlock()
 	m.recs = append([]PeerRecord(nil), recs...)
 	m.saves++
+	return nil
+}
+
+func (m *memoryBook) DeletePeer(addr string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.recs = slices.DeleteFunc(m.recs, func(r PeerRecord) bool { return r.Addr == addr })
 	return nil
 }
 

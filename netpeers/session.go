@@ -46,6 +46,7 @@ const (
 var (
 	errDuplicate = errors.New("netpeers: duplicate session")
 	errBusy      = errors.New("netpeers: every inbound place is taken by a protected peer")
+	errForgotten = errors.New("netpeers: the address was forgotten")
 )
 
 // refusedError is a handshake refused because of a penalty; its text goes
@@ -100,6 +101,7 @@ type session struct {
 
 	closing    atomic.Bool
 	closeReq   chan struct{} // closed by shutdown: the writer closes gracefully
+	ended      chan struct{} // closed when runSession returns, the session detached
 	readDone   chan struct{} // closed when the reader saw the connection end
 	writerDone chan struct{}
 	closeOnce  sync.Once
@@ -166,6 +168,7 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 		queue:        make(chan []byte, s.cfg.SendQueue),
 		prio:         make(chan []byte, prioQueue),
 		closeReq:     make(chan struct{}),
+		ended:        make(chan struct{}),
 		readDone:     make(chan struct{}),
 		writerDone:   make(chan struct{}),
 		pings:        map[uint64]time.Time{},
@@ -174,6 +177,7 @@ func (s *Server) runSession(ctx context.Context, c *websocket.Conn, p sessionPar
 	}
 	ss.challenge = newChallenge()
 	ss.lastRecv.Store(time.Now().UnixNano())
+	defer close(ss.ended)
 	defer ss.dropQueue()
 
 	var online <-chan struct{}
@@ -543,6 +547,9 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	if b, banned := s.bannedLocked(banID, ss.banAddr, ss.remote.Addr(), now); banned {
 		return nil, refusedError{b}
 	}
+	if _, forgotten := s.forgotten[ss.dialAddr]; forgotten && !ss.inbound {
+		return nil, errForgotten // forgotten while its dial was under way
+	}
 	old := s.sessions[key]
 	if !ss.proven {
 		// An unproven newcomer never displaces a session: not the node it
@@ -589,6 +596,8 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	e.inbound = ss.inbound
 	e.height, e.tip, e.work = ss.hello.Height, ss.hello.Tip, ss.hello.Work
 	e.lastSeen = now
+	e.agent = ss.hello.Agent
+	e.lastErr, e.lastErrRaw, e.lastErrAt = "", "", time.Time{}
 	ss.entry = e
 	s.touchLocked(e, now)
 	s.log.Info("peer online", "peer", key, "addr", ss.ref.Addr, "inbound", ss.inbound, "proven", ss.proven,
@@ -637,7 +646,8 @@ func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
 	if e := s.book[key]; e != nil && e.sess == nil {
 		return e
 	}
-	transient := ss.inbound && key != ss.bookAddr
+	_, forgotten := s.forgotten[key]
+	transient := (ss.inbound && key != ss.bookAddr) || forgotten
 	if !transient && len(s.book) >= s.bookLimit && !s.makeRoomLocked() {
 		transient = true // a full book: known only while online
 	}
