@@ -180,6 +180,40 @@ type PeerPenalized struct {
 	Until  string `json:"until,omitempty"`
 }
 
+// PeerDialFailed: a dial of a peer, or its handshake, failed. One per
+// failed attempt, and attempts are spaced by a growing backoff; gossiped
+// addresses that never answered fail without an event.
+type PeerDialFailed struct {
+	Peer     string `json:"peer"`
+	Error    string `json:"error"`    // in plain words: "refused: nothing listens there"
+	NextTry  string `json:"next_try"` // RFC 3339, UTC
+	Attempts int    `json:"attempts"` // failed in a row
+}
+
+// PeerForgotten: the user removed an address from the address book.
+type PeerForgotten struct {
+	Peer string `json:"peer"`
+}
+
+// PeerDisconnected: the user closed the session with a peer (it may
+// connect again later by the usual rules).
+type PeerDisconnected struct {
+	Peer string `json:"peer"`
+}
+
+// PeerBanned: the user banned a peer until a time.
+type PeerBanned struct {
+	Peer   string `json:"peer"`
+	NodeID string `json:"node_id,omitempty"` // also refused, when proven
+	Reason string `json:"reason"`
+	Until  string `json:"until"` // RFC 3339, UTC
+}
+
+// PeerUnbanned: the user lifted a ban or penalty.
+type PeerUnbanned struct {
+	Peer string `json:"peer"`
+}
+
 // SyncStarted: a nearest-neighbour sync round began.
 type SyncStarted struct {
 	Peer    string `json:"peer"`
@@ -211,20 +245,25 @@ type Warning struct {
 	Message string `json:"message"`
 }
 
-func (Started) Kind() string        { return "started" }
-func (MessageQueued) Kind() string  { return "message_queued" }
-func (MiningProgress) Kind() string { return "mining_progress" }
-func (MiningIdle) Kind() string     { return "mining_idle" }
-func (BlockMined) Kind() string     { return "block_mined" }
-func (BlockAccepted) Kind() string  { return "block_accepted" }
-func (BlockRejected) Kind() string  { return "block_rejected" }
-func (Fork) Kind() string           { return "fork" }
-func (Reorg) Kind() string          { return "reorg" }
-func (TipChanged) Kind() string     { return "tip_changed" }
-func (PeerOnline) Kind() string     { return "peer_online" }
-func (PeerOffline) Kind() string    { return "peer_offline" }
-func (PeerPenalized) Kind() string  { return "peer_penalized" }
-func (SyncStarted) Kind() string    { return "sync_started" }
-func (SyncBacktrack) Kind() string  { return "sync_backtrack" }
-func (SyncFinished) Kind() string   { return "sync_finished" }
-func (Warning) Kind() string        { return "warning" }
+func (Started) Kind() string          { return "started" }
+func (MessageQueued) Kind() string    { return "message_queued" }
+func (MiningProgress) Kind() string   { return "mining_progress" }
+func (MiningIdle) Kind() string       { return "mining_idle" }
+func (BlockMined) Kind() string       { return "block_mined" }
+func (BlockAccepted) Kind() string    { return "block_accepted" }
+func (BlockRejected) Kind() string    { return "block_rejected" }
+func (Fork) Kind() string             { return "fork" }
+func (Reorg) Kind() string            { return "reorg" }
+func (TipChanged) Kind() string       { return "tip_changed" }
+func (PeerOnline) Kind() string       { return "peer_online" }
+func (PeerOffline) Kind() string      { return "peer_offline" }
+func (PeerPenalized) Kind() string    { return "peer_penalized" }
+func (PeerDialFailed) Kind() string   { return "peer_dial_failed" }
+func (PeerForgotten) Kind() string    { return "peer_forgotten" }
+func (PeerDisconnected) Kind() string { return "peer_disconnected" }
+func (PeerBanned) Kind() string       { return "peer_banned" }
+func (PeerUnbanned) Kind() string     { return "peer_unbanned" }
+func (SyncStarted) Kind() string      { return "sync_started" }
+func (SyncBacktrack) Kind() string    { return "sync_backtrack" }
+func (SyncFinished) Kind() string     { return "sync_finished" }
+func (Warning) Kind() string          { return "warning" }

@@ -69,6 +69,8 @@ func (h *handler) PeerEvent(ev netpeers.PeerEvent) {
 			n.emit(BlockRejected{Reason: chain.MalformedBlock.String(), Detail: ev.Reason, Peer: ev.Peer.Addr})
 		}
 		n.emit(PeerPenalized{Peer: ev.Peer.Addr, Reason: ev.Reason, Until: until})
+	case netpeers.PeerDialFailed:
+		n.dialFailed(ev)
 	}
 }
 

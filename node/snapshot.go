@@ -1,6 +1,10 @@
 package node
 
-import "time"
+import (
+	"time"
+
+	"github.com/meshchain/meshchain/netpeers"
+)
 
 // Snapshot is a copy of what the dashboard shows, taken by the node's loop.
 type Snapshot struct {
@@ -46,21 +50,41 @@ const (
 	PeerPenalizedStatus  PeerStatus = "penalised"
 )
 
+// Rank is the one order of peer statuses for every list of peers (the
+// network's own, netpeers.StatusRank): online, connecting, offline,
+// penalised; lower first.
+func (s PeerStatus) Rank() int { return netpeers.StatusRank(string(s)) }
+
 // PeerInfo is one address-book entry.
 type PeerInfo struct {
-	Addr       string
-	NodeID     string
-	Status     PeerStatus
-	Inbound    bool
+	Addr    string
+	NodeID  string
+	Proven  bool // NodeID is proven by the peer's node key; else only its claim
+	Status  PeerStatus
+	Inbound bool
+	// Dialing: a dial is under way. Redials of a peer that is offline
+	// keep it offline (LastChange stays when it went offline).
+	Dialing    bool
 	LastRTT    time.Duration // 0 when never measured
 	SmoothRTT  time.Duration
 	MinRTT     time.Duration
 	Height     uint64
 	Work       string
-	LastChange time.Time
+	LastChange time.Time // when Status last changed
 	Failures   int
 	Penalty    string // reason, while penalised
 	SyncPeer   bool   // the peer the current sync round uses
+	Agent      string // from its last hello
+	// ConnectedSince is when the session went online; zero when offline.
+	ConnectedSince time.Time
+	// LastError is why the last dial failed, in plain words, and when;
+	// cleared once a session is online.
+	LastError   string
+	LastErrorAt time.Time
+	LastAttempt time.Time // when the last dial started
+	// NextDial is when the next dial is due (backoff or penalty end);
+	// zero while online or dialing.
+	NextDial time.Time
 }
 
 // SyncState says what sync is doing, in words and figures.
