@@ -32,107 +32,61 @@ const (
 	ReasonFlood              = "Flood"              // frames faster than they can be answered
 )
 
-// Frame types as they appear in the "type" field.
-const (
-	TypeHello     = "hello"
-	TypePing      = "ping"
-	TypePong      = "pong"
-	TypeTip       = "tip"
-	TypeBlock     = "block"
-	TypeGetBlocks = "get_blocks"
-	TypeBlocks    = "blocks"
-	TypeGetPeers  = "get_peers"
-	TypePeers     = "peers"
-	TypeError     = "error"
-	TypeAuth      = "auth"
+// Frame is one frame type of PROTOCOL.md section 2: its "type" name, its
+// JSON object and how its fields are read. Each type lives in a file of
+// its own (frame_<type>.go) and is listed once in frameTypes, so a new
+// frame type is one file and one line. Decode returns Frame values (not
+// pointers); Encode takes values or pointers.
+type Frame interface {
+	// FrameType is the frame's "type" field.
+	FrameType() string
+	// frameJSON renders the frame as its JSON object, "type" first.
+	frameJSON() ([]byte, error)
+	// decodeFrame reads a frame of this type from a decoded object; it is
+	// called on the zero value, which stays unchanged.
+	decodeFrame(d *fieldDecoder) (Frame, error)
+}
+
+// frameTypes is every frame type this node speaks, by its "type" name.
+var frameTypes = registerFrames(
+	Hello{},
+	Auth{},
+	Ping{},
+	Pong{},
+	Tip{},
+	BlockMsg{},
+	GetBlocks{},
+	Blocks{},
+	GetPeers{},
+	Peers{},
+	Error{},
 )
 
-// Hello is the first frame of every session, sent by both sides at once.
-type Hello struct {
-	Version int    `json:"version"`
-	Genesis string `json:"genesis"`
-	NodeID  string `json:"node_id"`
-	Listen  string `json:"listen"`
-	Height  uint64 `json:"height"`
-	Tip     string `json:"tip"`
-	Work    string `json:"work"`
-	Agent   string `json:"agent"`
-	// NodeKey (66 hex, compressed) and Challenge (64 hex) are sent by a
-	// node that proves its id; see PROTOCOL.md "Authenticated node ids".
-	NodeKey   string `json:"node_key,omitempty"`
-	Challenge string `json:"challenge,omitempty"`
-}
-
-// Auth proves the sender's node key: the second frame of a session when
-// both hellos carry node_key and challenge.
-type Auth struct {
-	Signature string `json:"signature"`
-}
-
-// Ping asks for a Pong with the same nonce; the round trip is the latency.
-type Ping struct {
-	Nonce uint64 `json:"nonce"`
-	// text is a decoded nonce that is a whole number outside uint64
-	// (negative, or above 2^64-1), kept as sent so that the pong echoes
-	// it exactly; Nonce is then 0.
-	text string
-}
-
-// Pong answers a Ping.
-type Pong struct {
-	Nonce uint64 `json:"nonce"`
-	text  string // as Ping's
-}
-
-// maxWorkDigits bounds the decimal work a hello or tip announces. Real
-// work stays below 2^320 (97 digits); a node parses announced work often,
-// and parsing a 4 MiB number takes seconds.
-const maxWorkDigits = 128
-
-// maxNonceDigits bounds a nonce echoed as text, so that a ping cannot make
-// its pong megabytes long.
-const maxNonceDigits = 64
-
-// Tip announces the sender's best tip.
-type Tip struct {
-	Height uint64 `json:"height"`
-	Tip    string `json:"tip"`
-	Work   string `json:"work"`
-}
-
-// BlockMsg carries one new block.
-type BlockMsg struct {
-	Block chain.Block `json:"block"`
-}
-
-// GetBlocks asks for the blocks after the first locator hash the responder has.
-type GetBlocks struct {
-	Locator []string `json:"locator"`
-	Limit   int      `json:"limit"`
-}
-
-// Blocks answers GetBlocks.
-type Blocks struct {
-	Blocks []chain.Block `json:"blocks"`
-}
-
-// GetPeers asks for addresses seen online.
-type GetPeers struct{}
-
-// Peers answers GetPeers with "host:port" addresses.
-type Peers struct {
-	Peers []string `json:"peers"`
-}
-
-// Error tells the peer why it is about to be closed: "<code>: <text>".
-type Error struct {
-	Reason string `json:"reason"`
+func registerFrames(types ...Frame) map[string]Frame {
+	m := make(map[string]Frame, len(types))
+	for _, f := range types {
+		if _, dup := m[f.FrameType()]; dup {
+			panic("netpeers: frame type " + f.FrameType() + " registered twice")
+		}
+		m[f.FrameType()] = f
+	}
+	return m
 }
 
 // Unknown is a frame whose type this node does not know; it is ignored.
+// It cannot be encoded.
 type Unknown struct {
 	Type string
 }
+
+// FrameType is the type the frame named.
+func (u Unknown) FrameType() string { return u.Type }
+
+func (u Unknown) frameJSON() ([]byte, error) {
+	return nil, fmt.Errorf("netpeers: cannot encode %T as a frame", u)
+}
+
+func (u Unknown) decodeFrame(*fieldDecoder) (Frame, error) { return u, nil }
 
 // FrameError is a frame that could not be decoded. Its text starts with a
 // reason code, so it can go into an error frame as it is. For a block that
@@ -155,101 +109,23 @@ func malformed(format string, args ...any) *FrameError {
 // Encode renders a frame (a value or pointer of one of the frame types) as
 // the JSON object of PROTOCOL.md, with its "type" field set.
 func Encode(frame any) ([]byte, error) {
-	var v any
-	switch f := frame.(type) {
-	case Hello:
-		v = struct {
-			Type string `json:"type"`
-			Hello
-		}{TypeHello, f}
-	case *Hello:
-		return Encode(*f)
-	case Ping:
-		if f.text != "" {
-			return []byte(`{"type":"ping","nonce":` + f.text + `}`), nil
-		}
-		v = struct {
-			Type string `json:"type"`
-			Ping
-		}{TypePing, f}
-	case *Ping:
-		return Encode(*f)
-	case Pong:
-		if f.text != "" {
-			return []byte(`{"type":"pong","nonce":` + f.text + `}`), nil
-		}
-		v = struct {
-			Type string `json:"type"`
-			Pong
-		}{TypePong, f}
-	case *Pong:
-		return Encode(*f)
-	case Tip:
-		v = struct {
-			Type string `json:"type"`
-			Tip
-		}{TypeTip, f}
-	case *Tip:
-		return Encode(*f)
-	case BlockMsg:
-		v = struct {
-			Type string `json:"type"`
-			BlockMsg
-		}{TypeBlock, f}
-	case *BlockMsg:
-		return Encode(*f)
-	case GetBlocks:
-		if f.Locator == nil {
-			f.Locator = []string{}
-		}
-		v = struct {
-			Type string `json:"type"`
-			GetBlocks
-		}{TypeGetBlocks, f}
-	case *GetBlocks:
-		return Encode(*f)
-	case Blocks:
-		if f.Blocks == nil {
-			f.Blocks = []chain.Block{}
-		}
-		v = struct {
-			Type string `json:"type"`
-			Blocks
-		}{TypeBlocks, f}
-	case *Blocks:
-		return Encode(*f)
-	case GetPeers, *GetPeers:
-		v = struct {
-			Type string `json:"type"`
-		}{TypeGetPeers}
-	case Peers:
-		if f.Peers == nil {
-			f.Peers = []string{}
-		}
-		v = struct {
-			Type string `json:"type"`
-			Peers
-		}{TypePeers, f}
-	case *Peers:
-		return Encode(*f)
-	case Error:
-		v = struct {
-			Type string `json:"type"`
-			Error
-		}{TypeError, f}
-	case *Error:
-		return Encode(*f)
-	case Auth:
-		v = struct {
-			Type string `json:"type"`
-			Auth
-		}{TypeAuth, f}
-	case *Auth:
-		return Encode(*f)
-	default:
+	f, ok := frame.(Frame)
+	if !ok {
 		return nil, fmt.Errorf("netpeers: cannot encode %T as a frame", frame)
 	}
-	return json.Marshal(v)
+	return f.frameJSON()
+}
+
+// frameName names a frame in an error reason: its type, quoted when this
+// node does not know it.
+func frameName(f any) string {
+	switch f := f.(type) {
+	case Unknown:
+		return fmt.Sprintf("%q", f.Type)
+	case Frame:
+		return f.FrameType()
+	}
+	return fmt.Sprintf("%T", f)
 }
 
 // encodeToSend is Encode for frames going to a peer, which must not be
@@ -303,7 +179,7 @@ func encodeToSend(frame any) ([]byte, error) {
 // or has one of the wrong type is a *FrameError whose text starts with
 // "MalformedFrame: "; a block that breaks chain.Block's strict decoding is a
 // *FrameError with code MalformedBlock wrapping the *chain.RuleError.
-func Decode(data []byte) (any, error) {
+func Decode(data []byte) (Frame, error) {
 	if len(data) > MaxFrameBytes {
 		return nil, &FrameError{Code: ReasonFrameTooLarge, Detail: fmt.Sprintf("frame of %d bytes is above %d", len(data), MaxFrameBytes)}
 	}
@@ -326,86 +202,19 @@ func Decode(data []byte) (any, error) {
 	if err := json.Unmarshal(rawType, &typ); err != nil || isNull(rawType) {
 		return nil, malformed("field type must be a string")
 	}
-	d := fieldDecoder{fields: fields, frame: typ}
-	switch typ {
-	case TypeHello:
-		var h Hello
-		h.Version = d.int("version", true)
-		h.Genesis = d.str("genesis", true)
-		h.NodeID = d.str("node_id", true)
-		h.Listen = d.str("listen", false)
-		h.Height = d.uint("height", true)
-		h.Tip = d.str("tip", true)
-		h.Work = d.work()
-		h.Agent = d.str("agent", false)
-		h.NodeKey = d.str("node_key", false)
-		h.Challenge = d.str("challenge", false)
-		return h, d.err
-	case TypePing:
-		var p Ping
-		p.Nonce, p.text = d.nonce("nonce")
-		return p, d.err
-	case TypePong:
-		var p Pong
-		p.Nonce, p.text = d.nonce("nonce")
-		return p, d.err
-	case TypeTip:
-		var t Tip
-		t.Height = d.uint("height", true)
-		t.Tip = d.str("tip", true)
-		t.Work = d.work()
-		return t, d.err
-	case TypeBlock:
-		raw, ok := fields["block"]
-		if !ok || isNull(raw) {
-			return nil, &FrameError{Code: ReasonMalformedBlock, Detail: "block frame has no block",
-				Err: &chain.RuleError{Code: chain.MalformedBlock, Description: "block frame has no block"}}
-		}
-		b, err := decodeBlock(raw, "block")
-		if err != nil {
-			return nil, err
-		}
-		return BlockMsg{Block: b}, nil
-	case TypeGetBlocks:
-		var g GetBlocks
-		g.Locator = d.strings("locator")
-		g.Limit = d.int("limit", true)
-		if d.err == nil && g.Limit < 0 {
-			return nil, malformed("get_blocks limit %d is negative", g.Limit)
-		}
-		return g, d.err
-	case TypeBlocks:
-		raw, ok := fields["blocks"]
-		if !ok || isNull(raw) {
-			return nil, malformed("field blocks of blocks is missing")
-		}
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return nil, malformed("field blocks of blocks must be an array")
-		}
-		out := Blocks{Blocks: make([]chain.Block, 0, len(items))}
-		for i, item := range items {
-			b, err := decodeBlock(item, fmt.Sprintf("blocks[%d]", i))
-			if err != nil {
-				return nil, err
-			}
-			out.Blocks = append(out.Blocks, b)
-		}
-		return out, nil
-	case TypeGetPeers:
-		return GetPeers{}, nil
-	case TypePeers:
-		p := Peers{Peers: d.strings("peers")}
-		return p, d.err
-	case TypeError:
-		e := Error{Reason: d.str("reason", true)}
-		return e, d.err
-	case TypeAuth:
-		a := Auth{Signature: d.str("signature", true)}
-		return a, d.err
-	default:
+	proto, ok := frameTypes[typ]
+	if !ok {
 		return Unknown{Type: typ}, nil
 	}
+	d := fieldDecoder{fields: fields, frame: typ}
+	f, err := proto.decodeFrame(&d)
+	if err != nil {
+		return nil, err
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return f, nil
 }
 
 // helloVersion reads the version of a hello frame that Decode refused.

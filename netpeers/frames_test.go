@@ -264,3 +264,34 @@ func TestPingNonceEchoedExactly(t *testing.T) {
 		}
 	}
 }
+
+// Every registered frame type is listed under its own "type" name, and its
+// zero value goes through Encode and Decode as itself; a frame of a type
+// not registered decodes to Unknown and is not encoded.
+func TestFrameRegistry(t *testing.T) {
+	if len(frameTypes) != 11 {
+		t.Errorf("%d frame types registered, PROTOCOL.md has 11", len(frameTypes))
+	}
+	for name, proto := range frameTypes {
+		if proto.FrameType() != name {
+			t.Errorf("frame %T registered as %q names itself %q", proto, name, proto.FrameType())
+		}
+		data, err := Encode(proto)
+		if err != nil {
+			t.Errorf("Encode(%T{}): %v", proto, err)
+			continue
+		}
+		if !strings.HasPrefix(string(data), `{"type":"`+name+`"`) {
+			t.Errorf("%T encodes as %s, want its type first", proto, data)
+		}
+		if frameName(proto) != name {
+			t.Errorf("frameName(%T{}) = %q", proto, frameName(proto))
+		}
+	}
+	if _, err := Encode(Unknown{Type: "x"}); err == nil {
+		t.Error("an Unknown frame was encoded")
+	}
+	if got := frameName(Unknown{Type: "x"}); got != `"x"` {
+		t.Errorf("frameName(Unknown) = %s", got)
+	}
+}

@@ -484,34 +484,6 @@ func closeText(reason string) string {
 	return reason[:cut] + "..."
 }
 
-func frameName(f any) string {
-	switch f := f.(type) {
-	case Unknown:
-		return fmt.Sprintf("%q", f.Type)
-	case Ping:
-		return TypePing
-	case Pong:
-		return TypePong
-	case Tip:
-		return TypeTip
-	case BlockMsg:
-		return TypeBlock
-	case GetBlocks:
-		return TypeGetBlocks
-	case Blocks:
-		return TypeBlocks
-	case GetPeers:
-		return TypeGetPeers
-	case Peers:
-		return TypePeers
-	case Error:
-		return TypeError
-	case Auth:
-		return TypeAuth
-	}
-	return fmt.Sprintf("%T", f)
-}
-
 // readFrame reads one message of at most MaxFrameBytes.
 func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 	_, r, err := c.Reader(ctx)
