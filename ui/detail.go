@@ -20,14 +20,22 @@ type detailPane struct {
 
 	summary node.BlockSummary
 	event   *eventItem // set when the detail shows an event, not a block
-	block   *chain.Block
-	msgID   string // derived from the block, as PROTOCOL.md §1 defines it
-	err     error
-	tip     uint64
-	onBest  bool
-	offset  int
-	now     time.Time
-	loc     *time.Location
+	// peer is set when the detail shows a peer (kept current by the
+	// model); gone once it left the address book.
+	peer *node.PeerInfo
+	gone bool
+	// bansList: the detail lists the bans in force, banCursor selecting.
+	bansList  bool
+	banCursor int
+	bans      []node.BanInfo
+	block     *chain.Block
+	msgID     string // derived from the block, as PROTOCOL.md §1 defines it
+	err       error
+	tip       uint64
+	onBest    bool
+	offset    int
+	now       time.Time
+	loc       *time.Location
 }
 
 func (p *detailPane) SetSize(w, h int) {
@@ -38,14 +46,25 @@ func (p *detailPane) SetSize(w, h int) {
 func (p *detailPane) visible() int { return max(1, p.h-2) }
 
 func (p *detailPane) Scroll(delta int) {
+	if p.bansList {
+		// The cursor moves; the window follows it.
+		p.banCursor = clamp(p.banCursor+delta, 0, max(0, len(p.bans)-1))
+		p.offset = clamp(p.offset, max(0, p.banCursor-p.visible()+1), p.banCursor)
+		return
+	}
 	total := len(p.content(p.w - 4))
 	p.offset = clamp(p.offset+delta, 0, max(0, total-p.visible()))
 }
 
 func (p *detailPane) View() string {
 	title := fmt.Sprintf("Block #%s %s", commas(p.summary.Height), shortHash(p.summary.Hash))
-	if p.event != nil {
+	switch {
+	case p.event != nil:
 		title = "Event: " + p.event.label
+	case p.peer != nil:
+		title = "Peer " + Sanitize(p.peer.Addr)
+	case p.bansList:
+		title = fmt.Sprintf("Bans and penalties %d", len(p.bans))
 	}
 	status := "esc close"
 	lines := p.content(p.w - 4)
@@ -60,8 +79,13 @@ func (p *detailPane) View() string {
 
 // where says where the block sits relative to the best chain.
 func (p *detailPane) where() string {
-	if p.event != nil {
+	switch {
+	case p.event != nil:
 		return p.event.kind
+	case p.peer != nil:
+		return string(p.peer.Status)
+	case p.bansList:
+		return "longest first"
 	}
 	if !p.onBest {
 		return "not on the best chain"
@@ -78,8 +102,13 @@ func (p *detailPane) content(w int) []string {
 	const labelW = 15
 	valW := max(8, w-labelW)
 	var out []string
-	if p.event != nil {
+	switch {
+	case p.event != nil:
 		return p.eventContent(w)
+	case p.peer != nil:
+		return p.peerContent(w)
+	case p.bansList:
+		return p.bansContent(w)
 	}
 	field := func(label, value string) {
 		wrapped := strings.Split(ansi.Hardwrap(value, valW, false), "\n")

@@ -27,6 +27,8 @@ type fakeNode struct {
 	syncs     int
 	connects  []string
 	snapshots int
+	actions   []string
+	bans      []node.BanInfo
 }
 
 var _ Node = (*fakeNode)(nil)
@@ -256,4 +258,38 @@ func fullBlock(b node.BlockSummary) chain.Block {
 		Signature:   hexOf("sig-r") + hexOf("sig-s"),
 		Hash:        b.Hash,
 	}
+}
+
+func (f *fakeNode) Disconnect(_ context.Context, addr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, "disconnect "+addr)
+	return nil
+}
+
+func (f *fakeNode) Ban(_ context.Context, addr string, d time.Duration, _ string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, "ban "+addr+" "+d.String())
+	return nil
+}
+
+func (f *fakeNode) Unban(_ context.Context, addr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, "unban "+addr)
+	return nil
+}
+
+func (f *fakeNode) Forget(_ context.Context, addr string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.actions = append(f.actions, "forget "+addr)
+	return nil
+}
+
+func (f *fakeNode) Bans() []node.BanInfo {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]node.BanInfo(nil), f.bans...)
 }

@@ -32,6 +32,19 @@ type keyMap struct {
 	Open  key.Binding
 	Close key.Binding
 
+	// Peers pane and a peer's detail.
+	Disconnect key.Binding
+	Ban        key.Binding
+	Unban      key.Binding
+	Forget     key.Binding
+	Bans       key.Binding
+	Sort       key.Binding
+	Freeze     key.Binding
+
+	// A confirmation.
+	Yes key.Binding
+	No  key.Binding
+
 	// Composer and add-peer input.
 	Post    key.Binding
 	Leave   key.Binding
@@ -61,6 +74,17 @@ func defaultKeys() keyMap {
 
 		Open:  key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "block detail")),
 		Close: key.NewBinding(key.WithKeys("esc", "backspace"), key.WithHelp("esc", "close")),
+
+		Disconnect: key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "disconnect")),
+		Ban:        key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "ban")),
+		Unban:      key.NewBinding(key.WithKeys("u"), key.WithHelp("u", "unban")),
+		Forget:     key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "forget")),
+		Bans:       key.NewBinding(key.WithKeys("B"), key.WithHelp("B", "bans list")),
+		Sort:       key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "sort")),
+		Freeze:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "freeze")),
+
+		Yes: key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "yes")),
+		No:  key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n", "no")),
 
 		Post:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "post")),
 		Leave:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "leave")),

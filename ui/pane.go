@@ -36,12 +36,28 @@ func (p *chainPane) help(k keyMap) []key.Binding {
 	return []key.Binding{move, relabel(k.Open, "detail"), k.treeKey(p.treeMode)}
 }
 
-func (p *peersPane) help(keyMap) []key.Binding  { return []key.Binding{scrollKey} }
+func (p *peersPane) help(k keyMap) []key.Binding {
+	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "select"))
+	freeze := k.Freeze
+	if p.frozen {
+		freeze = relabel(k.Freeze, "unfreeze")
+	}
+	return []key.Binding{move, relabel(k.Open, "peer detail"), relabel(k.Sort, "sort: "+((p.sortBy+1)%numPeerSorts).String()),
+		freeze, k.Disconnect, k.Ban, k.Unban, k.Forget, k.Bans}
+}
 func (p *miningPane) help(keyMap) []key.Binding { return []key.Binding{scrollKey} }
 func (p *eventsPane) help(k keyMap) []key.Binding {
 	return []key.Binding{scrollKey, relabel(k.Open, "open event")}
 }
-func (p *detailPane) help(k keyMap) []key.Binding { return []key.Binding{scrollKey, k.Close} }
+func (p *detailPane) help(k keyMap) []key.Binding {
+	switch {
+	case p.peer != nil:
+		return []key.Binding{scrollKey, k.Close, k.Disconnect, k.Ban, k.Unban, k.Forget, k.Bans}
+	case p.bansList:
+		return []key.Binding{relabel(scrollKey, "select"), k.Unban, k.Close}
+	}
+	return []key.Binding{scrollKey, k.Close}
+}
 
 // paneFor is the pane that takes the keys of focus f; nil for the inputs.
 func (m *Model) paneFor(f focus) pane {

@@ -24,52 +24,177 @@ type peersPane struct {
 	known  int
 	offset int
 	now    time.Time
+
+	// cursor is the selected row; selAddr keeps it on the same peer when
+	// the rows move (a new latency, a peer going offline).
+	cursor  int
+	selAddr string
+	sortBy  peerSort
+	// frozen keeps the rows in the order they had when f was pressed, so
+	// they stop moving under the cursor; new peers join at the end.
+	frozen bool
+}
+
+// peerSort is the order of the table, cycled by o.
+type peerSort int
+
+const (
+	sortLatency peerSort = iota // online first, then nearest (the default)
+	sortHeight                  // highest announced height first
+	sortStatus                  // by status, then the latest change first
+	numPeerSorts
+)
+
+func (s peerSort) String() string {
+	switch s {
+	case sortHeight:
+		return "height"
+	case sortStatus:
+		return "status"
+	}
+	return "latency"
 }
 
 func (p *peersPane) SetSize(w, h int) {
 	p.w, p.h = w, h
-	p.offset = clamp(p.offset, 0, max(0, len(p.peers)-p.visible()))
+	p.Scroll(0)
 }
 
 func (p *peersPane) visible() int { return max(1, p.h-3) }
 
-// statusRank orders the groups: online, connecting, penalised, offline.
-func statusRank(s node.PeerStatus) int {
-	switch s {
-	case node.PeerOnlineStatus:
-		return 0
-	case node.PeerConnectingStatus:
-		return 1
-	case node.PeerPenalizedStatus:
-		return 2
-	default:
-		return 3
+// byLatency: online first (the network's one status order), then by
+// smoothed latency (unmeasured last).
+func byLatency(a, b node.PeerInfo) int {
+	if ra, rb := a.Status.Rank(), b.Status.Rank(); ra != rb {
+		return ra - rb
 	}
+	if (a.SmoothRTT > 0) != (b.SmoothRTT > 0) {
+		if a.SmoothRTT > 0 {
+			return -1
+		}
+		return 1
+	}
+	switch {
+	case a.SmoothRTT < b.SmoothRTT:
+		return -1
+	case a.SmoothRTT > b.SmoothRTT:
+		return 1
+	}
+	return 0
 }
 
-// SetPeers copies and sorts the peers: online first, then by smoothed
-// latency (unmeasured last), then by address so the order is stable.
-func (p *peersPane) SetPeers(peers []node.PeerInfo, online, known int) {
-	p.peers = append([]node.PeerInfo(nil), peers...)
-	sort.SliceStable(p.peers, func(i, j int) bool {
-		a, b := p.peers[i], p.peers[j]
-		if ra, rb := statusRank(a.Status), statusRank(b.Status); ra != rb {
+// less is the order of sort s; the address breaks ties, so it is stable.
+func (s peerSort) less(a, b node.PeerInfo) bool {
+	c := 0
+	switch s {
+	case sortHeight:
+		ka, kb := peerHeight(a) != "-", peerHeight(b) != "-"
+		switch {
+		case ka != kb:
+			return ka
+		case a.Height != b.Height:
+			return a.Height > b.Height
+		}
+		c = byLatency(a, b)
+	case sortStatus:
+		if ra, rb := a.Status.Rank(), b.Status.Rank(); ra != rb {
 			return ra < rb
 		}
-		if (a.SmoothRTT > 0) != (b.SmoothRTT > 0) {
-			return a.SmoothRTT > 0
+		if !a.LastChange.Equal(b.LastChange) {
+			return a.LastChange.After(b.LastChange)
 		}
-		if a.SmoothRTT != b.SmoothRTT {
-			return a.SmoothRTT < b.SmoothRTT
-		}
-		return a.Addr < b.Addr
-	})
-	p.online, p.known = online, known
-	p.offset = clamp(p.offset, 0, max(0, len(p.peers)-p.visible()))
+	default:
+		c = byLatency(a, b)
+	}
+	if c != 0 {
+		return c < 0
+	}
+	return a.Addr < b.Addr
 }
 
+// SetPeers copies and sorts the peers by the pane's order (when frozen,
+// rows keep their places and new peers join at the end). The cursor stays
+// on the peer it was on.
+func (p *peersPane) SetPeers(peers []node.PeerInfo, online, known int) {
+	fresh := append([]node.PeerInfo(nil), peers...)
+	sort.SliceStable(fresh, func(i, j int) bool { return p.sortBy.less(fresh[i], fresh[j]) })
+	if p.frozen {
+		at := map[string]int{}
+		for i, pi := range p.peers {
+			at[pi.Addr] = i
+		}
+		sort.SliceStable(fresh, func(i, j int) bool {
+			ai, aok := at[fresh[i].Addr]
+			bi, bok := at[fresh[j].Addr]
+			switch {
+			case aok && bok:
+				return ai < bi
+			case aok != bok:
+				return aok
+			}
+			return false
+		})
+	}
+	p.peers = fresh
+	p.online, p.known = online, known
+	p.follow()
+}
+
+// follow puts the cursor back on the selected peer after the rows changed.
+func (p *peersPane) follow() {
+	if p.selAddr != "" {
+		for i, pi := range p.peers {
+			if pi.Addr == p.selAddr {
+				p.cursor = i
+			}
+		}
+	}
+	p.Scroll(0)
+}
+
+// CycleSort moves to the next order (o).
+func (p *peersPane) CycleSort() {
+	p.sortBy = (p.sortBy + 1) % numPeerSorts
+	p.resort()
+}
+
+// ToggleFreeze stops or restarts the rows' moving (f).
+func (p *peersPane) ToggleFreeze() {
+	p.frozen = !p.frozen
+	p.resort()
+}
+
+func (p *peersPane) resort() {
+	frozen := p.frozen
+	p.frozen = false
+	p.SetPeers(p.peers, p.online, p.known)
+	p.frozen = frozen
+}
+
+// Scroll moves the cursor; the window follows it.
 func (p *peersPane) Scroll(delta int) {
-	p.offset = clamp(p.offset+delta, 0, max(0, len(p.peers)-p.visible()))
+	if len(p.peers) == 0 {
+		p.cursor, p.offset, p.selAddr = 0, 0, ""
+		return
+	}
+	p.cursor = clamp(p.cursor+delta, 0, len(p.peers)-1)
+	p.selAddr = p.peers[p.cursor].Addr
+	n := p.visible()
+	if p.cursor < p.offset {
+		p.offset = p.cursor
+	}
+	if p.cursor >= p.offset+n {
+		p.offset = p.cursor - n + 1
+	}
+	p.offset = clamp(p.offset, 0, max(0, len(p.peers)-n))
+}
+
+// Selected is the peer under the cursor.
+func (p *peersPane) Selected() (node.PeerInfo, bool) {
+	if p.cursor < 0 || p.cursor >= len(p.peers) {
+		return node.PeerInfo{}, false
+	}
+	return p.peers[p.cursor], true
 }
 
 // peerColumn is one column of the table. prio says which columns a narrow
@@ -95,12 +220,19 @@ const (
 
 func (p *peersPane) View() string {
 	title := fmt.Sprintf("Peers %d/%d online", p.online, p.known)
-	note := ""
+	var notes []string
 	for _, pi := range p.peers {
 		if pi.SyncPeer {
-			note = "▶ sync peer"
+			notes = append(notes, "▶ sync peer")
 		}
 	}
+	if p.sortBy != sortLatency {
+		notes = append(notes, "by "+p.sortBy.String())
+	}
+	if p.frozen {
+		notes = append(notes, "frozen")
+	}
+	note := strings.Join(notes, " · ")
 	// Rows out of view are counted in the bottom border, so a short pane
 	// does not hide that an offline peer is listed below.
 	var hidden []string
@@ -135,7 +267,7 @@ func (p *peersPane) columns() []peerColumn {
 		{title: "min", width: rttWidth, right: true, prio: 6, cell: func(pi node.PeerInfo) string { return rtt(pi.MinRTT) }},
 		{title: "height", width: heightW, right: true, prio: 3, cell: peerHeight},
 		{title: "changed", width: changedWidth, right: true, prio: 4, cell: func(pi node.PeerInfo) string { return ago(p.now, pi.LastChange) }},
-		{title: "note", prio: 7, cell: peerNote},
+		{title: "note", prio: 7, cell: func(pi node.PeerInfo) string { return peerNote(pi, p.now) }},
 	}
 }
 
@@ -159,7 +291,7 @@ func (p *peersPane) lines(w int) []string {
 	}
 	hasNote := false
 	for _, pi := range p.peers {
-		hasNote = hasNote || peerNote(pi) != ""
+		hasNote = hasNote || peerNote(pi, p.now) != ""
 	}
 	cols := fitColumns(p.columns(), w, hasNote)
 	hasStatus := false
@@ -189,7 +321,10 @@ func (p *peersPane) lines(w int) []string {
 			sep = " "
 		}
 		line := fit(row.String(), w)
-		if pi.Status == node.PeerOfflineStatus {
+		switch {
+		case i == p.cursor && p.focused:
+			line = p.st.Selected.Render(fit(ansi.Strip(row.String()), w))
+		case pi.Status == node.PeerOfflineStatus:
 			line = p.st.Offline.Render(fit(ansi.Strip(row.String()), w))
 		}
 		lines = append(lines, line)
@@ -278,7 +413,10 @@ func cell(s string, c peerColumn) string {
 	return fit(s, c.width)
 }
 
-func peerNote(pi node.PeerInfo) string {
+// peerNote is what the row adds in words: inbound, a penalty, and for a
+// peer that cannot be reached why the last dial failed and when the next
+// one is.
+func peerNote(pi node.PeerInfo, now time.Time) string {
 	var notes []string
 	if pi.Inbound {
 		notes = append(notes, "inbound")
@@ -286,10 +424,30 @@ func peerNote(pi node.PeerInfo) string {
 	if pi.Status == node.PeerPenalizedStatus && pi.Penalty != "" {
 		notes = append(notes, Sanitize(pi.Penalty))
 	}
-	if pi.Failures > 0 {
-		notes = append(notes, fmt.Sprintf("%d failed %s", pi.Failures, plural(uint64(pi.Failures), "dial", "dials")))
+	if pi.Status != node.PeerOnlineStatus {
+		if pi.LastError != "" {
+			notes = append(notes, Sanitize(pi.LastError))
+		}
+		if pi.Failures > 0 {
+			notes = append(notes, fmt.Sprintf("%d failed %s", pi.Failures, plural(uint64(pi.Failures), "dial", "dials")))
+		}
+		switch {
+		case pi.Dialing:
+			notes = append(notes, "dialing now")
+		case !pi.NextDial.IsZero():
+			notes = append(notes, "next try "+until(now, pi.NextDial))
+		}
 	}
 	return strings.Join(notes, ", ")
+}
+
+// until says when t comes, from now: "in 8s", "now".
+func until(now, t time.Time) string {
+	d := t.Sub(now)
+	if d < time.Second {
+		return "now"
+	}
+	return "in " + coarse(d)
 }
 
 func (p *peersPane) statusStyle(s node.PeerStatus) lipgloss.Style {

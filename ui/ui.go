@@ -35,6 +35,15 @@ type Node interface {
 	Sync(ctx context.Context) error
 	Connect(ctx context.Context, addr string) error
 	Block(ctx context.Context, hash string) (chain.Block, error)
+
+	// Peer actions, each confirmed by the user; the node emits an event
+	// for each.
+	Disconnect(ctx context.Context, addr string) error
+	Ban(ctx context.Context, addr string, d time.Duration, reason string) error
+	Unban(ctx context.Context, addr string) error
+	Forget(ctx context.Context, addr string) error
+	// Bans lists the bans and penalties in force (in memory).
+	Bans() []node.BanInfo
 }
 
 // Options configure the dashboard.
@@ -62,7 +71,7 @@ const (
 	focusEvents
 	focusComposer
 	focusAddPeer // the address input, entered with a
-	focusDetail  // block detail, entered with Enter in the chain pane
+	focusDetail  // block, event or peer detail, entered with Enter
 )
 
 // tabOrder is the cycle of Tab and Shift-Tab.
@@ -98,7 +107,10 @@ type (
 		err  error
 		req  uint64 // which request this answers; older answers are dropped
 	}
-	peersMsg  struct{ peers []node.PeerInfo }
+	peersMsg struct {
+		peers []node.PeerInfo
+		bans  []node.BanInfo
+	}
 	tickMsg   struct{}
 	postedMsg struct {
 		text string
@@ -147,6 +159,9 @@ type Model struct {
 	snapReq   uint64       // id of the latest Snapshot call
 	sinceSnap []node.Event // events applied while a snapshot was in flight, applied again over it
 	syncing   bool         // a Sync call is in flight
+
+	bans    []node.BanInfo // read with the peers
+	confirm *confirmation  // a peer action waiting for yes or no
 
 	chain    chainPane
 	peers    peersPane
@@ -258,7 +273,7 @@ func (m Model) fetchSnapshot(req uint64) tea.Cmd {
 // readPeers copies the node's address book: an in-memory read, no store.
 func (m Model) readPeers() tea.Cmd {
 	n := m.n
-	return func() tea.Msg { return peersMsg{peers: n.Peers()} }
+	return func() tea.Msg { return peersMsg{peers: n.Peers(), bans: n.Bans()} }
 }
 
 func tick() tea.Cmd {
@@ -318,7 +333,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case peersMsg:
 		m.state.SetPeers(msg.peers)
+		m.bans = msg.bans
 		m.showPeers()
+		m.showPeerDetail()
+
+	case peerActionMsg:
+		cmds = append(cmds, m.peerActionDone(msg))
 
 	case tickMsg:
 		m.clock = m.now()
@@ -393,6 +413,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if key.Matches(msg, k.ForceQuit) {
 		return tea.Quit
 	}
+	if m.confirm != nil {
+		return m.confirmKey(msg)
+	}
 	switch m.focus {
 	case focusComposer:
 		switch {
@@ -456,8 +479,22 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 
+	if ok, cmd := m.peerKey(msg); ok {
+		return cmd
+	}
+	if m.focus == focusPeers {
+		switch {
+		case key.Matches(msg, k.Sort):
+			m.peers.CycleSort()
+			m.setStatus(statusInfo, "peers by "+m.peers.sortBy.String())
+			return nil
+		case key.Matches(msg, k.Freeze):
+			m.peers.ToggleFreeze()
+			return nil
+		}
+	}
 	if m.focus == focusDetail {
-		if key.Matches(msg, k.Close) || key.Matches(msg, k.Open) {
+		if key.Matches(msg, k.Close) || key.Matches(msg, k.Open) && !m.detail.bansList {
 			m.focus = m.detailFrom
 		} else {
 			m.scrollKeys(msg, &m.detail)
@@ -475,6 +512,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.openDetail()
 	case m.focus == focusEvents && key.Matches(msg, k.Open):
 		m.openEvent()
+		return nil
+	case m.focus == focusPeers && key.Matches(msg, k.Open):
+		m.openPeer()
 		return nil
 	}
 	if p := m.paneFor(m.focus); p != nil {
@@ -696,8 +736,13 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 	case node.BlockAccepted, node.TipChanged, node.Started:
 		m.showChain()
 		m.showMining()
-	case node.SyncStarted, node.SyncBacktrack, node.SyncFinished, node.PeerOnline, node.PeerOffline, node.PeerPenalized:
+	case node.SyncStarted, node.SyncBacktrack, node.SyncFinished:
 		m.showPeers()
+	}
+	if isPeerEvent(ev.Payload) {
+		// The address book is read at once (from memory), so the row
+		// changes with the event, not up to a second later.
+		cmd = tea.Batch(cmd, m.readPeers())
 	}
 	return cmd
 }
@@ -881,6 +926,10 @@ func (m Model) footer(w int) string {
 	right := m.help.ShortHelpView(km.tail)
 	room := max(0, w-lipgloss.Width(right)-3)
 	var left string
+	if m.confirm != nil {
+		// The question takes the whole line: its keys must be read.
+		return m.st.Warn.Render(elideMiddle(m.confirm.prompt(), w))
+	}
 	if m.status != "" {
 		left = m.st.statusStyle(m.statusKind).Render(elideMiddle(m.status, room))
 	} else {

@@ -1,0 +1,132 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshchain/meshchain/node"
+)
+
+// peerContent is a peer in full: who it is, how near, what it announced,
+// and why it is not online when it is not.
+func (p *detailPane) peerContent(w int) []string {
+	const labelW = 16
+	valW := max(8, w-labelW)
+	var out []string
+	field := func(label, value string) {
+		for i, v := range strings.Split(ansi.Wrap(value, valW, " ,"), "\n") {
+			l := ""
+			if i == 0 {
+				l = label
+			}
+			out = append(out, p.st.Label.Render(fit(l, labelW))+p.st.Value.Render(v))
+		}
+	}
+	pi := p.peer
+	if p.gone {
+		out = append(out, p.st.Warn.Render("no longer in the address book (forgotten); as last seen:"))
+	}
+	field("listen address", Sanitize(pi.Addr))
+	status := string(pi.Status)
+	if !pi.LastChange.IsZero() {
+		status += " for " + coarse(p.now.Sub(pi.LastChange)) + " (since " + p.clock(pi.LastChange) + ")"
+	}
+	if pi.SyncPeer {
+		status += ", the sync peer"
+	}
+	field("status", status)
+	switch {
+	case pi.NodeID == "":
+		field("node id", "unknown (never reached)")
+	case pi.Proven:
+		field("node id", Sanitize(pi.NodeID)+" (proven by its node key)")
+	default:
+		field("node id", Sanitize(pi.NodeID)+" (claimed, not proven)")
+	}
+	agent := "-"
+	if pi.Agent != "" {
+		agent = Sanitize(pi.Agent)
+	}
+	field("agent", agent)
+	dir := "outbound (we dialled it)"
+	if pi.Inbound {
+		dir = "inbound (it dialled us)"
+	}
+	field("direction", dir)
+	if !pi.ConnectedSince.IsZero() {
+		field("connected since", p.clock(pi.ConnectedSince)+" ("+coarse(p.now.Sub(pi.ConnectedSince))+")")
+	}
+	field("round trip", fmt.Sprintf("last %s · avg %s · min %s", rtt(pi.LastRTT), rtt(pi.SmoothRTT), rtt(pi.MinRTT)))
+	work := "-"
+	if pi.Work != "" {
+		work = Sanitize(pi.Work)
+	}
+	field("height / work", peerHeight(*pi)+" / "+work+" (announced)")
+	if pi.Failures > 0 {
+		field("failed dials", fmt.Sprintf("%d in a row", pi.Failures))
+	}
+	if pi.LastError != "" {
+		e := Sanitize(pi.LastError)
+		if !pi.LastErrorAt.IsZero() {
+			e += " (" + ago(p.now, pi.LastErrorAt) + ", " + p.clock(pi.LastErrorAt) + ")"
+		}
+		field("last error", e)
+	}
+	if !pi.LastAttempt.IsZero() {
+		field("last dial", p.clock(pi.LastAttempt)+" ("+ago(p.now, pi.LastAttempt)+")")
+	}
+	switch {
+	case pi.Dialing:
+		field("next dial", "dialing now")
+	case !pi.NextDial.IsZero():
+		field("next dial", p.clock(pi.NextDial)+" ("+until(p.now, pi.NextDial)+")")
+	}
+	if pi.Penalty != "" {
+		field("penalty", Sanitize(pi.Penalty))
+	}
+	for _, b := range p.bans {
+		if b.Addr == pi.Addr {
+			field("refused until", p.clock(b.Until)+" ("+until(p.now, b.Until)+"): "+Sanitize(b.Reason))
+		}
+	}
+	out = append(out, "", p.st.Dim.Render("d disconnect · b ban · u unban · x forget · B bans · esc close"))
+	return out
+}
+
+// bansContent lists the refusals in force, longest first, with a cursor
+// for u.
+func (p *detailPane) bansContent(w int) []string {
+	if len(p.bans) == 0 {
+		return []string{p.st.Dim.Render("no bans or penalties in force"), "", p.st.Dim.Render("b on a peer bans it · esc close")}
+	}
+	var out []string
+	for i, b := range p.bans {
+		who := "penalty"
+		if b.ByUser {
+			who = "ban"
+		}
+		line := fmt.Sprintf("%s %s until %s (%s): %s", Sanitize(b.Addr), who, p.clock(b.Until), until(p.now, b.Until), Sanitize(b.Reason))
+		line = fit(line, w)
+		if i == p.banCursor {
+			line = p.st.Selected.Render(ansi.Strip(line))
+		}
+		out = append(out, line)
+	}
+	return append(out, "", p.st.Dim.Render("↑↓ select · u unban · esc close"))
+}
+
+// selectedBan is the ban under the cursor of the bans list.
+func (p *detailPane) selectedBan() (node.BanInfo, bool) {
+	if !p.bansList || p.banCursor < 0 || p.banCursor >= len(p.bans) {
+		return node.BanInfo{}, false
+	}
+	return p.bans[p.banCursor], true
+}
+
+// clock is t as a wall-clock time in the pane's zone.
+func (p *detailPane) clock(t time.Time) string {
+	return t.In(p.location()).Format("15:04:05")
+}
