@@ -81,6 +81,12 @@ func (p *eventsPane) Add(ev node.Event) {
 			}
 		}
 	}
+	if e, ok := ev.Payload.(node.PeerDialFailed); ok {
+		// When the next try is, from the event's own time.
+		if t, err := time.Parse(time.RFC3339, e.NextTry); err == nil && !ev.Time.IsZero() {
+			text += ", next try " + until(ev.Time, t)
+		}
+	}
 	it := eventItem{at: ev.Time, kind: ev.Payload.Kind(), label: label, text: text}
 	if ev.Node != p.home {
 		it.node = Sanitize(ev.Node) // another devnet node speaking
@@ -244,6 +250,27 @@ func describe(pl node.Payload) (label, text string, ok bool) {
 			text += ", refused until " + Sanitize(e.Until)
 		}
 		return "penalised", text, true
+	case node.PeerDialFailed:
+		text = Sanitize(e.Peer) + ": " + Sanitize(e.Error)
+		if e.Attempts > 1 {
+			text += fmt.Sprintf(" (%d failed in a row)", e.Attempts)
+		}
+		return "dial fail", text, true
+	case node.PeerDisconnected:
+		return "disconn", Sanitize(e.Peer) + " disconnected by you", true
+	case node.PeerBanned:
+		text = Sanitize(e.Peer) + " banned"
+		if e.Until != "" {
+			text += " until " + Sanitize(e.Until)
+		}
+		if e.Reason != "" {
+			text += ": " + Sanitize(e.Reason)
+		}
+		return "banned", text, true
+	case node.PeerUnbanned:
+		return "unbanned", Sanitize(e.Peer) + " may connect again", true
+	case node.PeerForgotten:
+		return "forgotten", Sanitize(e.Peer) + " removed from the address book", true
 	case node.SyncStarted:
 		if e.Peer == "" {
 			// A round asked for (s) when no peer announces more work.

@@ -96,20 +96,22 @@ func newStyles(noColor bool) *Styles {
 		s.Bad = lipgloss.NewStyle().Bold(true)
 	}
 	s.Event = map[string]lipgloss.Style{
-		"started":        fg(accent),
-		"message_queued": fg(green),
-		"block_mined":    fg(green).Bold(true),
-		"block_accepted": plain,
-		"block_rejected": fg(red).Bold(true),
-		"fork":           fg(yellow).Bold(true),
-		"reorg":          fg(purple).Bold(true),
-		"peer_online":    fg(green),
-		"peer_offline":   fg(grey),
-		"peer_penalized": fg(red),
-		"sync_started":   fg(cyan),
-		"sync_backtrack": fg(yellow),
-		"sync_finished":  fg(cyan),
-		"warning":        fg(yellow).Bold(true),
+		"started":          fg(accent),
+		"message_queued":   fg(green),
+		"block_mined":      fg(green).Bold(true),
+		"block_accepted":   plain,
+		"block_rejected":   fg(red).Bold(true),
+		"fork":             fg(yellow).Bold(true),
+		"reorg":            fg(purple).Bold(true),
+		"peer_online":      fg(green),
+		"peer_offline":     fg(grey),
+		"peer_penalized":   fg(red),
+		"peer_dial_failed": fg(yellow),
+		"peer_banned":      fg(red),
+		"sync_started":     fg(cyan),
+		"sync_backtrack":   fg(yellow),
+		"sync_finished":    fg(cyan),
+		"warning":          fg(yellow).Bold(true),
 	}
 
 	s.Help = help.Styles{
