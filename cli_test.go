@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -78,4 +79,55 @@ func TestBackupNoticeUntilWordsShown(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "use another --data-dir, or --difficulty 8") {
 		t.Fatalf("difficulty mismatch (exit %d) does not suggest --difficulty 8:\n%s", code, out)
 	}
+}
+
+// TestDialFailuresInPlainWords (issue 11.3): a configured peer that cannot
+// be reached gives peer_dial_failed events in the headless stream, each
+// with the reason in plain words, the attempts so far and the next try, for
+// a port nothing listens on and for a name that does not resolve.
+func TestDialFailuresInPlainWords(t *testing.T) {
+	p := startHeadless(t, "--data-dir", t.TempDir(), "--difficulty", "8", "--listen", "",
+		"--peer", "127.0.0.1:1", "--peer", "nosuchhost.invalid:8333")
+	p.waitFor("started", 30*time.Second, nil)
+	seen := map[string]map[string]any{}
+	for len(seen) < 2 {
+		ev := p.waitFor("peer_dial_failed", 30*time.Second, nil)
+		seen[ev["peer"].(string)] = ev
+	}
+	for peer, want := range map[string]string{"127.0.0.1:1": "refused", "nosuchhost.invalid:8333": "host not found"} {
+		ev := seen[peer]
+		if ev == nil {
+			t.Fatalf("no peer_dial_failed for %s: %v", peer, seen)
+		}
+		msg, _ := ev["error"].(string)
+		if !strings.Contains(msg, want) {
+			t.Errorf("%s: error %q does not say %q", peer, msg, want)
+		}
+		for _, raw := range []string{"dial tcp", "failed to", "lookup ", "EOF"} {
+			if strings.Contains(msg, raw) {
+				t.Errorf("%s: error %q is not in plain words (%q)", peer, msg, raw)
+			}
+		}
+		at, err1 := time.Parse(time.RFC3339Nano, ev["time"].(string))
+		next, err2 := time.Parse(time.RFC3339, fmt.Sprint(ev["next_try"]))
+		if err1 != nil || err2 != nil || next.Before(at.Add(-time.Second)) {
+			t.Errorf("%s: next_try %v is not a time after the event's %v", peer, ev["next_try"], ev["time"])
+		}
+		if n, _ := ev["attempts"].(float64); n < 1 {
+			t.Errorf("%s: attempts %v", peer, ev["attempts"])
+		}
+		if _, ok := ev["seq"].(float64); !ok {
+			t.Errorf("%s: no seq: %v", peer, ev)
+		}
+	}
+	// The redial after the backoff fails again, counted.
+	again := p.waitFor("peer_dial_failed", 30*time.Second, func(ev map[string]any) bool {
+		n, _ := ev["attempts"].(float64)
+		return ev["peer"] == "127.0.0.1:1" && n >= 2
+	})
+	if !strings.Contains(again["error"].(string), "refused") {
+		t.Errorf("second failure: %v", again)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
 }

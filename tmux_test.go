@@ -170,3 +170,92 @@ func TestDashboardShowsEscapeSequencesEscaped(t *testing.T) {
 	s.keys("q")
 	s.waitExit(15 * time.Second)
 }
+
+// TestDashboardFailedDialKeepsOfflineTime (issues 11.2 and 11.3): a peer
+// that never answers stays offline across its redials, so its "changed"
+// time counts from when it went offline instead of restarting at each
+// dial; its row says why the dial failed and when the next is, and Enter
+// shows the error, when it happened and the next dial.
+func TestDashboardFailedDialKeepsOfflineTime(t *testing.T) {
+	s := startTmux(t, 160, 48, "--data-dir", t.TempDir(), "--difficulty", "8", "--listen", "", "--threads", "1",
+		"--peer", "127.0.0.1:1")
+	s.waitScreen(20*time.Second, "Peers", "127.0.0.1:1")
+	s.keys("Tab")
+	s.waitScreen(5*time.Second, "peer detail")
+	s.keys("z") // the peers table alone, with room for its notes
+	// Five failures take at least 0.75 × (1+2+4+8) s of backoff after the
+	// first: the peer has been offline for over 11 s.
+	scr := s.waitScreen(40*time.Second, "5 failed dials")
+	rows := paneLines(scr, "127.0.0.1:1")
+	if len(rows) != 1 {
+		t.Fatalf("want one row for 127.0.0.1:1; screen:\n%s", scr)
+	}
+	row := rows[0]
+	if strings.Contains(row, "just now") || !strings.Contains(row, "s ago") {
+		t.Errorf("the changed time restarted at a redial: %q", row)
+	}
+	if !strings.Contains(row, "refused: nothing listens there") {
+		t.Errorf("the row does not say why the dial failed: %q", row)
+	}
+	if !strings.Contains(row, "next try in") && !strings.Contains(row, "dialing now") {
+		t.Errorf("the row does not say when the next dial is: %q", row)
+	}
+	if !strings.Contains(row, "offline") {
+		t.Errorf("a peer being redialled is not shown offline: %q", row)
+	}
+	s.keys("Enter")
+	s.waitScreen(10*time.Second, "Peer 127.0.0.1:1", "last error", "refused: nothing listens there", "next dial", "failed dials")
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "peer detail")
+	s.keys("q")
+	s.waitExit(15 * time.Second)
+}
+
+// TestDashboardForgetStaysForgotten (issue 11.16): x on a peer added by
+// mistake, confirmed, removes it; after a restart it is not back although
+// it still answers.
+func TestDashboardForgetStaysForgotten(t *testing.T) {
+	b := startHeadless(t, "--data-dir", t.TempDir(), "--difficulty", "8", "--listen", "127.0.0.1:0", "--threads", "1")
+	bAddr := b.waitFor("started", 30*time.Second, nil)["listen"].(string)
+	dir := t.TempDir()
+	// No listen address: b cannot dial us back, so only our book brings it.
+	args := []string{"--data-dir", dir, "--difficulty", "8", "--listen", "", "--threads", "1"}
+	s := startTmux(t, 160, 48, args...)
+	s.waitScreen(20*time.Second, "no peers yet")
+	s.keys("a")
+	s.waitScreen(5*time.Second, "enter connect")
+	s.typeText(bAddr)
+	s.keys("Enter")
+	s.waitScreen(15*time.Second, "added peer")
+	s.keys("Tab")
+	scr := s.waitScreen(15*time.Second, "peer detail")
+	if rows := paneLines(scr, bAddr); len(rows) == 0 || !strings.Contains(strings.Join(rows, "\n"), "online") {
+		scr = s.waitScreen(15*time.Second, "Peers 1/1 online")
+	}
+	s.keys("x")
+	s.waitScreen(5*time.Second, "forget "+bAddr+"?")
+	s.keys("y")
+	scr = s.waitScreen(15*time.Second, "forgotten", "no peers yet")
+	if !strings.Contains(scr, bAddr+" removed from the address book") {
+		t.Errorf("no forgotten event in the events pane:\n%s", scr)
+	}
+	s.keys("q")
+	s.waitExit(15 * time.Second)
+
+	// Restarted: the book is read from the store. Adding another address
+	// and seeing its dial fail shows the table has been read since.
+	s = startTmux(t, 160, 48, args...)
+	s.waitScreen(20*time.Second, "Peers")
+	s.keys("a")
+	s.waitScreen(5*time.Second, "enter connect")
+	s.typeText("127.0.0.1:1")
+	s.keys("Enter")
+	scr = s.waitScreen(20*time.Second, "refused: nothing listens there")
+	if strings.Contains(scr, bAddr) {
+		t.Errorf("%s is back after a restart:\n%s", bAddr, scr)
+	}
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "t fork tree")
+	s.keys("q")
+	s.waitExit(15 * time.Second)
+}

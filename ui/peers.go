@@ -441,13 +441,13 @@ func peerNote(pi node.PeerInfo, now time.Time) string {
 	return strings.Join(notes, ", ")
 }
 
-// until says when t comes, from now: "in 8s", "now".
+// until says when t comes, from now: "in 8s" (rounded up), "now".
 func until(now, t time.Time) string {
 	d := t.Sub(now)
-	if d < time.Second {
+	if d <= 0 {
 		return "now"
 	}
-	return "in " + coarse(d)
+	return "in " + coarse(d+time.Second-1)
 }
 
 func (p *peersPane) statusStyle(s node.PeerStatus) lipgloss.Style {

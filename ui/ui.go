@@ -23,6 +23,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/netpeers"
 	"github.com/meshchain/meshchain/node"
 )
 
@@ -374,7 +375,9 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case connectMsg:
 		m.compose.busy = false
 		if msg.err != nil {
-			m.compose.setStatus(statusBad, "connect "+Sanitize(msg.addr)+": "+Sanitize(msg.err.Error()))
+			// In plain words, as the peers table says it; the log has
+			// the raw error.
+			m.compose.setStatus(statusBad, "connect "+Sanitize(msg.addr)+": "+Sanitize(netpeers.DescribeDialError(msg.err)))
 			break
 		}
 		m.compose.addr.Reset()
