@@ -1,9 +1,11 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -130,4 +132,144 @@ func TestDialFailuresInPlainWords(t *testing.T) {
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	p.cmd.Wait()
+}
+
+// freePort is a loopback address nothing listens on at the moment.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+// TestVerifyAndExportWhileTheNodeRuns (issue 11.6): the running node holds
+// the store's lock, so verify and export read the chain through it (its
+// /get-blockchaindata on the configured listen address), checked to be the
+// directory's own node by its wallet; another node on that address is
+// refused.
+func TestVerifyAndExportWhileTheNodeRuns(t *testing.T) {
+	dir := t.TempDir()
+	listen := freePort(t)
+	p := startHeadless(t, "--data-dir", dir, "--difficulty", "8", "--listen", listen, "--threads", "1")
+	p.waitFor("started", 30*time.Second, nil)
+	p.post("one", "two", "three")
+	var hashes []string
+	for len(hashes) < 3 {
+		hashes = append(hashes, p.waitFor("block_mined", 30*time.Second, nil)["hash"].(string))
+	}
+
+	out, code := runCmd(t, "", "verify", "--data-dir", dir, "--listen", listen)
+	if code != 0 || !strings.Contains(out, "ok: 3 blocks, tip "+hashes[2]) || !strings.Contains(out, "a node is running on it") {
+		t.Fatalf("verify on a live node: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "", "export", "--data-dir", dir, "--listen", listen)
+	if code != 0 {
+		t.Fatalf("export on a live node: exit %d\n%s", code, out)
+	}
+	var cd struct {
+		WalletAuthor   string
+		BlockChainData []struct {
+			Hash string `json:"hash"`
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &cd); err != nil || len(cd.BlockChainData) != 4 || cd.BlockChainData[3].Hash != hashes[2] {
+		t.Fatalf("export on a live node: %v\n%s", err, out)
+	}
+
+	// Another node's address: not this directory's chain.
+	other := startHeadless(t, "--data-dir", t.TempDir(), "--difficulty", "8", "--listen", "127.0.0.1:0", "--threads", "1")
+	otherAddr := other.waitFor("started", 30*time.Second, nil)["listen"].(string)
+	out, code = runCmd(t, "", "verify", "--data-dir", dir, "--listen", otherAddr)
+	if code == 0 || !strings.Contains(out, "is not the one using") {
+		t.Fatalf("verify read another node's chain (exit %d):\n%s", code, out)
+	}
+	// No listen address to read through: say what to do.
+	out, code = runCmd(t, "", "export", "--data-dir", dir, "--listen", "")
+	if code == 0 || !strings.Contains(out, "in use by a running node") || !strings.Contains(out, "--listen") {
+		t.Fatalf("export with no address (exit %d):\n%s", code, out)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+	other.cmd.Process.Signal(syscall.SIGTERM)
+	other.cmd.Wait()
+
+	// Stopped: read from the store again, the same chain.
+	out, code = runCmd(t, "", "verify", "--data-dir", dir, "--listen", listen)
+	if code != 0 || !strings.Contains(out, "ok: 3 blocks, tip "+hashes[2]) || strings.Contains(out, "running") {
+		t.Fatalf("verify after the node stopped: exit %d\n%s", code, out)
+	}
+}
+
+// TestVerifyAndExportOnReadOnlyDataDir (issue 11.6): a data directory that
+// cannot be written (a read-only mount, or no write permission) is verified
+// and exported without writing to it.
+func TestVerifyAndExportOnReadOnlyDataDir(t *testing.T) {
+	dir := t.TempDir()
+	p := startHeadless(t, "--data-dir", dir, "--difficulty", "8", "--listen", "", "--threads", "1")
+	p.waitFor("started", 30*time.Second, nil)
+	p.post("read me later")
+	hash := p.waitFor("block_mined", 30*time.Second, nil)["hash"].(string)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+
+	ro := dir
+	if os.Geteuid() == 0 {
+		// Root writes through permissions: mount the directory read-only.
+		ro = filepath.Join(t.TempDir(), "ro")
+		if err := os.Mkdir(ro, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "--bind", "-o", "ro", dir, ro).CombinedOutput(); err != nil {
+			t.Skipf("running as root and cannot make a read-only bind mount (%v: %s); permissions do not stop root", err, out)
+		}
+		t.Cleanup(func() { _ = exec.Command("umount", ro).Run() })
+	} else {
+		if err := os.Chmod(filepath.Join(dir, "chain.db"), 0o400); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(dir, 0o500); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	}
+	if f, err := os.Create(filepath.Join(ro, "probe")); err == nil {
+		f.Close()
+		t.Fatalf("%s is writable; the test would prove nothing", ro)
+	}
+	before := listing(t, ro)
+	out, code := runCmd(t, "", "verify", "--data-dir", ro)
+	if code != 0 || !strings.Contains(out, "ok: 1 blocks, tip "+hash) {
+		t.Fatalf("verify on a read-only data dir: exit %d\n%s", code, out)
+	}
+	out, code = runCmd(t, "", "export", "--data-dir", ro)
+	if code != 0 || !strings.Contains(out, hash) {
+		t.Fatalf("export on a read-only data dir: exit %d\n%s", code, out)
+	}
+	if after := listing(t, ro); after != before {
+		t.Errorf("the directory changed:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// listing is a directory's file names, sizes and times, to see it unchanged.
+func listing(t *testing.T, dir string) string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%s %d %v; ", e.Name(), fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String()
 }

@@ -25,6 +25,7 @@ import (
 
 	"github.com/charmbracelet/x/term"
 
+	"github.com/meshchain/meshchain/chain"
 	"github.com/meshchain/meshchain/chain/store"
 	"github.com/meshchain/meshchain/node"
 	"github.com/meshchain/meshchain/ui"
@@ -154,7 +155,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 		if err != nil {
 			return &exitError{2, err}
 		}
-		if err := node.Export(cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], stdout); err != nil {
+		err = node.Export(cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], stdout)
+		if errors.Is(err, store.ErrLocked) {
+			// A node runs on it: read through that node.
+			err = exportLive(cfg, o, stdout)
+		}
+		if err != nil {
 			return &exitError{1, fmt.Errorf("%w%s", err, nextStep(cfg.DataDir, err))}
 		}
 		return nil
@@ -262,6 +268,10 @@ func readWords(stdin io.Reader, stderr io.Writer) (words, pass string, err error
 func runVerify(o options, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "verifying %s ...\n", cfg.DataDir)
 	sum, err := node.Verify(context.Background(), cfg.DataDir, uint32(cfg.Difficulty), o.set["difficulty"], time.Now())
+	if errors.Is(err, store.ErrLocked) {
+		// A node runs on it: verify what it serves as its best chain.
+		sum, err = verifyLive(o, cfg, stdout)
+	}
 	if err != nil {
 		// Said once, by main on standard error, with what to do next.
 		failed := fmt.Errorf("verify FAILED: %w", err)
@@ -274,6 +284,34 @@ func runVerify(o options, cfg Config, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "ok: %d blocks, tip %s, work %s, verified in %v on %d cores\n",
 		sum.Blocks, sum.Tip, sum.Work, sum.Duration.Round(time.Millisecond), sum.Workers)
 	return nil
+}
+
+// exportLive prints the best chain of the node running on the data
+// directory, read through its /get-blockchaindata answer.
+func exportLive(cfg Config, o options, stdout io.Writer) error {
+	cd, _, err := readLiveChain(context.Background(), cfg.DataDir, cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("%s is in use by a running node, and reading through it failed: %w", cfg.DataDir, err)
+	}
+	if o.set["difficulty"] && cd.BlockChainData[0] != chain.Genesis(uint32(cfg.Difficulty)) {
+		return fmt.Errorf("the node using %s runs a chain of difficulty %d, not %d", cfg.DataDir, cd.BlockChainData[0].Difficulty, cfg.Difficulty)
+	}
+	return json.NewEncoder(stdout).Encode(cd)
+}
+
+// verifyLive verifies the best chain of the node running on the data
+// directory, read through it: the chain it would serve a peer.
+func verifyLive(o options, cfg Config, stdout io.Writer) (node.VerifySummary, error) {
+	cd, addr, err := readLiveChain(context.Background(), cfg.DataDir, cfg.Listen)
+	if err != nil {
+		return node.VerifySummary{}, fmt.Errorf("%s is in use by a running node, and reading through it failed: %w", cfg.DataDir, err)
+	}
+	fmt.Fprintf(stdout, "a node is running on it: verifying the best chain it serves on %s ...\n", addr)
+	difficulty := cd.BlockChainData[0].Difficulty
+	if o.set["difficulty"] {
+		difficulty = uint32(cfg.Difficulty)
+	}
+	return node.VerifyChain(context.Background(), cd.BlockChainData, difficulty, time.Now())
 }
 
 // nextStep says, after a failure to read or verify a data directory's

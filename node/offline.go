@@ -108,6 +108,21 @@ func Verify(ctx context.Context, dataDir string, difficulty uint32, strict bool,
 	if err != nil {
 		return VerifySummary{}, err
 	}
+	return verifyBlocks(ctx, blocks, difficulty, now, start)
+}
+
+// VerifyChain re-checks a whole best chain, genesis first, as Verify does
+// a data directory's: for a chain read through a running node (its
+// /get-blockchaindata answer) while the node holds the directory.
+func VerifyChain(ctx context.Context, blocks []chain.Block, difficulty uint32, now time.Time) (VerifySummary, error) {
+	start := time.Now()
+	if len(blocks) == 0 || blocks[0] != chain.Genesis(difficulty) {
+		return VerifySummary{}, &VerifyError{Height: 0, Err: fmt.Errorf("the chain does not start at the genesis of difficulty %d", difficulty)}
+	}
+	return verifyBlocks(ctx, blocks, difficulty, now, start)
+}
+
+func verifyBlocks(ctx context.Context, blocks []chain.Block, difficulty uint32, now, start time.Time) (VerifySummary, error) {
 	workers := runtime.NumCPU()
 	errs := make([]error, len(blocks))
 	ids := make([]chain.Hash, len(blocks))
