@@ -43,6 +43,8 @@ Usage:
   meshchain wallet import [--force]      read words (line 1) and passphrase (line 2) from stdin
   meshchain export                       print the best chain as /get-blockchaindata JSON
   meshchain verify                       re-check the whole local chain, signatures included
+                                         (export and verify read through the node running
+                                         on the data dir, at its --listen address)
   meshchain devnet -n N [--chatter] [--headless]
                                          run N nodes on loopback with simulated link delays
   meshchain bench [--quick] [--json]     measure the performance figures against same-run baselines
