@@ -196,19 +196,32 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	for _, a := range accepted {
 		fresh[a.Node.Hash] = a.Block
 	}
+	// The disconnected blocks whose messages go back to the pool are read
+	// in one go (a deep reorganisation reads thousands).
+	returning := func(d *chain.Node) bool {
+		_, still := n.index.HasMessage(d.MessageID)
+		return !still && !n.pool.has(d.MessageID)
+	}
+	var read []chain.Hash
+	for _, d := range disconnected {
+		if fresh[d.Hash] == nil && returning(d) {
+			read = append(read, d.Hash)
+		}
+	}
+	stored, readErrs := n.store.Blocks(read)
+	for i, h := range read {
+		if readErrs[i] != nil {
+			n.log.Error("read disconnected block", "hash", h, "err", readErrs[i])
+			continue
+		}
+		fresh[h] = stored[i]
+	}
 	var returned []store.Pending
 	now := n.cfg.Clock()
 	for _, d := range disconnected {
-		if _, still := n.index.HasMessage(d.MessageID); still || n.pool.has(d.MessageID) {
-			continue
-		}
 		b := fresh[d.Hash]
-		if b == nil {
-			var err error
-			if b, err = n.store.Block(d.Hash); err != nil {
-				n.log.Error("read disconnected block", "hash", d.Hash, "err", err)
-				continue
-			}
+		if b == nil || !returning(d) {
+			continue
 		}
 		returned = append(returned, store.Pending{MessageID: d.MessageID, Message: b.Message,
 			Sender: b.Sender, TimeStamp: b.TimeStamp, Signature: b.Signature, Own: b.Sender == n.Sender(),
