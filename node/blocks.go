@@ -397,6 +397,12 @@ func (n *Node) remine() {
 // nothing more (commit, remine and post refuse) and the loop stops after
 // the current command; a restart reloads what the store holds.
 func (n *Node) failStore(err error) {
+	if errors.Is(err, store.ErrCorrupt) {
+		// Load salvages a damaged file (a damaged page met here leaves a
+		// mark that makes the next start check the whole file).
+		err = fmt.Errorf("%w. The chain store is damaged: start the node again and it repairs it "+
+			"(keeps what still reads, moves the damaged chain.db aside and fetches the rest from peers)", err)
+	}
 	if n.fatal == nil {
 		n.log.Error("store update failed; the node stops", "err", err)
 		n.fatal = err

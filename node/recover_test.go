@@ -455,6 +455,14 @@ func TestDamageMetWhileRunningIsSalvagedAtRestart(t *testing.T) {
 		if !errors.Is(err, store.ErrCorrupt) {
 			t.Fatalf("the node stopped with %v, want a store corruption", err)
 		}
+		// The user is told that a restart repairs it.
+		warn := a.waitFor("the warning it stops with", 5*time.Second, func(p Payload) bool {
+			w, ok := p.(Warning)
+			return ok && strings.HasPrefix(w.Message, "stopping: ")
+		}).(Warning)
+		if !strings.Contains(warn.Message, "start the node again and it repairs it") {
+			t.Errorf("the node stopped saying %q, not that a restart repairs the store", warn.Message)
+		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the node did not stop on the damaged message index")
 	}
