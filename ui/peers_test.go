@@ -266,3 +266,19 @@ func TestGoldenBansList(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestGoldenHelpPeers80: ? in the peers pane lists its keys at 80x24.
+func TestGoldenHelpPeers80(t *testing.T) {
+	hs := startHarness(t, newFakeNode(busySnapshot()), 80, 24)
+	hs.waitUntil("snapshot", loaded(0))
+	hs.tm.Send(keyTab)
+	hs.tm.Type("?")
+	hs.waitUntil("full help", func(m Model) bool { return m.showHelp && m.focus == focusPeers })
+	out := hs.finish()
+	for _, want := range []string{"peer detail", "sort: height", "freeze", "disconnect", "ban", "unban", "forget", "bans list", "quit"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help at 80x24 lacks %q", want)
+		}
+	}
+	teatest.RequireEqualOutput(t, []byte(out))
+}

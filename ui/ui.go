@@ -893,6 +893,9 @@ func (m Model) View() tea.View {
 	} else {
 		parts := []string{m.header(w)}
 		switch {
+		case m.helpPage(w):
+			body := max(4, h-headerHeight-3-lipgloss.Height(m.footer(w)))
+			parts = append(parts, m.helpView(w, body))
 		case m.focus == focusDetail:
 			parts = append(parts, m.detail.View())
 		case m.zoomed && m.focus == focusChain:
@@ -923,7 +926,7 @@ func (m Model) View() tea.View {
 // way to more help and out always at the right.
 func (m Model) footer(w int) string {
 	km := m.keys.helpFor(m.focus, m.paneFor(m.focus), m.chain.treeMode)
-	if m.showHelp {
+	if m.showHelp && !m.helpPage(w) {
 		return m.fullHelp(km.FullHelp(), w)
 	}
 	right := m.help.ShortHelpView(km.tail)
@@ -942,6 +945,27 @@ func (m Model) footer(w int) string {
 		left = trunc(m.help.ShortHelpView(km.ShortHelp()), room)
 	}
 	return spread(left, right, w)
+}
+
+// maxInlineHelp is the most lines the full help takes under the panes;
+// a taller one (a pane with many keys on a small terminal) is drawn as a
+// page in place of the panes, so none of them is squeezed out.
+const maxInlineHelp = 8
+
+// helpPage reports whether the full help is drawn as a page.
+func (m Model) helpPage(w int) bool {
+	if !m.showHelp {
+		return false
+	}
+	km := m.keys.helpFor(m.focus, m.paneFor(m.focus), m.chain.treeMode)
+	return lipgloss.Height(m.fullHelp(km.FullHelp(), w)) > maxInlineHelp
+}
+
+// helpView is the full help as a page of height h.
+func (m Model) helpView(w, h int) string {
+	km := m.keys.helpFor(m.focus, m.paneFor(m.focus), m.chain.treeMode)
+	lines := strings.Split(m.fullHelp(km.FullHelp(), w-4), "\n")
+	return m.st.box("Keys: "+m.focus.String(), "", m.st.Dim.Render("? or esc close"), lines, w, h, true)
 }
 
 // fullHelp lays the help's groups out side by side and wraps a group that
