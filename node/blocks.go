@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meshchain/meshchain/chain"
@@ -27,6 +28,15 @@ const (
 // It stops at the first invalid block and returns its rule error; blocks
 // before it are kept, as they are valid.
 func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (added int, err error) {
+	return n.acceptChecked(blocks, nil, from, how)
+}
+
+// acceptChecked is accept for blocks some of which were already validated
+// (sync checks its batches on all cores outside the loop): pre[i], when
+// set, is blocks[i] parsed and validated against the parent it names, and
+// is not checked again; nil entries are validated here. pre nil validates
+// every block.
+func (n *Node) acceptChecked(blocks []chain.Block, pre []*chain.Parsed, from netpeers.PeerRef, how origin) (added int, err error) {
 	if len(blocks) == 0 {
 		return 0, nil
 	}
@@ -39,7 +49,9 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 		n.ignoreDeep(&blocks[0], from)
 		return 0, nil
 	}
-	pre := n.validateAll(blocks, now)
+	if pre == nil {
+		pre = n.validateAll(blocks, now)
+	}
 
 	var accepted []chain.Accepted
 	var orphanMissing *chain.Hash
@@ -105,7 +117,6 @@ func (n *Node) accept(blocks []chain.Block, from netpeers.PeerRef, how origin) (
 // known or is the block before it in the batch. Blocks that fail are left
 // for the index to refuse with the same reason, in order.
 func (n *Node) validateAll(blocks []chain.Block, now time.Time) []*chain.Parsed {
-	out := make([]*chain.Parsed, len(blocks))
 	parents := make([]*chain.Parent, len(blocks))
 	for i := range blocks {
 		prev, err := chain.ParseHash(blocks[i].PrevHash)
@@ -120,30 +131,41 @@ func (n *Node) validateAll(blocks []chain.Block, now time.Time) []*chain.Parsed 
 			parents[i] = &chain.Parent{Number: blocks[i-1].Number, Hash: prev}
 		}
 	}
+	return validateParallel(blocks, parents, n.cfg.Difficulty, now)
+}
+
+// validateParallel applies chain.Validate to every block that has a parent
+// given, on all cores; the others, and those that fail, are left nil. It
+// touches no node state, so it runs on any goroutine.
+func validateParallel(blocks []chain.Block, parents []*chain.Parent, difficulty uint32, now time.Time) []*chain.Parsed {
+	out := make([]*chain.Parsed, len(blocks))
 	if len(blocks) == 1 {
 		if parents[0] != nil {
-			out[0], _ = chain.Validate(&blocks[0], *parents[0], n.cfg.Difficulty, now)
+			out[0], _ = chain.Validate(&blocks[0], *parents[0], difficulty, now)
 		}
 		return out
 	}
-	workers := min(runtime.NumCPU(), len(blocks))
+	// Workers take chunks off a shared counter: a channel send per block
+	// costs more than a small block's checks around its signature.
+	const chunk = 16
+	workers := min(runtime.NumCPU(), (len(blocks)+chunk-1)/chunk)
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if parents[i] != nil {
-					out[i], _ = chain.Validate(&blocks[i], *parents[i], n.cfg.Difficulty, now)
+	for range workers {
+		wg.Go(func() {
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(blocks) {
+					return
+				}
+				for i := lo; i < min(lo+chunk, len(blocks)); i++ {
+					if parents[i] != nil {
+						out[i], _ = chain.Validate(&blocks[i], *parents[i], difficulty, now)
+					}
 				}
 			}
-		}()
+		})
 	}
-	for i := range blocks {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	return out
 }
@@ -176,6 +198,11 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		// does not: nothing more is written on the strength of it.
 		return errStore
 	}
+	// Relay first: a peer needs only the header, proof of work and
+	// signature checked, which they are, not our fsync or our events. A
+	// crash between here and the store write loses only blocks that peers
+	// now hold; nothing is reported to the user as stored before it is.
+	n.relay(accepted, from, how)
 	newTip := n.index.Tip()
 	disconnected, connected := chain.Diff(oldTip, newTip)
 
@@ -261,17 +288,6 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		}
 	}
 
-	// New blocks go out before the tip frame that names them, so a peer
-	// never starts a sync for a block that is already on its way.
-	if n.net != nil && how != fromBatch {
-		for _, a := range accepted {
-			// A side block far behind the tip competes with nothing:
-			// passing it on would only carry a flood to every peer.
-			if n.index.Competes(a.Node) {
-				n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
-			}
-		}
-	}
 	if newTip != oldTip {
 		n.publishStatus()
 		n.emit(TipChanged{Height: newTip.Height, Hash: newTip.Hash.String(), Work: newTip.Work.String()})
@@ -283,6 +299,22 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		}
 	}
 	return nil
+}
+
+// relay sends new blocks (mined here or relayed to us) to every other
+// peer. It runs before the store write, and so before the tip frame that
+// names them: a peer never starts a sync for a block already on its way.
+func (n *Node) relay(accepted []chain.Accepted, from netpeers.PeerRef, how origin) {
+	if n.net == nil || how == fromBatch {
+		return
+	}
+	for _, a := range accepted {
+		// A side block far behind the tip competes with nothing: passing
+		// it on would only carry a flood to every peer.
+		if n.index.Competes(a.Node) {
+			n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
+		}
+	}
 }
 
 // queueChanged tells the running job how many own messages wait, for its

@@ -7,7 +7,9 @@ import (
 	"math/big"
 	"math/rand/v2"
 	"net"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/meshchain/meshchain/chain"
@@ -41,6 +43,7 @@ func (n *Node) triggerSync() {
 // syncMemory is what sync rounds remember about peers from one round to
 // the next. Owned by syncLoop's goroutine.
 type syncMemory struct {
+	mu        sync.Mutex           // the fetch and store stages of a sync run both use it
 	delivered map[string]time.Time // peers (by id) whose blocks took us further
 	stalled   map[string]time.Time // peers (by id and by address) that left a request unanswered
 }
@@ -53,6 +56,8 @@ const syncMemoryLimit = 1024
 const stallMemory = 10 * time.Minute
 
 func (m *syncMemory) note(set map[string]time.Time, keys ...string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if len(set) >= syncMemoryLimit {
 		clear(set)
 	}
@@ -64,11 +69,15 @@ func (m *syncMemory) note(set map[string]time.Time, keys ...string) {
 }
 
 func (m *syncMemory) hasDelivered(p netpeers.PeerInfo) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	_, ok := m.delivered[p.NodeID]
 	return ok
 }
 
 func (m *syncMemory) hasStalled(p netpeers.PeerInfo) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for _, k := range []string{p.NodeID, p.Addr} {
 		if t, ok := m.stalled[k]; ok && time.Since(t) < stallMemory {
 			return true
@@ -321,53 +330,185 @@ func (n *Node) syncFrom(ctx context.Context, r *round, p *netpeers.PeerInfo) (in
 		if n.caughtUp(workOf(p.Work), p.Tip) {
 			return got, nil
 		}
-		var loc []chain.Hash
-		if err := n.do(ctx, func() {
-			if from != nil && !n.index.OnBest(from) {
-				loc = n.index.LocatorFrom(from)
-			} else {
-				loc = n.index.Locator()
-			}
-		}); err != nil {
-			return got, err
-		}
-		reply, answered, err := n.request(ctx, r, *p, loc)
+		added, progressed, err := n.syncRun(ctx, r, p, &from)
+		got += added
 		if err != nil {
 			return got, err
 		}
-		if answered.NodeID != p.NodeID {
-			n.emit(SyncBacktrack{Peer: p.Addr, Reason: "slow: " + answered.Addr + " answered first", Next: answered.Addr})
-			*p, from = answered, nil
-		}
-		if len(reply.Blocks) == 0 {
+		if !progressed {
 			if n.caughtUp(workOf(p.Work), p.Tip) {
 				return got, nil
 			}
 			return got, &peerFault{"announced a better chain but served no blocks"}
 		}
-		var added int
+	}
+}
+
+// syncBatch is one get_blocks answer on its way through the sync
+// pipeline: fetched, validated on all cores, then taken in by the loop.
+type syncBatch struct {
+	blocks   []chain.Block
+	peer     netpeers.PeerInfo // who answered
+	switched bool              // a second peer answered first: progress counts afresh
+	pre      []*chain.Parsed   // blocks validated, by index; nil where not
+}
+
+// syncRun fetches, validates and takes in batches from the peer until it
+// has no more to give (a short or empty answer, or its announced tip), as
+// a pipeline of three stages: while the loop stores one batch and the next
+// is validated on all cores, the one after it is already asked for. Each
+// block is validated once, outside the loop. It reports the blocks added
+// and whether the peer led us further (*from moves on as it does).
+func (n *Node) syncRun(ctx context.Context, r *round, p *netpeers.PeerInfo, from **chain.Node) (added int, progressed bool, err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	fetched := make(chan syncBatch, 1)
+	checked := make(chan syncBatch, 1)
+	var fetchErr error
+	var wg sync.WaitGroup
+	start := *from
+	wg.Go(func() {
+		defer close(fetched)
+		fetchErr = n.fetchBatches(ctx, r, p, start, fetched)
+	})
+	wg.Go(func() {
+		defer close(checked)
+		n.checkBatches(ctx, fetched, checked)
+	})
+	fail := func(e error) {
+		err = e
+		cancel() // the other stages stop; what they hold is dropped
+	}
+	for b := range checked {
+		if err != nil || len(b.blocks) == 0 {
+			continue // drain until the stages end
+		}
+		peer := netpeers.PeerRef{ID: b.peer.NodeID, Addr: b.peer.Addr}
+		var got int
 		var aerr error
 		var lastNode *chain.Node
-		peer := netpeers.PeerRef{ID: p.NodeID, Addr: p.Addr}
-		if err := n.do(ctx, func() {
-			added, aerr = n.accept(reply.Blocks, peer, fromBatch)
-			if h, err := chain.ParseHash(reply.Blocks[len(reply.Blocks)-1].Hash); err == nil {
+		if derr := n.do(ctx, func() {
+			got, aerr = n.acceptChecked(b.blocks, b.pre, peer, fromBatch)
+			if h, err := chain.ParseHash(b.blocks[len(b.blocks)-1].Hash); err == nil {
 				lastNode = n.index.Node(h)
 			}
-		}); err != nil {
-			return got, err
+		}); derr != nil {
+			fail(derr)
+			continue
 		}
-		got += added
-		if added > 0 {
-			r.mem.note(r.mem.delivered, p.NodeID)
+		added += got
+		if got > 0 {
+			r.mem.note(r.mem.delivered, b.peer.NodeID)
 		}
 		if aerr != nil {
-			return got, aerr
+			fail(aerr)
+			continue
 		}
-		if lastNode == nil || (from != nil && lastNode.Work.Cmp(from.Work) <= 0) {
-			return got, &peerFault{"served blocks that lead nowhere new"}
+		if b.switched {
+			*from = nil
 		}
-		from = lastNode
+		if lastNode == nil || (*from != nil && lastNode.Work.Cmp((*from).Work) <= 0) {
+			fail(&peerFault{"served blocks that lead nowhere new"})
+			continue
+		}
+		*from = lastNode
+		progressed = true
+	}
+	wg.Wait()
+	if err == nil && fetchErr != nil {
+		err = fetchErr
+	}
+	return added, progressed, err
+}
+
+// locatorAhead is how many hashes of answers not yet taken in lead the
+// locator of a pipelined request.
+const locatorAhead = 8
+
+// fetchBatches asks the peer for blocks and passes its answers on, asking
+// for the next batch as soon as one arrives, with a locator that starts at
+// the last block received. Those blocks are not verified yet: a peer that
+// lies wastes only its own answers, which are validated before anything
+// is built on them. It stops at a short or empty answer or the peer's
+// announced tip, and returns why it stopped early.
+func (n *Node) fetchBatches(ctx context.Context, r *round, p *netpeers.PeerInfo, from *chain.Node, out chan<- syncBatch) error {
+	var base []chain.Hash
+	if err := n.do(ctx, func() {
+		if from != nil && !n.index.OnBest(from) {
+			base = n.index.LocatorFrom(from)
+		} else {
+			base = n.index.Locator()
+		}
+	}); err != nil {
+		return err
+	}
+	var ahead []chain.Hash // last hashes of the answers so far, newest first
+	for {
+		loc := append(slices.Clone(ahead), base...)
+		reply, answered, err := n.request(ctx, r, *p, loc)
+		if err != nil {
+			return err
+		}
+		b := syncBatch{blocks: reply.Blocks, peer: answered}
+		if answered.NodeID != p.NodeID {
+			n.emit(SyncBacktrack{Peer: p.Addr, Reason: "slow: " + answered.Addr + " answered first", Next: answered.Addr})
+			*p, b.switched = answered, true
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if len(reply.Blocks) < chain.MaxBlocksPerReply {
+			return nil
+		}
+		last := reply.Blocks[len(reply.Blocks)-1].Hash
+		h, err := chain.ParseHash(last)
+		if err != nil || last == p.Tip {
+			return nil
+		}
+		ahead = append([]chain.Hash{h}, ahead[:min(len(ahead), locatorAhead-1)]...)
+	}
+}
+
+// checkBatches validates each batch on all cores, outside the loop. A
+// block's parent is the block before it in the batch or, for the first,
+// the last block of the batch before (both checked against the real
+// parent when the index takes them in) or a block the index holds.
+func (n *Node) checkBatches(ctx context.Context, in <-chan syncBatch, out chan<- syncBatch) {
+	var last *chain.Block // the previous batch's last block
+	for b := range in {
+		parents := make([]*chain.Parent, len(b.blocks))
+		for i := range b.blocks {
+			prev := last
+			if i > 0 {
+				prev = &b.blocks[i-1]
+			}
+			if prev == nil || prev.Hash != b.blocks[i].PrevHash {
+				continue
+			}
+			if h, err := chain.ParseHash(prev.Hash); err == nil {
+				parents[i] = &chain.Parent{Number: prev.Number, Hash: h}
+			}
+		}
+		if len(b.blocks) > 0 && parents[0] == nil {
+			if prev, err := chain.ParseHash(b.blocks[0].PrevHash); err == nil {
+				_ = n.do(ctx, func() {
+					if nd := n.index.Node(prev); nd != nil {
+						parents[0] = &chain.Parent{Number: nd.Height, Hash: nd.Hash}
+					}
+				})
+			}
+		}
+		b.pre = validateParallel(b.blocks, parents, n.cfg.Difficulty, n.cfg.Clock())
+		if len(b.blocks) > 0 {
+			last = &b.blocks[len(b.blocks)-1]
+		}
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 
