@@ -57,6 +57,7 @@ func (h *handler) PeerEvent(ev netpeers.PeerEvent) {
 		}
 	case netpeers.PeerOffline:
 		n.intake.forget(peerKey(ev.Peer))
+		n.serveQ.drop(peerKey(ev.Peer)) // its answers could not be sent
 		n.emit(PeerOffline{Peer: ev.Peer.Addr, Reason: ev.Reason})
 	case netpeers.PeerPenalized:
 		until := ""
@@ -163,7 +164,7 @@ type serveJob struct {
 // until ctx ends. Blocks are immutable by hash, so reading them outside
 // the loop is safe.
 func (n *Node) serveLoop(ctx context.Context) {
-	for {
+	for ctx.Err() == nil {
 		job, ok := n.serveQ.pop()
 		if !ok {
 			select {

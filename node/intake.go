@@ -234,6 +234,22 @@ func (q *fairQueue) push(key string, job serveJob) bool {
 	return true
 }
 
+// drop forgets the jobs of a peer that went away.
+func (q *fairQueue) drop(key string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.queues[key]; !ok {
+		return
+	}
+	delete(q.queues, key)
+	for i, k := range q.order {
+		if k == key {
+			q.order = append(q.order[:i], q.order[i+1:]...)
+			break
+		}
+	}
+}
+
 // pop takes the next peer's oldest job; that peer goes to the back.
 func (q *fairQueue) pop() (serveJob, bool) {
 	q.mu.Lock()
