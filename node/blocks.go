@@ -476,7 +476,7 @@ func (n *Node) minedBlock(fb foundBlock) {
 	b.ProofOfWork = j.attempts.Load()
 	b.Hash = fb.hash.String()
 	elapsed := time.Since(j.started).Seconds()
-	if _, err := n.accept([]chain.Block{b}, netpeers.PeerRef{}, fromMiner); err != nil {
+	if _, err := n.acceptChecked([]chain.Block{b}, []*chain.Parsed{minedParsed(&b, fb.hash)}, netpeers.PeerRef{}, fromMiner); err != nil {
 		if errors.Is(err, errStore) {
 			return // not saved: the loop stops, and the message stays pending on disk
 		}
@@ -492,6 +492,18 @@ func (n *Node) minedBlock(fb foundBlock) {
 	n.emit(BlockMined{Height: b.Number, Hash: b.Hash, MessageID: j.msg.MessageID.String(), Message: b.Message,
 		Attempts: b.ProofOfWork, Seconds: elapsed, HashRate: rate, QueueLength: n.pool.ownLen()})
 	n.remine()
+}
+
+// minedParsed is a block mined here, parsed, so that its signature (which
+// newJob verified before mining began) is not verified again on the way
+// to the peers. Nil, for a full validation, unless its hash is the one
+// the miner found and meets the difficulty.
+func minedParsed(b *chain.Block, found chain.Hash) *chain.Parsed {
+	p, err := b.Parse()
+	if err != nil || p.Hash != found || b.Hash != found.String() || !chain.MeetsDifficulty(p.Hash, b.Difficulty) {
+		return nil
+	}
+	return p
 }
 
 // workOf parses a decimal work string; junk counts as zero.
