@@ -164,6 +164,7 @@ func Open(cfg Config) (*Node, error) {
 	if err := n.pruneStoredSide(); err != nil {
 		n.log.Warn("could not delete side-branch blocks left by the last run", "err", err)
 	}
+	n.trimPool()
 	// The network is made here, not in Run, so that Connect, Peers and
 	// Addr, called from other goroutines, never see it change.
 	if n.net, err = netpeers.New(n.netConfig(), (*handler)(n)); err != nil {

@@ -274,3 +274,23 @@ func (h *ownHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return e
 }
+
+// trimPool applies the pool's bounds and expiry once at open, before the
+// loop runs. A pool left by a version that bounded nothing (the issue saw
+// 30,000 records) would otherwise all go in the loop's first transaction,
+// which held the loop for half a second; at open nobody waits on it. A
+// failure is only logged: the first change the loop stores drops the same
+// messages.
+func (n *Node) trimPool() {
+	evict, _ := n.pool.plan(nil, nil, n.index.Height(), n.cfg.Clock())
+	if len(evict) == 0 {
+		return
+	}
+	if err := n.store.RemovePending(evict...); err != nil {
+		n.log.Warn("could not let go of other authors' pending messages at open", "messages", len(evict), "err", err)
+		return
+	}
+	n.pool.remove(evict...)
+	n.log.Info("pending pool: let go of other authors' messages at open (over its bound or expired)",
+		"dropped", len(evict), "others_left", n.pool.otherLen(), "bytes", n.pool.bytes())
+}

@@ -413,3 +413,46 @@ func TestPoolOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolTrimmedAtOpen: a pool stored by a version that bounded nothing
+// (other authors' messages with no entry time, more than the bound) is cut
+// to its bounds when the node opens, before the loop runs, in memory and
+// on disk; own messages all stay. It used to wait for the loop's first
+// transaction, which held the loop while it dropped them all.
+func TestPoolTrimmedAtOpen(t *testing.T) {
+	dir := t.TempDir()
+	nd, err := Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	old := benchPending(900, now.Add(-48*time.Hour).UnixMilli(), nd.Sender(), benchOther) // 300 own, 600 others
+	fresh := benchPending(maxOtherPending+200, now.Add(-time.Hour).UnixMilli(), "", benchOther)
+	for i := range fresh {
+		fresh[i].MessageID = sha256.Sum256(fmt.Appendf(nil, "fresh %d", i))
+		fresh[i].Sender, fresh[i].Own = benchOther, false
+		fresh[i].AddedAt = now.Add(-time.Hour).UnixMilli() + int64(i)
+	}
+	if err := nd.store.Apply(store.Update{AddPending: append(old, fresh...)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nd.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	nd, err = Open(Config{DataDir: dir, Difficulty: testDifficulty, Threads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nd.Close()
+	if nd.pool.ownLen() != 300 || nd.pool.otherLen() != maxOtherPending {
+		t.Fatalf("opened with %d own and %d others pending; want all 300 own and the bound %d of others",
+			nd.pool.ownLen(), nd.pool.otherLen(), maxOtherPending)
+	}
+	for i, m := range fresh {
+		if kept := nd.pool.has(m.MessageID); kept != (i >= 200) {
+			t.Fatalf("fresh message %d kept %v: the oldest arrivals go first", i, kept)
+		}
+	}
+	checkPoolMatchesStore(t, nd)
+}
