@@ -53,6 +53,10 @@ type Index struct {
 	orphanOrder map[string][]Hash // owner -> its orphans in arrival order, for eviction
 	invalid     map[Hash]ErrorCode
 	invalidFIFO []Hash
+
+	// storedWork is BlockWork(storedWorkD), kept for AppendStoredParsed.
+	storedWork  *big.Int
+	storedWorkD uint32
 }
 
 // NewIndex starts an index holding only the genesis block of difficulty d.
@@ -505,6 +509,65 @@ func (ix *Index) AppendStored(b *Block) (*Node, error) {
 	ix.best = append(ix.best, n)
 	ix.bestMsgs[n.MessageID] = n.Height
 	return n, nil
+}
+
+// AppendStoredParsed is AppendStored for a block whose b.Parse() result p
+// the caller has already computed (on other cores, while reading the
+// store). p must come from b itself; nil makes it AppendStored. The
+// checks are AppendStored's: link, hash, proof of work, difficulty and
+// duplicate messages; only the parsing moves.
+func (ix *Index) AppendStoredParsed(b *Block, p *Parsed) (*Node, error) {
+	if p == nil {
+		return ix.AppendStored(b)
+	}
+	tip := ix.Tip()
+	// p.Prev is b.PrevHash decoded from lowercase hex, so comparing it is
+	// comparing the strings, as CheckStored does.
+	if b.Number != tip.Height+1 || p.Prev != tip.Hash {
+		return nil, ruleErrorf(PreviousHashBlockError, "block %d does not link to its parent %s", b.Number, tip.Hash)
+	}
+	if err := checkHash(b, p); err != nil {
+		return nil, err
+	}
+	if b.Difficulty != ix.difficulty {
+		return nil, ruleErrorf(InvalidDifficulty, "difficulty %d, the network's is %d", b.Difficulty, ix.difficulty)
+	}
+	if h, dup := ix.bestMsgs[p.MessageID]; dup {
+		return nil, ruleErrorf(DuplicateMessage, "message %s is already in block %d", p.MessageID.Short(), h)
+	}
+	if ix.storedWork == nil || ix.storedWorkD != b.Difficulty {
+		ix.storedWork, ix.storedWorkD = BlockWork(b.Difficulty), b.Difficulty
+	}
+	n := &Node{
+		Hash:      p.Hash,
+		Parent:    tip,
+		Height:    tip.Height + 1,
+		Work:      new(big.Int).Add(tip.Work, ix.storedWork),
+		MessageID: p.MessageID,
+		Time:      p.Time,
+	}
+	ix.nodes[n.Hash] = n
+	ix.best = append(ix.best, n)
+	ix.bestMsgs[n.MessageID] = n.Height
+	return n, nil
+}
+
+// ReserveStored makes room for n more best-chain blocks before they are
+// appended from the store, so the maps are not grown and rehashed step by
+// step on the way. It does nothing once the index holds more than genesis.
+func (ix *Index) ReserveStored(n int) {
+	if len(ix.nodes) != 1 || len(ix.best) != 1 || n <= 0 {
+		return
+	}
+	nodes := make(map[Hash]*Node, n+1)
+	for h, nd := range ix.nodes {
+		nodes[h] = nd
+	}
+	ix.nodes = nodes
+	ix.bestMsgs = make(map[Hash]uint64, n)
+	best := make([]*Node, 1, n+1)
+	best[0] = ix.best[0]
+	ix.best = best
 }
 
 // LocatorHeights lists the heights of a locator for a chain whose tip is at

@@ -274,8 +274,13 @@ func (n *Node) loadStored() error {
 
 	n.index = chain.NewIndex(n.cfg.Difficulty)
 	n.genesis = n.index.Genesis().Hash
-	err := n.store.ForEachBest(func(height uint64, b *chain.Block) error {
-		if _, err := n.index.AppendStored(b); err != nil {
+	// Room for the stored chain up front (bounded: a damaged height must
+	// not make a huge allocation); an error here is met again by the walk.
+	if top, ok, err := n.store.BestHeight(); err == nil && ok {
+		n.index.ReserveStored(int(min(top, 1<<22)))
+	}
+	err := n.store.ForEachBestParsed(func(height uint64, b *chain.Block, p *chain.Parsed) error {
+		if _, err := n.index.AppendStoredParsed(b, p); err != nil {
 			return fmt.Errorf("stored block %d: %w", height, err)
 		}
 		return nil

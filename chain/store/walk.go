@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,16 +21,23 @@ type bestRaw struct {
 	height uint64
 	key    []byte // the height key, copied only when malformed
 	hash   []byte
-	json   []byte // nil when the block is missing
+	json   string // the record, copied out of bbolt
+	found  bool   // false when the block is missing
+	get    bool   // the block is still to be looked up
+	getErr error  // the lookup met a damaged page
 
-	block *chain.Block
-	err   error // why json did not decode into block
+	block  *chain.Block
+	parsed *chain.Parsed // block.Parse(), when asked for and it parsed
+	err    error         // why json did not decode into block
 }
 
 // walkBuf is one batch on its way from bbolt to fn.
 type walkBuf struct {
-	raws []bestRaw
-	wg   sync.WaitGroup // the batch's decoders
+	raws  []bestRaw
+	parse bool           // also run chain.Block.Parse in the decoders
+	db    *bolt.DB       // where the decoders look the blocks up ...
+	txID  int            // ... in a read transaction of this snapshot
+	wg    sync.WaitGroup // the batch's decoders
 }
 
 // ForEachBest calls fn for every block of the stored best chain in
@@ -43,12 +51,32 @@ type walkBuf struct {
 // from the caller's goroutine, in order. fn must not write to the store: a
 // write transaction may wait for this read to end.
 func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error {
+	return s.forEachBest(false, func(height uint64, b *chain.Block, _ *chain.Parsed) error { return fn(height, b) })
+}
+
+// ForEachBestParsed is ForEachBest that also hands fn each block's
+// b.Parse() result, computed on all CPUs with the decoding (an open spends
+// most of its time there otherwise). p is nil when the block does not
+// parse; fn then meets the error itself by parsing it.
+//
+// The blocks are also looked up on all CPUs, each decoder in a read
+// transaction of its own, begun while the walk's is open. So no write may
+// run on the store meanwhile, from any goroutine: bbolt's remap for a
+// growing file would wait for the walk's transaction while the walk waits
+// for a decoder's to begin. A node's load at open is the one user.
+func (s *Store) ForEachBestParsed(fn func(height uint64, b *chain.Block, p *chain.Parsed) error) error {
+	return s.forEachBest(true, fn)
+}
+
+func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p *chain.Parsed) error) error {
 	const op = "walk best chain"
 	var tx *bolt.Tx
 	if err := guard(func() (err error) { tx, err = s.db.Begin(false); return err }); err != nil {
 		return s.opError(op, err)
 	}
 	defer func() { _ = guard(tx.Rollback) }()
+	s.populateMapped(tx)
+	defer s.releaseMapped(tx)
 
 	var c *bolt.Cursor
 	var blocks *bolt.Bucket
@@ -77,10 +105,12 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 				r := bestRaw{hash: append([]byte{}, v...)}
 				if len(k) == 8 {
 					r.height = binary.BigEndian.Uint64(k)
-					if len(v) == len(chain.Hash{}) {
-						if j := blocks.Get(v); j != nil {
-							r.json = append([]byte{}, j...)
-						}
+					// The decoders look the block up: 100,000 random
+					// lookups in the blocks bucket are a third of an
+					// open's time, too much for one goroutine.
+					r.get = len(v) == len(chain.Hash{})
+					if r.get && !parse {
+						r.lookup(blocks)
 					}
 				} else {
 					r.key = append([]byte{}, k...)
@@ -94,7 +124,8 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 	// A read that fails (a damaged page) keeps the entries it copied
 	// before the failure; they and every batch before them still reach fn,
 	// so the caller learns the whole readable prefix, and then the error.
-	cur, next := &walkBuf{}, &walkBuf{}
+	cur := &walkBuf{parse: parse, db: s.db, txID: tx.ID()}
+	next := &walkBuf{parse: parse, db: s.db, txID: tx.ID()}
 	defer cur.wg.Wait()
 	defer next.wg.Wait()
 	readErr := read(cur)
@@ -109,11 +140,21 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 		}
 		cur.wg.Wait()
 		for i := range cur.raws {
-			b, err := cur.raws[i].check(want)
+			r := &cur.raws[i]
+			if r.get {
+				// A decoder could not open a read transaction of this
+				// snapshot (a write came between): look it up here.
+				r.getErr = guard(func() error { r.lookup(blocks); return nil })
+				r.decode(parse)
+			}
+			if r.getErr != nil {
+				return s.opError(op, fmt.Errorf("after height %d: %w", want-1, r.getErr))
+			}
+			b, err := r.check(want)
 			if err != nil {
 				return fmt.Errorf("%s: %s: %w", op, s.path, err)
 			}
-			if err := fn(want, b); err != nil {
+			if err := fn(want, b, r.parsed); err != nil {
 				return err
 			}
 			want++
@@ -130,28 +171,74 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 	return nil
 }
 
-// decode starts decoding the batch's blocks on every CPU; buf.wg.Wait
-// waits for them.
+// decode starts looking up and decoding the batch's blocks on every CPU,
+// each decoder in a read transaction of its own (a bbolt transaction is
+// not for several goroutines) of the walk's snapshot; buf.wg.Wait waits
+// for them. An entry a decoder could not look up keeps get set.
 func (buf *walkBuf) decode() {
 	n := len(buf.raws)
 	workers := min(runtime.GOMAXPROCS(0), (n+63)/64)
 	for w := range workers {
 		buf.wg.Go(func() {
+			var tx *bolt.Tx
+			var blocks *bolt.Bucket
+			// Only ForEachBestParsed leaves the lookups to the decoders
+			// (see there why others must not begin transactions here).
+			_ = guard(func() (err error) {
+				if !buf.parse {
+					return nil
+				}
+				if tx, err = buf.db.Begin(false); err != nil {
+					return err
+				}
+				if tx.ID() != buf.txID {
+					return errors.New("another snapshot")
+				}
+				blocks, err = bucket(tx, bucketBlocks)
+				return err
+			})
+			if tx != nil {
+				defer func() { _ = guard(tx.Rollback) }()
+			}
 			for i := w; i < n; i += workers {
 				r := &buf.raws[i]
-				if r.json == nil {
-					continue
+				if r.get && blocks != nil {
+					if r.getErr = guard(func() error { r.lookup(blocks); return nil }); r.getErr != nil {
+						continue
+					}
 				}
-				// Calling the strict decoder directly skips json.Unmarshal's
-				// extra validation pass; it validates the whole input itself.
-				var b chain.Block
-				if err := b.UnmarshalJSON(r.json); err != nil {
-					r.err = err
-					continue
-				}
-				r.block = &b
+				r.decode(buf.parse)
 			}
 		})
+	}
+}
+
+// lookup copies r's block record out of blocks.
+func (r *bestRaw) lookup(blocks *bolt.Bucket) {
+	r.get = false
+	if j := blocks.Get(r.hash); j != nil {
+		r.json, r.found = string(j), true
+	}
+}
+
+// decode decodes r's record, and parses it if parse is set.
+func (r *bestRaw) decode(parse bool) {
+	if !r.found || r.get || r.getErr != nil || r.block != nil {
+		return
+	}
+	// The store's own encoding decodes fast; anything else goes to the
+	// strict decoder, called directly to skip json.Unmarshal's extra
+	// validation pass (it validates the whole input itself).
+	var b chain.Block
+	if !decodeStored(r.json, &b) {
+		if err := b.UnmarshalJSON([]byte(r.json)); err != nil {
+			r.err = err
+			return
+		}
+	}
+	r.block = &b
+	if parse {
+		r.parsed, _ = b.Parse()
 	}
 }
 

@@ -1,0 +1,112 @@
+package store
+
+import (
+	"unicode/utf8"
+
+	"github.com/meshchain/meshchain/chain"
+)
+
+// decodeStored decodes a block record written by this store (json.Marshal
+// of a chain.Block: its fields in their order, no spaces) without
+// encoding/json, which spent most of an open's time. It accepts only what
+// it can decode exactly as chain.Block.UnmarshalJSON would: strings with no
+// escapes, no control characters and valid UTF-8, numbers whole, without
+// leading zeros and in range. It reports false for anything else (a record
+// from an older encoder, one that needs escapes, a damaged one), and the
+// caller then uses the strict decoder, which also gives the error.
+//
+// The strings are parts of data, so a block costs no allocation beside
+// itself and the record's one copy.
+func decodeStored(data string, b *chain.Block) bool {
+	d := fastDec{s: data}
+	var out chain.Block
+	var diff uint64
+	ok := d.lit(`{"number_of_block":`) && d.uint(&out.Number, 1<<63-1) &&
+		d.lit(`,"prev_hash":`) && d.str(&out.PrevHash) &&
+		d.lit(`,"message":`) && d.str(&out.Message) &&
+		d.lit(`,"sender":`) && d.str(&out.Sender) &&
+		d.lit(`,"timeStamp":`) && d.str(&out.TimeStamp) &&
+		d.lit(`,"difficulty":`) && d.uint(&diff, 256) &&
+		d.lit(`,"nonce":`) && d.uint(&out.Nonce, chain.MaxSafeInteger) &&
+		d.lit(`,"proof_of_work":`) && d.uint(&out.ProofOfWork, chain.MaxSafeInteger) &&
+		d.lit(`,"signature":`) && d.str(&out.Signature) &&
+		d.lit(`,"hash":`) && d.str(&out.Hash) &&
+		d.lit(`}`) && d.i == len(d.s)
+	if !ok {
+		return false
+	}
+	out.Difficulty = uint32(diff)
+	*b = out
+	return true
+}
+
+// fastDec reads s from i on.
+type fastDec struct {
+	s string
+	i int
+}
+
+// lit consumes want.
+func (d *fastDec) lit(want string) bool {
+	if len(d.s)-d.i < len(want) || d.s[d.i:d.i+len(want)] != want {
+		return false
+	}
+	d.i += len(want)
+	return true
+}
+
+// uint consumes a JSON number that is a whole number from 0 to max with
+// no leading zero, no sign, fraction or exponent.
+func (d *fastDec) uint(dst *uint64, max uint64) bool {
+	start := d.i
+	var v uint64
+	for d.i < len(d.s) && d.s[d.i] >= '0' && d.s[d.i] <= '9' {
+		c := uint64(d.s[d.i] - '0')
+		if v > (max-c)/10 {
+			return false // above max (and never wraps)
+		}
+		v = v*10 + c
+		d.i++
+	}
+	n := d.i - start
+	if n == 0 || (n > 1 && d.s[start] == '0') {
+		return false
+	}
+	// A fraction or exponent would follow the digits; the next literal
+	// (a comma or the closing brace) refuses it.
+	*dst = v
+	return true
+}
+
+// str consumes a JSON string that needs no unescaping: its content is
+// then exactly the decoded value.
+func (d *fastDec) str(dst *string) bool {
+	if d.i >= len(d.s) || d.s[d.i] != '"' {
+		return false
+	}
+	start := d.i + 1
+	ascii := true
+	j := start
+	for ; j < len(d.s); j++ {
+		c := d.s[j]
+		if c == '"' {
+			break
+		}
+		if c == '\\' || c < 0x20 {
+			return false
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if j >= len(d.s) {
+		return false
+	}
+	v := d.s[start:j]
+	if !ascii && !utf8.ValidString(v) {
+		return false // encoding/json would replace the bad bytes
+	}
+	*dst = v
+	d.i = j + 1
+	return true
+}
