@@ -3,6 +3,7 @@ package netpeers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/meshchain/meshchain/internal/attackfig"
 )
 
 // Every inbound place taken by a completed session no longer locks out
@@ -24,13 +27,17 @@ func TestFullInboundEvictsForNewcomer(t *testing.T) {
 	cfg.MaxInboundLocal = 8 // as by default, loopback's own limit is no lower
 	cfg.OfflineAfter = 30 * time.Second
 	s, h := startServer(t, cfg)
+	m := attackfig.Start(fmt.Sprintf("every inbound place (%d) taken, then newcomers", cfg.MaxInbound))
 	var in []*rawPeer
-	for i := 0; i < cfg.MaxInbound; i++ {
+	for i := 0; i < cfg.MaxInbound-1; i++ {
 		r := onlineRaw(t, s, h)
 		r.answerPings()
 		in = append(in, r)
 	}
-	useful := in[len(in)-1] // the youngest, but it delivered a block
+	// The youngest, but it delivered a block: the honest peer whose pings
+	// are timed.
+	useful := honestPings(t, s, h, m)
+	in = append(in, useful)
 	s.MarkUseful(useful.id)
 
 	dl := dialRaw(t, s.Addr(), "/get-blockchaindata")
@@ -56,6 +63,7 @@ func TestFullInboundEvictsForNewcomer(t *testing.T) {
 		r.answerPings()
 		waitFor(t, 10*time.Second, "an eviction per newcomer", func() bool { return len(evictions()) == i+1 })
 	}
+	t.Log(m.Report())
 	evicted := evictions()
 	if evicted[useful.id] {
 		t.Error("the peer that delivered a block was evicted")
@@ -80,7 +88,9 @@ func TestPendingFloodDoesNotStarveNewcomers(t *testing.T) {
 	cfg.OfflineAfter = 30 * time.Second
 	cfg.HandshakeTimeout = time.Minute // only eviction frees a pending place
 	s, h := startServer(t, cfg)
-	for i := 0; i < cfg.MaxInbound-1; i++ {
+	m := attackfig.Start("upgrades that never send hello, 3 clients as fast as they can")
+	honestPings(t, s, h, m)
+	for i := 0; i < cfg.MaxInbound-2; i++ {
 		onlineRaw(t, s, h)
 	}
 
@@ -123,6 +133,16 @@ func TestPendingFloodDoesNotStarveNewcomers(t *testing.T) {
 		r.send(Ping{Nonce: 7})
 		r.expectPong(7, 5*time.Second, "newcomer not served during the flood")
 	}
+	m.End()
+	stop()
+	wg.Wait()
+	mu.Lock()
+	t.Logf("%d connections upgraded without hello during the flood", len(flood))
+	for _, c := range flood {
+		_ = c.CloseNow()
+	}
+	mu.Unlock()
+	t.Log(m.Report())
 }
 
 // nonLoopbackIP is an address of this machine that is not loopback, so that
@@ -213,6 +233,8 @@ func TestQueuedBytesBoundedAcrossPeers(t *testing.T) {
 	cfg := testConfig()
 	cfg.OfflineAfter = 30 * time.Second
 	s, _ := startServerWith(t, cfg, h, func(s *Server) { s.totalQueueLimit = total })
+	m := attackfig.Start("3 peers that never read, 48 MiB of answers asked")
+	honestPings(t, s, h, m)
 	var stalled []*rawPeer
 	for i := 0; i < 3; i++ {
 		stalled = append(stalled, onlineRaw(t, s, h)) // never read again
@@ -236,6 +258,11 @@ func TestQueuedBytesBoundedAcrossPeers(t *testing.T) {
 	h.waitEvent(t, 10*time.Second, "a stalled peer dropped", func(ev PeerEvent) bool {
 		return ev.Kind == PeerOffline && strings.Contains(ev.Reason, "queue full")
 	})
+	m.End()
+	for _, r := range stalled {
+		_ = r.c.CloseNow()
+	}
+	t.Log(m.Report())
 }
 
 // A peer sending pings faster than its pongs can leave is penalised, with
@@ -244,6 +271,8 @@ func TestPingFloodPenalised(t *testing.T) {
 	cfg := testConfig()
 	cfg.OfflineAfter = 30 * time.Second
 	s, h := startServer(t, cfg)
+	m := attackfig.Start(fmt.Sprintf("%d pings from a peer that reads nothing", 4*prioQueue))
+	honestPings(t, s, h, m)
 	r := onlineRaw(t, s, h)
 	// The peer reads nothing: answers pile up until the writer blocks.
 	big := Tip{Height: 1, Tip: strings.Repeat("a", 1<<20), Work: "1"}
@@ -261,4 +290,7 @@ func TestPingFloodPenalised(t *testing.T) {
 	if !strings.HasPrefix(ev.Reason, ReasonFlood+": ") {
 		t.Errorf("penalised for %q, want %s", ev.Reason, ReasonFlood)
 	}
+	m.End()
+	_ = r.c.CloseNow()
+	t.Log(m.Report())
 }
