@@ -121,6 +121,16 @@ type wireBlock struct {
 // type, integers whole and in range. Anything else is a MalformedBlock rule
 // error. Fields it does not know are ignored.
 func (b *Block) UnmarshalJSON(data []byte) error {
+	if out, ok := decodeBlockFast(data); ok {
+		*b = out
+		return nil
+	}
+	return b.unmarshalWire(data)
+}
+
+// unmarshalWire is UnmarshalJSON through encoding/json: every input the
+// fast path leaves, and every error.
+func (b *Block) unmarshalWire(data []byte) error {
 	var w wireBlock
 	if err := json.Unmarshal(data, &w); err != nil {
 		return ruleErrorf(MalformedBlock, "block is not a JSON object of the expected fields: %v", err)

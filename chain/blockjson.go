@@ -1,0 +1,158 @@
+package chain
+
+import "unicode/utf8"
+
+// decodeBlockFast decodes the common shape of a block in one pass without
+// reflection: one JSON object holding exactly the ten fields, by their
+// exact names, once each, strings without escapes, numbers as plain digits.
+// Anything else (an unknown or repeated field, an escape, null, a number
+// out of range, a syntax error) reports false and is left to the
+// encoding/json path, which gives the same block or the rule error, so the
+// fast path never changes what is accepted or how it is refused. A relayed
+// block and every block of a 500-block sync answer pass through here.
+func decodeBlockFast(d []byte) (Block, bool) {
+	const (
+		fNumber = 1 << iota
+		fPrev
+		fMessage
+		fSender
+		fTime
+		fDifficulty
+		fNonce
+		fProof
+		fSignature
+		fHash
+		fAll = 1<<iota - 1
+	)
+	var b Block
+	seen := 0
+	i := skipSpace(d, 0)
+	if i >= len(d) || d[i] != '{' {
+		return Block{}, false
+	}
+	i = skipSpace(d, i+1)
+	for {
+		key, j, ok := plainString(d, i)
+		if !ok {
+			return Block{}, false
+		}
+		i = skipSpace(d, j)
+		if i >= len(d) || d[i] != ':' {
+			return Block{}, false
+		}
+		i = skipSpace(d, i+1)
+		var bit int
+		var str *string
+		var num *uint64
+		var limit uint64
+		switch string(key) {
+		case "number_of_block":
+			bit, num, limit = fNumber, &b.Number, 1<<63-1
+		case "difficulty":
+			bit, limit = fDifficulty, 256
+		case "nonce":
+			bit, num, limit = fNonce, &b.Nonce, MaxSafeInteger
+		case "proof_of_work":
+			bit, num, limit = fProof, &b.ProofOfWork, MaxSafeInteger
+		case "prev_hash":
+			bit, str = fPrev, &b.PrevHash
+		case "message":
+			bit, str = fMessage, &b.Message
+		case "sender":
+			bit, str = fSender, &b.Sender
+		case "timeStamp":
+			bit, str = fTime, &b.TimeStamp
+		case "signature":
+			bit, str = fSignature, &b.Signature
+		case "hash":
+			bit, str = fHash, &b.Hash
+		default:
+			return Block{}, false
+		}
+		if seen&bit != 0 {
+			return Block{}, false
+		}
+		seen |= bit
+		if str != nil {
+			v, j, ok := plainString(d, i)
+			if !ok || !utf8.Valid(v) {
+				return Block{}, false
+			}
+			*str, i = string(v), j
+		} else {
+			v, j, ok := plainUint(d, i, limit)
+			if !ok {
+				return Block{}, false
+			}
+			if num != nil {
+				*num = v
+			} else {
+				b.Difficulty = uint32(v)
+			}
+			i = j
+		}
+		i = skipSpace(d, i)
+		if i >= len(d) {
+			return Block{}, false
+		}
+		if d[i] == ',' {
+			i = skipSpace(d, i+1)
+			continue
+		}
+		if d[i] != '}' {
+			return Block{}, false
+		}
+		i++
+		break
+	}
+	if skipSpace(d, i) != len(d) || seen != fAll {
+		return Block{}, false
+	}
+	return b, true
+}
+
+func skipSpace(d []byte, i int) int {
+	for i < len(d) && (d[i] == ' ' || d[i] == '\t' || d[i] == '\n' || d[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// plainString reads a JSON string at d[i] that has no escapes and no
+// control characters, and returns its bytes and the index after it.
+func plainString(d []byte, i int) ([]byte, int, bool) {
+	if i >= len(d) || d[i] != '"' {
+		return nil, 0, false
+	}
+	for k := i + 1; k < len(d); k++ {
+		switch c := d[k]; {
+		case c == '"':
+			return d[i+1 : k], k + 1, true
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// plainUint reads a JSON number at d[i] made of digits only, without a
+// leading zero, at most limit, and returns it and the index after it. A
+// fraction or exponent after the digits fails at the caller, which then
+// finds neither ',' nor '}'.
+func plainUint(d []byte, i int, limit uint64) (uint64, int, bool) {
+	k := i
+	for k < len(d) && d[k] >= '0' && d[k] <= '9' {
+		k++
+	}
+	if k == i || k-i > 19 || (k-i > 1 && d[i] == '0') {
+		return 0, 0, false
+	}
+	var v uint64 // 19 digits cannot overflow 64 bits
+	for _, c := range d[i:k] {
+		v = v*10 + uint64(c-'0')
+	}
+	if v > limit {
+		return 0, 0, false
+	}
+	return v, k, true
+}
