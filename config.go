@@ -166,6 +166,9 @@ type options struct {
 	words, force, chatter bool
 	quick, json           bool
 	nodes                 int
+	simulate              bool   // devnet --simulate
+	blocks, maxPeers      int    // devnet --simulate
+	seed                  uint64 // devnet --simulate
 	set                   map[string]bool
 }
 
@@ -191,6 +194,10 @@ func (o *options) flagSet(name string) *flag.FlagSet {
 	fs.BoolVar(&o.quick, "quick", false, "bench: small sizes, for CI (well under a minute)")
 	fs.BoolVar(&o.json, "json", false, "bench: print the figures as JSON")
 	fs.IntVar(&o.nodes, "n", 5, "devnet: number of nodes `N` (default 5)")
+	fs.BoolVar(&o.simulate, "simulate", false, "devnet: measure block arrival against the shortest-path latency bound and exit")
+	fs.IntVar(&o.blocks, "blocks", 20, "devnet --simulate: blocks to measure `N` (default 20)")
+	fs.IntVar(&o.maxPeers, "max-peers", 8, "devnet --simulate: peers each node dials up to `N` (default 8)")
+	fs.Uint64Var(&o.seed, "seed", 1, "devnet --simulate: `seed` of the link delays and the starting peers (default 1)")
 	return fs
 }
 

@@ -59,6 +59,9 @@ func reservePorts(n int) ([]string, error) {
 }
 
 func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
+	if o.simulate {
+		return runSimulate(o, stdout, stderr)
+	}
 	if o.nodes < 1 || o.nodes > 64 {
 		return &exitError{2, fmt.Errorf("-n %d: a devnet has 1 to 64 nodes", o.nodes)}
 	}

@@ -47,6 +47,9 @@ Usage:
                                          on the data dir, at its --listen address)
   meshchain devnet -n N [--chatter] [--headless]
                                          run N nodes on loopback with simulated link delays
+  meshchain devnet -n N --simulate [--blocks B] [--max-peers P] [--seed S] [--json]
+                                         measure each block's arrival against the
+                                         shortest-path latency bound, print the figures, exit
   meshchain bench [--quick] [--json]     measure the performance figures against same-run baselines
 
 Flags (they override config.toml):

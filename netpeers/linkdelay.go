@@ -109,10 +109,12 @@ func (d *delayConn) writePump() {
 
 func (d *delayConn) readPump() {
 	defer d.pumps.Done()
+	// One read buffer, and each chunk a copy of what was read: a fresh
+	// 32 KiB buffer per read made most of a large devnet's garbage.
+	buf := make([]byte, 32<<10)
 	for {
-		buf := make([]byte, 32<<10)
 		n, err := d.Conn.Read(buf)
-		c := chunk{data: buf[:n], err: err, due: time.Now().Add(d.delay)}
+		c := chunk{data: append([]byte(nil), buf[:n]...), err: err, due: time.Now().Add(d.delay)}
 		select {
 		case d.in <- c:
 		case <-d.done:
