@@ -89,19 +89,29 @@ func startTmuxControl(t *testing.T, s *tmuxSession) *tmuxControl {
 		t.Fatal(err)
 	}
 	c := &tmuxControl{t: t, cmd: cmd, in: in, out: bufio.NewReaderSize(out, 1<<16)}
+	// The attach-session itself answers first: read that answer before
+	// sending anything, or every later answer would be one command behind
+	// (and a command the server takes before the attach finds no client).
+	c.answer("attach-session")
 	// The pane's output is not wanted, only the commands' answers; and the
 	// client must not resize the window.
 	c.run("refresh-client -f no-output,ignore-size")
 	return c
 }
 
-// run sends one command and returns its output (a %begin ... %end block;
-// notifications around it are skipped).
+// run sends one command and returns its output.
 func (c *tmuxControl) run(command string) string {
 	c.t.Helper()
 	if _, err := io.WriteString(c.in, command+"\n"); err != nil {
 		c.t.Fatalf("tmux control %q: %v", command, err)
 	}
+	return c.answer(command)
+}
+
+// answer reads the next command's answer (a %begin ... %end block;
+// notifications around it are skipped).
+func (c *tmuxControl) answer(command string) string {
+	c.t.Helper()
 	var b strings.Builder
 	in := false
 	for {
