@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,7 +19,8 @@ import (
 func (s *Store) Blocks(hs []chain.Hash) (blocks []*chain.Block, errs []error) {
 	blocks = make([]*chain.Block, len(hs))
 	errs = make([]error, len(hs))
-	raws := make([][]byte, len(hs))
+	raws := make([]string, len(hs))
+	found := make([]bool, len(hs))
 	read := 0
 	err := s.view(fmt.Sprintf("read %d blocks", len(hs)), func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketBlocks)
@@ -29,7 +29,7 @@ func (s *Store) Blocks(hs []chain.Hash) (blocks []*chain.Block, errs []error) {
 		}
 		for i, h := range hs {
 			if v := b.Get(h[:]); v != nil {
-				raws[i] = append([]byte{}, v...)
+				raws[i], found[i] = string(v), true
 			}
 			read = i + 1
 		}
@@ -43,12 +43,12 @@ func (s *Store) Blocks(hs []chain.Hash) (blocks []*chain.Block, errs []error) {
 		hs = hs[:read]
 	}
 	decode := func(i int) {
-		if raws[i] == nil {
+		if !found[i] {
 			errs[i] = fmt.Errorf("block %s: %w", hs[i], ErrNotFound)
 			return
 		}
 		var b chain.Block
-		if err := json.Unmarshal(raws[i], &b); err != nil {
+		if err := decodeRecord(raws[i], &b); err != nil {
 			errs[i] = fmt.Errorf("block %s in %s does not decode (%v): %w", hs[i], s.path, err, ErrCorrupt)
 			return
 		}

@@ -525,25 +525,28 @@ func connect(tx *bolt.Tx, entries []Entry) error {
 // Block returns the stored block with hash h, or an error wrapping
 // ErrNotFound.
 func (s *Store) Block(h chain.Hash) (*chain.Block, error) {
-	var raw []byte
+	var (
+		raw   string
+		found bool
+	)
 	err := s.view("read block "+h.String(), func(tx *bolt.Tx) error {
 		b, err := bucket(tx, bucketBlocks)
 		if err != nil {
 			return err
 		}
 		if v := b.Get(h[:]); v != nil {
-			raw = append([]byte{}, v...)
+			raw, found = string(v), true
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if raw == nil {
+	if !found {
 		return nil, fmt.Errorf("block %s: %w", h, ErrNotFound)
 	}
 	var b chain.Block
-	if err := json.Unmarshal(raw, &b); err != nil {
+	if err := decodeRecord(raw, &b); err != nil {
 		return nil, fmt.Errorf("block %s in %s does not decode (%v): %w", h, s.path, err, ErrCorrupt)
 	}
 	return &b, nil
