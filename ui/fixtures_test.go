@@ -124,6 +124,7 @@ func summary(h uint64, prev, label, sender string) node.BlockSummary {
 		Sender:    sender,
 		TimeStamp: fixedNow.Add(-time.Duration(20-int(h)) * 37 * time.Second).Format(chain.TimeLayout),
 		Message:   fixtureMessages[(int(h)+len(fixtureMessages)-1)%len(fixtureMessages)],
+		MessageID: hexOf("msg-" + label),
 	}
 }
 

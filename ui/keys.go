@@ -19,6 +19,7 @@ type keyMap struct {
 	Compose   key.Binding
 	Tree      key.Binding
 	Zoom      key.Binding
+	Copy      key.Binding
 
 	// Scrolling, in every pane.
 	Up       key.Binding
@@ -64,6 +65,7 @@ func defaultKeys() keyMap {
 		Compose:   key.NewBinding(key.WithKeys("i"), key.WithHelp("i", "write message")),
 		Tree:      key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "fork tree")),
 		Zoom:      key.NewBinding(key.WithKeys("z"), key.WithHelp("z", "zoom pane")),
+		Copy:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy hash/id")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
@@ -126,7 +128,7 @@ func (k keyMap) treeKey(tree bool) key.Binding {
 // (nil for the inputs) and the keys every pane shares.
 func (k keyMap) helpFor(f focus, p pane, tree bool) paneHelp {
 	short := relabel
-	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, k.treeKey(tree), k.Zoom}
+	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, k.treeKey(tree), k.Zoom, k.Copy}
 	shortActions := []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer, short(k.Zoom, "zoom"), short(k.NextPane, "next pane")}
 	app := []key.Binding{k.NextPane, k.PrevPane, short(k.Help, "toggle help"), k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
@@ -140,7 +142,7 @@ func (k keyMap) helpFor(f focus, p pane, tree bool) paneHelp {
 		in := []key.Binding{k.Connect, k.Cancel}
 		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
 	case focusChain:
-		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom}
+		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom, k.Copy}
 	case focusDetail:
 		shortActions = []key.Binding{short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer}
 	}

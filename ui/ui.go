@@ -179,6 +179,11 @@ type Model struct {
 	statusKind statusKind
 	statusAt   time.Time
 
+	// copySel is the selection y copied from last, copyNext the index of
+	// what the next y copies from it.
+	copySel  string
+	copyNext int
+
 	// Clock, replaceable so tests are deterministic.
 	now   func() time.Time
 	clock time.Time
@@ -480,6 +485,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Zoom):
 		m.zoomed = !m.zoomed
 		return nil
+	case key.Matches(msg, k.Copy):
+		return m.copySelection()
 	}
 
 	if ok, cmd := m.peerKey(msg); ok {
