@@ -2,6 +2,8 @@ package node
 
 import (
 	"context"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -9,14 +11,15 @@ import (
 	"github.com/meshchain/meshchain/netpeers"
 )
 
-// BenchmarkSyncFromBareServer is BenchmarkSync10k with a bare netpeers
+// BenchmarkSyncFromBareServer is BenchmarkSync10k (MESHCHAIN_SYNC_N blocks,
+// default 10,000) with a bare netpeers
 // server as the source (it answers get_blocks from memory), so that a CPU
 // profile shows the syncing node's own costs: decode, validate, store,
 // events.
 //
 //	go test -run '^$' -bench SyncFromBareServer -benchtime 3x -cpuprofile cpu.out ./node/
 func BenchmarkSyncFromBareServer(b *testing.B) {
-	const n = 10000
+	n := envInt(b, "MESHCHAIN_SYNC_N", 10000)
 	g := chain.Genesis(testDifficulty)
 	full := append([]chain.Block{g}, mineChain(b, g, n, "bare", testDifficulty)...)
 	s := &recordingServer{chain: full, status: chainStatus(full), reqs: make(chan askedBlocks, 64)}
@@ -52,4 +55,18 @@ func BenchmarkSyncFromBareServer(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "blocks/s")
+}
+
+// envInt is the positive integer in the environment variable name, or def.
+func envInt(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	v, err := strconv.Atoi(s)
+	if err != nil || v <= 0 {
+		tb.Fatalf("%s=%q is not a positive number", name, s)
+	}
+	return v
 }
