@@ -2,6 +2,7 @@ package chain
 
 import (
 	"errors"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -121,7 +122,7 @@ func VerifySignature(sender [33]byte, sig [64]byte, id Hash) error {
 	if sender[0] != 0x02 && sender[0] != 0x03 {
 		return ruleErrorf(InvalidSignature, "sender is not a compressed public key")
 	}
-	pub, err := secp256k1.ParsePubKey(sender[:])
+	pub, err := parseSender(sender)
 	if err != nil {
 		return ruleErrorf(InvalidSignature, "sender is not a point on secp256k1: %v", err)
 	}
@@ -139,4 +140,36 @@ func VerifySignature(sender [33]byte, sig [64]byte, id Hash) error {
 		return ruleErrorf(InvalidSignature, "signature does not verify for this sender and message")
 	}
 	return nil
+}
+
+// senderKeys memoises parsed sender keys. A chain has few senders, and
+// parsing one (decompressing the point: a square root in the field) is
+// about a fifteenth of a verification. Only keys that parsed are kept; the
+// map is emptied when full, so a flood of new senders costs only the
+// parsing it would have cost anyway.
+var senderKeys = struct {
+	sync.RWMutex
+	m map[[33]byte]*secp256k1.PublicKey
+}{m: make(map[[33]byte]*secp256k1.PublicKey)}
+
+const senderKeysMax = 4096
+
+func parseSender(sender [33]byte) (*secp256k1.PublicKey, error) {
+	senderKeys.RLock()
+	pub := senderKeys.m[sender]
+	senderKeys.RUnlock()
+	if pub != nil {
+		return pub, nil
+	}
+	pub, err := secp256k1.ParsePubKey(sender[:])
+	if err != nil {
+		return nil, err
+	}
+	senderKeys.Lock()
+	if len(senderKeys.m) >= senderKeysMax {
+		clear(senderKeys.m)
+	}
+	senderKeys.m[sender] = pub
+	senderKeys.Unlock()
+	return pub, nil
 }
