@@ -23,6 +23,7 @@ type Config struct {
 	PingInterval string   `toml:"ping_interval"`
 	MaxPeers     int      `toml:"max_peers"`
 	LogFile      string   `toml:"log_file"`
+	Mouse        bool     `toml:"mouse"`
 }
 
 // defaultConfig holds every default in one place.
@@ -32,6 +33,7 @@ func defaultConfig() Config {
 		Difficulty:   24,
 		PingInterval: "10s",
 		MaxPeers:     32,
+		Mouse:        true,
 	}
 }
 
@@ -95,6 +97,7 @@ var settingForms = map[string]string{
 	"ping_interval": `a duration string from "100ms" to "10s", e.g. "10s"`,
 	"max_peers":     `a whole number from 1 to 1000`,
 	"log_file":      `a file path string`,
+	"mouse":         `true or false`,
 }
 
 // flagNames maps a setting to the flag that overrides it, where they differ.

@@ -114,6 +114,7 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	return runWithUI(ctx, nodes[0], nodes[1:], chatter, ui.Options{
 		Title:   fmt.Sprintf("devnet node 1 of %d", len(nodes)),
 		NoColor: os.Getenv("NO_COLOR") != "",
+		Mouse:   devnetMouse(o),
 	})
 }
 
@@ -179,4 +180,11 @@ func runChatter(ctx context.Context, nodes []*node.Node) {
 			_ = nodes[i].Post(ctx, fmt.Sprintf("%s (#%d)", msg, count))
 		}
 	}
+}
+
+// devnetMouse is config.toml's mouse setting (on when there is no file or
+// it does not load: a devnet runs without the node settings it holds).
+func devnetMouse(o options) bool {
+	cfg, err := o.resolve()
+	return err != nil || cfg.Mouse
 }

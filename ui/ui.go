@@ -51,6 +51,9 @@ type Node interface {
 type Options struct {
 	Title   string // shown in the header, e.g. "devnet node 1"
 	NoColor bool   // NO_COLOR: no colours, only bold, faint and reverse
+	// Mouse: clicks focus panes and select rows, the wheel scrolls
+	// (config.toml's mouse; the terminal's own selection then needs Shift).
+	Mouse bool
 }
 
 // How often the peer table is read (an in-memory copy: latencies change
@@ -312,6 +315,12 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case tea.PasteMsg:
 		cmds = append(cmds, m.updateInput(msg))
+
+	case tea.MouseClickMsg:
+		cmds = append(cmds, m.handleMouse(msg))
+
+	case tea.MouseWheelMsg:
+		cmds = append(cmds, m.handleMouse(msg))
 
 	case subscribedMsg:
 		m.events = msg.ch
@@ -925,6 +934,9 @@ func (m Model) View() tea.View {
 	}
 	v := tea.NewView(clip(content, w, h))
 	v.AltScreen = true
+	if m.opts.Mouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
 	v.WindowTitle = m.title()
 	return v
 }
