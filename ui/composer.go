@@ -54,6 +54,12 @@ func newComposer(st *Styles) composer {
 	return composer{st: st, msg: msg, addr: addr}
 }
 
+// restyle applies the styles again after the palette changed.
+func (c *composer) restyle() {
+	c.msg.SetStyles(c.st.Input)
+	c.addr.SetStyles(c.st.Input)
+}
+
 func (c *composer) SetSize(w, _ int) {
 	c.w = w
 	c.msg.Placeholder = "press i to write a message, Enter to post it"

@@ -43,6 +43,13 @@ func newMiningPane(st *Styles) miningPane {
 	}
 }
 
+// restyle makes the bar again in the styles' colours after the palette
+// changed.
+func (p *miningPane) restyle() {
+	p.bar = newMiningPane(p.st).bar
+	p.SetSize(p.w, p.h)
+}
+
 func (p *miningPane) SetSize(w, h int) {
 	p.w, p.h = w, h
 	p.bar.SetWidth(max(1, w-4-pctWidth))

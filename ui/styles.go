@@ -44,22 +44,42 @@ type Styles struct {
 // newStyles returns the palette; with noColor (NO_COLOR, Options.NoColor) it
 // sets no colour at all and relies on bold, faint and reverse, which NO_COLOR
 // allows.
-func newStyles(noColor bool) *Styles {
+func newStyles(noColor bool) *Styles { return newStylesFor(noColor, false) }
+
+// palette is the colours of one theme, as hex strings.
+type palette struct{ accent, cyan, green, yellow, red, purple, grey, dark string }
+
+var (
+	// darkPalette is for dark backgrounds, the default: a terminal that
+	// does not say its background is most often dark.
+	darkPalette = palette{"#7D56F4", "#3FB6C8", "#4FB86B", "#D7A93B", "#E0565B", "#C874D9", "#8A8A8A", "#5C5C5C"}
+	// lightPalette keeps the same hues, darker (yellow and cyan are
+	// unreadable on white as they are), and blurred borders lighter.
+	lightPalette = palette{"#5A32D6", "#1D7F8E", "#2E7D32", "#8A6100", "#C62828", "#8E3FA8", "#6B6B6B", "#B4B4B4"}
+)
+
+// newStylesFor is newStyles for a light or a dark background (the terminal
+// says which when asked; see Model.Update).
+func newStylesFor(noColor, light bool) *Styles {
 	c := func(s string) color.Color {
 		if noColor {
 			return lipgloss.NoColor{}
 		}
 		return lipgloss.Color(s)
 	}
+	pal := darkPalette
+	if light {
+		pal = lightPalette
+	}
 	var (
-		accent = c("#7D56F4")
-		cyan   = c("#3FB6C8")
-		green  = c("#4FB86B")
-		yellow = c("#D7A93B")
-		red    = c("#E0565B")
-		purple = c("#C874D9")
-		grey   = c("#8A8A8A")
-		dark   = c("#5C5C5C")
+		accent = c(pal.accent)
+		cyan   = c(pal.cyan)
+		green  = c(pal.green)
+		yellow = c(pal.yellow)
+		red    = c(pal.red)
+		purple = c(pal.purple)
+		grey   = c(pal.grey)
+		dark   = c(pal.dark)
 	)
 	// Plain text keeps the terminal's own foreground, readable on light
 	// and dark backgrounds alike.

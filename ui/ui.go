@@ -182,6 +182,10 @@ type Model struct {
 	statusKind statusKind
 	statusAt   time.Time
 
+	// light: the terminal said its background is light, and the styles
+	// are the light palette's.
+	light bool
+
 	// copySel is the selection y copied from last, copyNext the index of
 	// what the next y copies from it.
 	copySel  string
@@ -246,7 +250,8 @@ func Run(ctx context.Context, n Node, opts Options, teaOpts ...tea.ProgramOption
 
 // Init subscribes to events, takes the first snapshot and starts the clock.
 func (m Model) Init() tea.Cmd {
-	return tea.Batch(m.subscribe(), m.fetchSnapshot(0), tick())
+	// The terminal's background picks the palette (BackgroundColorMsg).
+	return tea.Batch(m.subscribe(), m.fetchSnapshot(0), tick(), tea.RequestBackgroundColor)
 }
 
 func (m Model) subscribe() tea.Cmd {
@@ -315,6 +320,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 
 	case tea.PasteMsg:
 		cmds = append(cmds, m.updateInput(msg))
+
+	case tea.BackgroundColorMsg:
+		if light := !msg.IsDark(); light != m.light {
+			// Every pane holds this one pointer: they all switch.
+			m.light = light
+			*m.st = *newStylesFor(m.opts.NoColor, light)
+			m.help.Styles = m.st.Help
+			m.compose.restyle()
+			m.miner.restyle()
+		}
 
 	case tea.MouseClickMsg:
 		cmds = append(cmds, m.handleMouse(msg))
