@@ -2,7 +2,9 @@ package ui
 
 import (
 	"fmt"
+	"sort"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/progress"
 	"charm.land/lipgloss/v2"
@@ -27,6 +29,9 @@ type miningPane struct {
 	// lastRate is the latest hash rate seen, shown while a new job has
 	// not measured its own yet rather than blanking the figure.
 	lastRate float64
+	// hist feeds the charts drawn when the pane has rows to spare.
+	hist *history
+	now  time.Time
 }
 
 // pctWidth is the room right of the progress bar for " 0.6×" (or " 12.3×").
@@ -155,7 +160,43 @@ func (p *miningPane) lines(w, room int) []string {
 		}
 		ls = append(ls, line{lead + quote(pm.Message) + who, prio})
 	}
-	return keepImportant(ls, room)
+	out := keepImportant(ls, room)
+	return append(out, p.charts(w, room-len(out))...)
+}
+
+// charts fills rows the pane has to spare (a tall pane on a large
+// terminal) with the hash rate over the last minutes and the intervals
+// between the newest blocks; nothing when fewer than four rows are free.
+func (p *miningPane) charts(w, spare int) []string {
+	if p.hist == nil || spare < 4 || w < 20 {
+		return nil
+	}
+	var out []string
+	iv := p.hist.intervals()
+	ivRows := 0
+	if len(iv) >= 2 && spare >= 7 {
+		ivRows = 2 // a title and a one-row sparkline
+	}
+	rateRows := min(8, spare-1-1-ivRows) // a blank line, the title
+	if cols := p.hist.rateColumns(p.now, w); rateRows >= 2 && maxOf(cols) > 0 {
+		peak := maxOf(cols)
+		title := firstFit(w, fmt.Sprintf("hash rate, last %d min · peak %s", int(rateWindow.Minutes()), hashRate(peak)),
+			"hash rate · peak "+hashRate(peak), "hash rate")
+		out = append(out, "", p.st.Label.Render(title))
+		for _, r := range chart(cols, w, rateRows, peak) {
+			out = append(out, p.st.Accent.Render(r))
+		}
+	}
+	if ivRows > 0 {
+		sorted := append([]float64(nil), iv...)
+		sort.Float64s(sorted)
+		med := sorted[len(sorted)/2]
+		n := min(len(iv), w)
+		title := firstFit(w, fmt.Sprintf("block interval, last %d · median %s · longest %s", n, seconds(med), seconds(maxOf(iv[len(iv)-n:]))),
+			fmt.Sprintf("block interval · median %s", seconds(med)), "block interval")
+		out = append(out, p.st.Label.Render(title), p.st.OK.Render(chart(iv, w, 1, maxOf(iv[len(iv)-n:]))[0]))
+	}
+	return out
 }
 
 // keepImportant drops the least important lines until the rest fit in room.

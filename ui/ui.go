@@ -182,6 +182,10 @@ type Model struct {
 	statusKind statusKind
 	statusAt   time.Time
 
+	// hist is the charts' history, on the heap: the model is copied on
+	// every update.
+	hist *history
+
 	// light: the terminal said its background is light, and the styles
 	// are the light palette's.
 	light bool
@@ -210,6 +214,7 @@ func New(n Node, opts Options) Model {
 		help:    h,
 		ctx:     context.Background(),
 		chain:   chainPane{st: st},
+		hist:    &history{},
 		peers:   peersPane{st: st},
 		miner:   newMiningPane(st),
 		log:     eventsPane{st: st},
@@ -754,6 +759,7 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 		}
 	}
 	var cmd tea.Cmd
+	m.hist.Apply(ev)
 	if m.state.Apply(ev) && m.haveSnap {
 		cmd = m.resnapshot()
 	}
@@ -820,6 +826,7 @@ func (m *Model) layout() {
 	m.log.focused = m.focus == focusEvents
 	m.miner.mining = m.state.Mining
 	m.miner.queue = m.state.Queue
+	m.miner.hist, m.miner.now = m.hist, m.clock
 	if m.state.Mining != nil && m.state.Mining.HashRate > 0 {
 		m.miner.lastRate = m.state.Mining.HashRate
 	}
