@@ -314,7 +314,7 @@ func measureDashboard(b *testing.B, phase time.Duration) {
 	latencies("quiet", time.Now().Add(phase))
 	rate("idle")
 	chatterCtx, stopChatter := context.WithCancel(ctx)
-	go runChatter(chatterCtx, nodes[1:])
+	go runChatter(chatterCtx, func() []*node.Node { return nodes[1:] })
 	done := make(chan struct{})
 	go func() { defer close(done); rate("chatter") }()
 	latencies("chatter", time.Now().Add(phase))

@@ -98,63 +98,51 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	if o.set["threads"] {
 		threads = o.threads // 0: all cores each
 	}
-	nodes, err := newDevnet(root, o.nodes, uint32(difficulty), threads, log)
+	ctl, err := newDevnetCtl(root, o.nodes, uint32(difficulty), threads, log)
 	if err != nil {
 		return err
 	}
-	var chatter func(context.Context)
-	if o.chatter && len(nodes) > 1 {
-		chatter = func(ctx context.Context) { runChatter(ctx, nodes[1:]) }
+	nodes := ctl.nodes
+	// Chatter posts on the nodes running at each post: in the dashboard
+	// the user may stop and start them.
+	chatterOn := func(running func() []*node.Node) func(context.Context) {
+		if !o.chatter || len(nodes) < 2 {
+			return nil
+		}
+		return func(ctx context.Context) { runChatter(ctx, running) }
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
 	if o.headless {
-		return runNodes(ctx, nodes, stdin, stdout, chatter)
+		return runNodes(ctx, nodes, stdin, stdout, chatterOn(func() []*node.Node { return nodes[1:] }))
 	}
-	return runWithUI(ctx, nodes[0], nodes[1:], chatter, ui.Options{
+	chatter := chatterOn(func() []*node.Node { return ctl.running()[1:] })
+	// The dashboard's node runs with it; the others under ctl, which the
+	// devnet view (D) stops and starts.
+	ctl.start(ctx)
+	defer ctl.wait()
+	return runWithUI(ctx, nodes[0], nil, chatter, ui.Options{
 		Title:   fmt.Sprintf("devnet node 1 of %d", len(nodes)),
 		NoColor: os.Getenv("NO_COLOR") != "",
 		Mouse:   devnetMouse(o),
+		Devnet:  ctl,
 	})
 }
 
 // newDevnet opens n nodes on free loopback ports, node k dialling nodes 1
 // to k-1, with a one-way delay on every link.
 func newDevnet(root string, n int, difficulty uint32, threads int, log *slog.Logger) ([]*node.Node, error) {
-	addrs, err := reservePorts(n)
+	ctl, err := newDevnetCtl(root, n, difficulty, threads, log)
 	if err != nil {
 		return nil, err
 	}
-	nodes := make([]*node.Node, n)
-	for i := range nodes {
-		self := addrs[i]
-		cfg := node.Config{
-			DataDir:      filepath.Join(root, fmt.Sprintf("node%d", i+1)),
-			Listen:       self,
-			Peers:        append([]string(nil), addrs[:i]...),
-			Difficulty:   difficulty,
-			Threads:      threads,
-			PingInterval: 2 * time.Second,
-			Name:         fmt.Sprintf("node%d", i+1),
-			LinkDelay:    func(to string) time.Duration { return linkDelay(self, to) },
-			Logger:       log.With("node", i+1),
-		}
-		nd, err := node.Open(cfg)
-		if err != nil {
-			for _, opened := range nodes[:i] {
-				opened.Close()
-			}
-			return nil, fmt.Errorf("devnet node %d: %w", i+1, err)
-		}
-		nodes[i] = nd
-	}
-	return nodes, nil
+	return ctl.nodes, nil
 }
 
 // runChatter has the given nodes post now and then, sometimes two at once
 // so that forks happen.
-func runChatter(ctx context.Context, nodes []*node.Node) {
-	for _, n := range nodes {
+func runChatter(ctx context.Context, running func() []*node.Node) {
+	for _, n := range running() {
 		select {
 		case <-n.Started():
 		case <-ctx.Done():
@@ -172,6 +160,10 @@ func runChatter(ctx context.Context, nodes []*node.Node) {
 		burst := 1
 		if rand.IntN(3) == 0 {
 			burst = 2 // two nodes at once: a likely fork
+		}
+		nodes := running()
+		if len(nodes) == 0 {
+			continue
 		}
 		for k := 0; k < burst; k++ {
 			i := rand.IntN(len(nodes))

@@ -67,3 +67,31 @@ func TestDashboardMouse(t *testing.T) {
 	s.keys("q")
 	s.waitExit(15 * time.Second)
 }
+
+// TestDashboardDevnetControls: `meshchain devnet` in tmux, the devnet view
+// on D: split and heal, stop and restart a node, a slower link; each shows
+// in the view and as an event.
+func TestDashboardDevnetControls(t *testing.T) {
+	s := startTmux(t, 120, 36, "devnet", "-n", "4", "--difficulty", "10", "--data-dir", t.TempDir())
+	s.waitScreen(30*time.Second, "devnet node 1 of 4", "peers 3/3 online")
+	s.keys("D")
+	s.waitScreen(10*time.Second, "Devnet", "one network · one tip", "node4")
+	s.keys("p")
+	s.waitScreen(15*time.Second, "split in two halves", "devnet: the network is cut in two halves")
+	s.keys("p")
+	s.waitScreen(15*time.Second, "one network", "devnet: the two halves reconnect")
+	s.keys("Down", "Down", "r")
+	s.waitScreen(15*time.Second, "node3 stopped", "stopped")
+	s.keys("r")
+	s.waitScreen(15*time.Second, "node3 started")
+	s.keys("Down", "+")
+	s.waitScreen(15*time.Second, "link node1–node4")
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "Events")
+	scr := s.waitScreen(5*time.Second, "devnet")
+	if n := len(paneLines(scr, " devnet ")); n < 3 {
+		t.Errorf("the events pane shows %d devnet actions, want the newest at least 3:\n%s", n, scr)
+	}
+	s.keys("q")
+	s.waitExit(20 * time.Second)
+}

@@ -177,6 +177,8 @@ var wrapEvent = map[string]bool{"started": true, "warning": true}
 // block or reorg line already tells).
 func describe(pl node.Payload) (label, text string, ok bool) {
 	switch e := pl.(type) {
+	case DevnetAction:
+		return "devnet", Sanitize(e.Detail), true
 	case node.Started:
 		text = fmt.Sprintf("listening on %s, height %s, tip %s", Sanitize(e.Listen), commas(e.Height), shortHash(e.Tip))
 		if e.WalletCreated {

@@ -34,8 +34,14 @@ type harness struct {
 
 func startHarness(t *testing.T, f *fakeNode, w, h int) *harness {
 	t.Helper()
+	return startHarnessOpts(t, f, w, h, Options{Title: "devnet node 1"})
+}
+
+// startHarnessOpts is startHarness with other options.
+func startHarnessOpts(t *testing.T, f *fakeNode, w, h int, opts Options) *harness {
+	t.Helper()
 	hs := &harness{t: t, hit: make(chan struct{}, 1)}
-	m := testModel(f)
+	m := testModelOpts(f, opts)
 	filter := func(tm tea.Model, msg tea.Msg) tea.Msg {
 		if _, ok := msg.(probeMsg); !ok {
 			return msg

@@ -8,8 +8,11 @@ import (
 
 // testModel is New with the fixed clock and UTC, so output is the same on
 // every machine.
-func testModel(n Node) Model {
-	m := New(n, Options{Title: "devnet node 1"})
+func testModel(n Node) Model { return testModelOpts(n, Options{Title: "devnet node 1"}) }
+
+// testModelOpts is testModel with other options.
+func testModelOpts(n Node, opts Options) Model {
+	m := New(n, opts)
 	m.now = func() time.Time { return fixedNow }
 	m.clock = fixedNow
 	m.loc = time.UTC

@@ -35,6 +35,9 @@ func (m *Model) areas() []area {
 	case m.focus == focusDetail:
 		add(focusDetail, 0, y, m.detail.w, m.detail.h)
 		body = m.detail.h
+	case m.focus == focusDevnet:
+		add(focusDevnet, 0, y, m.devnet.w, m.devnet.h)
+		body = m.devnet.h
 	case m.zoomed && m.focus == focusChain:
 		add(focusChain, 0, y, m.chain.w, m.chain.h)
 		body = m.chain.h

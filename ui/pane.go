@@ -29,6 +29,7 @@ var (
 	_ pane = (*miningPane)(nil)
 	_ pane = (*eventsPane)(nil)
 	_ pane = (*detailPane)(nil)
+	_ pane = (*devnetPane)(nil)
 )
 
 func (p *chainPane) help(k keyMap) []key.Binding {
@@ -72,6 +73,8 @@ func (m *Model) paneFor(f focus) pane {
 		return &m.log
 	case focusDetail:
 		return &m.detail
+	case focusDevnet:
+		return &m.devnet
 	}
 	return nil
 }

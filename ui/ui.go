@@ -54,6 +54,8 @@ type Options struct {
 	// Mouse: clicks focus panes and select rows, the wheel scrolls
 	// (config.toml's mouse; the terminal's own selection then needs Shift).
 	Mouse bool
+	// Devnet, in `meshchain devnet`, lets D open the devnet controls.
+	Devnet DevnetControl
 }
 
 // How often the peer table is read (an in-memory copy: latencies change
@@ -76,6 +78,7 @@ const (
 	focusComposer
 	focusAddPeer // the address input, entered with a
 	focusDetail  // block, event or peer detail, entered with Enter
+	focusDevnet  // devnet controls, entered with D in a devnet
 )
 
 // tabOrder is the cycle of Tab and Shift-Tab.
@@ -97,6 +100,8 @@ func (f focus) String() string {
 		return "add peer"
 	case focusDetail:
 		return "detail"
+	case focusDevnet:
+		return "devnet"
 	}
 	return fmt.Sprintf("focus(%d)", int(f))
 }
@@ -182,6 +187,11 @@ type Model struct {
 	statusKind statusKind
 	statusAt   time.Time
 
+	// devnet is the devnet controls' view; devnetFrom the pane it was
+	// opened from.
+	devnet     devnetPane
+	devnetFrom focus
+
 	// hist is the charts' history, on the heap: the model is copied on
 	// every update.
 	hist *history
@@ -214,6 +224,7 @@ func New(n Node, opts Options) Model {
 		help:    h,
 		ctx:     context.Background(),
 		chain:   chainPane{st: st},
+		devnet:  devnetPane{st: st},
 		hist:    &history{},
 		peers:   peersPane{st: st},
 		miner:   newMiningPane(st),
@@ -225,6 +236,7 @@ func New(n Node, opts Options) Model {
 		state:   NewState(),
 	}
 	m.clock = m.now()
+	m.keys.Devnet.SetEnabled(opts.Devnet != nil)
 	m.fetching = true // Init asks for the first snapshot
 	m.layout()
 	return m
@@ -381,6 +393,13 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status = ""
 		}
 		cmds = append(cmds, tick(), m.readPeers())
+		if m.focus == focusDevnet && m.opts.Devnet != nil {
+			m.devnet.nodes = m.opts.Devnet.Nodes() // in memory: cheap
+			m.devnet.Scroll(0)
+		}
+
+	case devnetDoneMsg:
+		m.devnetDone(msg)
 
 	case postedMsg:
 		m.compose.busy = false
@@ -532,6 +551,21 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 	}
+	if m.focus == focusDevnet {
+		if ok, cmd := m.devnetKey(msg); ok {
+			return cmd
+		}
+		if key.Matches(msg, k.Close) {
+			m.focus = m.devnetFrom
+		} else {
+			m.scrollKeys(msg, &m.devnet)
+		}
+		return nil
+	}
+	if m.opts.Devnet != nil && key.Matches(msg, k.Devnet) {
+		m.openDevnet()
+		return nil
+	}
 	if m.focus == focusDetail {
 		if key.Matches(msg, k.Close) || key.Matches(msg, k.Open) && !m.detail.bansList {
 			m.focus = m.detailFrom
@@ -569,6 +603,8 @@ func (m *Model) cycle(msg tea.KeyPressMsg) {
 	switch m.focus {
 	case focusDetail:
 		from = m.detailFrom
+	case focusDevnet:
+		from = m.devnetFrom
 	case focusAddPeer:
 		from = m.prevFocus
 	}
@@ -834,6 +870,10 @@ func (m *Model) layout() {
 		m.detail.SetSize(w, body)
 		return
 	}
+	if m.focus == focusDevnet {
+		m.devnet.SetSize(w, body)
+		return
+	}
 	if m.zoomed {
 		switch m.focus {
 		case focusChain:
@@ -936,6 +976,8 @@ func (m Model) View() tea.View {
 			parts = append(parts, m.helpView(w, body))
 		case m.focus == focusDetail:
 			parts = append(parts, m.detail.View())
+		case m.focus == focusDevnet:
+			parts = append(parts, m.devnet.View())
 		case m.zoomed && m.focus == focusChain:
 			parts = append(parts, m.chain.View())
 		case m.zoomed && m.focus == focusPeers:
