@@ -24,6 +24,7 @@ type Config struct {
 	MaxPeers     int      `toml:"max_peers"`
 	LogFile      string   `toml:"log_file"`
 	Mouse        bool     `toml:"mouse"`
+	Notify       string   `toml:"notify"`
 }
 
 // defaultConfig holds every default in one place.
@@ -98,6 +99,7 @@ var settingForms = map[string]string{
 	"max_peers":     `a whole number from 1 to 1000`,
 	"log_file":      `a file path string`,
 	"mouse":         `true or false`,
+	"notify":        `one of "", "bell", "osc9", "osc777"`,
 }
 
 // flagNames maps a setting to the flag that overrides it, where they differ.
@@ -138,6 +140,11 @@ func (c *Config) check() *settingError {
 	}
 	if d, err := time.ParseDuration(c.PingInterval); err != nil || d < 100*time.Millisecond || d > 10*time.Second {
 		return &settingError{"ping_interval", fmt.Sprintf("%q is not a duration from 100ms to 10s", c.PingInterval)}
+	}
+	switch c.Notify {
+	case "", "bell", "osc9", "osc777":
+	default:
+		return &settingError{"notify", fmt.Sprintf(`%q is not "", "bell", "osc9" or "osc777"`, c.Notify)}
 	}
 	if c.MaxPeers < 1 || c.MaxPeers > 1000 {
 		return &settingError{"max_peers", fmt.Sprintf("%d is not between 1 and 1000", c.MaxPeers)}

@@ -19,6 +19,8 @@ func TestConfigTable(t *testing.T) {
 		}},
 		{"mouse off", "mouse = false\n", "", func(c Config) bool { return !c.Mouse }},
 		{"mouse not a bool", "mouse = \"no\"\n", ":1: mouse: the value is not true or false", nil},
+		{"notify by OSC 9", "notify = \"osc9\"\n", "", func(c Config) bool { return c.Notify == "osc9" }},
+		{"notify unknown", "\nnotify = \"email\"\n", `:2: notify: "email" is not "", "bell", "osc9" or "osc777"`, nil},
 		{"every setting", "listen = \"127.0.0.1:9000\"\npeers = [\"10.0.0.2:8333\"]\ndata_dir = \"/tmp/x\"\ndifficulty = 12\nthreads = 3\nping_interval = \"2s\"\nmax_peers = 5\nlog_file = \"/tmp/x.log\"\n", "",
 			func(c Config) bool {
 				return c.Listen == "127.0.0.1:9000" && len(c.Peers) == 1 && c.Difficulty == 12 && c.Threads == 3 && c.pingInterval().Seconds() == 2

@@ -121,10 +121,12 @@ func runDevnet(o options, stdin io.Reader, stdout, stderr io.Writer) error {
 	// devnet view (D) stops and starts.
 	ctl.start(ctx)
 	defer ctl.wait()
+	dash := devnetUI(o)
 	return runWithUI(ctx, nodes[0], nil, chatter, ui.Options{
 		Title:   fmt.Sprintf("devnet node 1 of %d", len(nodes)),
 		NoColor: os.Getenv("NO_COLOR") != "",
-		Mouse:   devnetMouse(o),
+		Mouse:   dash.Mouse,
+		Notify:  dash.Notify,
 		Devnet:  ctl,
 	})
 }
@@ -174,9 +176,13 @@ func runChatter(ctx context.Context, running func() []*node.Node) {
 	}
 }
 
-// devnetMouse is config.toml's mouse setting (on when there is no file or
-// it does not load: a devnet runs without the node settings it holds).
-func devnetMouse(o options) bool {
+// devnetUI is config.toml's dashboard settings (the defaults when there is
+// no file or it does not load: a devnet runs without the node settings it
+// holds).
+func devnetUI(o options) Config {
 	cfg, err := o.resolve()
-	return err != nil || cfg.Mouse
+	if err != nil {
+		return defaultConfig()
+	}
+	return cfg
 }

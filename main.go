@@ -564,7 +564,7 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 		logPath = filepath.Join(cfg.DataDir, "meshchain.log")
 	}
 	return runOne(logPath, cfg, stderr, func(ctx context.Context, n *node.Node) error {
-		return runWithUI(ctx, n, nil, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != "", Mouse: cfg.Mouse})
+		return runWithUI(ctx, n, nil, nil, ui.Options{Title: "meshchain", NoColor: os.Getenv("NO_COLOR") != "", Mouse: cfg.Mouse, Notify: cfg.Notify})
 	})
 }
 

@@ -41,6 +41,11 @@ func (m *Model) copyables() []copyable {
 		if p, ok := m.peers.Selected(); ok {
 			peer(peerLike{p.NodeID, p.Addr, p.Proven})
 		}
+	case focusMessages:
+		if r, ok := m.msgs.selected(); ok {
+			add("sender", r.sender)
+			add("message", r.text)
+		}
 	case focusEvents:
 		if ev, ok := m.log.Selected(); ok {
 			add("event", ev.text)

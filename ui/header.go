@@ -28,6 +28,10 @@ func (m Model) header(w int) string {
 	if !m.haveSnap && m.state.Listen == "" {
 		right = ""
 	}
+	if m.unread > 0 {
+		// Messages addressed to us since the Messages view was open.
+		left += "  " + st.Warn.Bold(true).Render(fmt.Sprintf("✉ %d to you (m)", m.unread))
+	}
 	line1 := spread(left, right, w)
 
 	pair := func(label, value string) string {

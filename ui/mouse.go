@@ -38,6 +38,9 @@ func (m *Model) areas() []area {
 	case m.focus == focusDevnet:
 		add(focusDevnet, 0, y, m.devnet.w, m.devnet.h)
 		body = m.devnet.h
+	case m.focus == focusMessages:
+		add(focusMessages, 0, y, m.msgs.w, m.msgs.h)
+		body = m.msgs.h
 	case m.zoomed && m.focus == focusChain:
 		add(focusChain, 0, y, m.chain.w, m.chain.h)
 		body = m.chain.h

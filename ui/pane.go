@@ -30,6 +30,7 @@ var (
 	_ pane = (*eventsPane)(nil)
 	_ pane = (*detailPane)(nil)
 	_ pane = (*devnetPane)(nil)
+	_ pane = (*messagesPane)(nil)
 )
 
 func (p *chainPane) help(k keyMap) []key.Binding {
@@ -75,6 +76,8 @@ func (m *Model) paneFor(f focus) pane {
 		return &m.detail
 	case focusDevnet:
 		return &m.devnet
+	case focusMessages:
+		return &m.msgs
 	}
 	return nil
 }

@@ -56,6 +56,10 @@ type Options struct {
 	Mouse bool
 	// Devnet, in `meshchain devnet`, lets D open the devnet controls.
 	Devnet DevnetControl
+	// Notify is how a message addressed to this wallet is announced
+	// beyond the dashboard: "" (not at all), "bell", "osc9" or "osc777"
+	// (desktop notifications of terminals that take them).
+	Notify string
 }
 
 // How often the peer table is read (an in-memory copy: latencies change
@@ -76,9 +80,10 @@ const (
 	focusMining
 	focusEvents
 	focusComposer
-	focusAddPeer // the address input, entered with a
-	focusDetail  // block, event or peer detail, entered with Enter
-	focusDevnet  // devnet controls, entered with D in a devnet
+	focusAddPeer  // the address input, entered with a
+	focusDetail   // block, event or peer detail, entered with Enter
+	focusDevnet   // devnet controls, entered with D in a devnet
+	focusMessages // the Messages view, entered with m
 )
 
 // tabOrder is the cycle of Tab and Shift-Tab.
@@ -102,6 +107,8 @@ func (f focus) String() string {
 		return "detail"
 	case focusDevnet:
 		return "devnet"
+	case focusMessages:
+		return "messages"
 	}
 	return fmt.Sprintf("focus(%d)", int(f))
 }
@@ -192,6 +199,12 @@ type Model struct {
 	devnet     devnetPane
 	devnetFrom focus
 
+	// msgs is the Messages view; unread counts messages addressed to us
+	// that arrived since it was last open.
+	msgs         messagesPane
+	messagesFrom focus
+	unread       int
+
 	// hist is the charts' history, on the heap: the model is copied on
 	// every update.
 	hist *history
@@ -225,6 +238,7 @@ func New(n Node, opts Options) Model {
 		ctx:     context.Background(),
 		chain:   chainPane{st: st},
 		devnet:  devnetPane{st: st},
+		msgs:    newMessagesPane(st),
 		hist:    &history{},
 		peers:   peersPane{st: st},
 		miner:   newMiningPane(st),
@@ -472,9 +486,15 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.confirm != nil {
 		return m.confirmKey(msg)
 	}
+	if m.focus == focusMessages && m.msgs.naming {
+		_, cmd := m.messagesKey(msg) // typing a name: every key is text
+		return cmd
+	}
 	switch m.focus {
 	case focusComposer:
 		switch {
+		case key.Matches(msg, k.NextPane) && m.canComplete():
+			return m.updateInput(msg) // Tab takes the completion of "@"
 		case key.Matches(msg, k.Post):
 			return m.post()
 		case key.Matches(msg, k.Leave):
@@ -551,6 +571,21 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 	}
+	if m.focus == focusMessages {
+		if ok, cmd := m.messagesKey(msg); ok {
+			return cmd
+		}
+		if key.Matches(msg, k.Close) {
+			m.focus = m.messagesFrom
+		} else {
+			m.scrollKeys(msg, &m.msgs)
+		}
+		return nil
+	}
+	if key.Matches(msg, k.Messages) {
+		m.openMessages()
+		return nil
+	}
 	if m.focus == focusDevnet {
 		if ok, cmd := m.devnetKey(msg); ok {
 			return cmd
@@ -605,6 +640,8 @@ func (m *Model) cycle(msg tea.KeyPressMsg) {
 		from = m.detailFrom
 	case focusDevnet:
 		from = m.devnetFrom
+	case focusMessages:
+		from = m.messagesFrom
 	case focusAddPeer:
 		from = m.prevFocus
 	}
@@ -648,6 +685,12 @@ func (m *Model) enterInput(f focus) {
 	m.blurInputs()
 	m.compose.setStatus(statusInfo, "")
 	m.focus = f
+	if f == focusComposer {
+		// "@" completes to the authors in view (Tab takes it, Ctrl-N and
+		// Ctrl-P step through them).
+		m.compose.msg.ShowSuggestions = true
+		m.compose.msg.SetSuggestions(m.authorSuggestions())
+	}
 	if f == focusAddPeer {
 		m.compose.addPeer = true
 		m.compose.addr.Focus()
@@ -820,7 +863,45 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 		// changes with the event, not up to a second later.
 		cmd = tea.Batch(cmd, m.readPeers())
 	}
+	switch e := ev.Payload.(type) {
+	case node.BlockAccepted:
+		// A message to us from someone else, new on the best chain.
+		if e.OnBest && e.Sender != m.state.Sender && toMe(e.Message, m.state.Sender) {
+			if m.focus != focusMessages {
+				m.unread++
+			}
+			cmd = tea.Batch(cmd, m.notify(e.Sender, e.Message))
+		}
+	}
+	if m.focus == focusMessages {
+		switch ev.Payload.(type) {
+		case node.BlockAccepted, node.TipChanged, node.Reorg, node.MessageQueued, node.BlockMined, node.Started:
+			m.msgs.setRows(&m.state)
+		}
+	}
 	return cmd
+}
+
+// notify announces a message addressed to us beyond the screen, as
+// Options.Notify says: the terminal bell, or a desktop notification (OSC 9
+// or OSC 777). The text is sanitized: no control byte reaches the
+// terminal inside the sequence.
+func (m *Model) notify(sender, msg string) tea.Cmd {
+	_, rest, _ := addressee(msg)
+	text := Sanitize(m.msgs.names.label(sender) + ": " + rest)
+	text = strings.ReplaceAll(text, ";", ",") // OSC 777 separates fields with ;
+	if r := []rune(text); len(r) > 200 {
+		text = string(r[:200]) + "…"
+	}
+	switch m.opts.Notify {
+	case "bell":
+		return tea.Raw("\a")
+	case "osc9":
+		return tea.Raw("\x1b]9;" + text + "\a")
+	case "osc777":
+		return tea.Raw("\x1b]777;notify;meshchain;" + text + "\a")
+	}
+	return nil
 }
 
 // showChain hands the chain pane the best chain and the fork tree.
@@ -872,6 +953,10 @@ func (m *Model) layout() {
 	}
 	if m.focus == focusDevnet {
 		m.devnet.SetSize(w, body)
+		return
+	}
+	if m.focus == focusMessages {
+		m.msgs.SetSize(w, body)
 		return
 	}
 	if m.zoomed {
@@ -978,6 +1063,8 @@ func (m Model) View() tea.View {
 			parts = append(parts, m.detail.View())
 		case m.focus == focusDevnet:
 			parts = append(parts, m.devnet.View())
+		case m.focus == focusMessages:
+			parts = append(parts, m.msgs.View())
 		case m.zoomed && m.focus == focusChain:
 			parts = append(parts, m.chain.View())
 		case m.zoomed && m.focus == focusPeers:
