@@ -208,6 +208,94 @@ func TestAuthFailures(t *testing.T) {
 	onlineRaw(t, s, h)
 }
 
+// A hello is held to PROTOCOL.md section 2 to the letter (review D2-D5):
+// frames are text messages, node_id is 64 hex even unauthenticated, a
+// present node_key or challenge is not empty, and a node_key is checked
+// before the self check. Each is MalformedFrame with close 1008, and the
+// session never goes online.
+func TestHelloHeldToTheSpec(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	writeBinary := func(r *rawPeer, frame any) {
+		data, err := Encode(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.c.Write(ctx, websocket.MessageBinary, data); err != nil {
+			t.Fatalf("binary write: %v", err)
+		}
+	}
+	for _, tt := range []struct {
+		name   string
+		anon   bool
+		run    func(r *rawPeer)
+		online bool // it went online before the offence
+	}{
+		{"D2: hello as a binary message", true, func(r *rawPeer) {
+			writeBinary(r, r.hello(""))
+			r.expectHello()
+		}, false},
+		{"D2: a binary frame after the handshake", false, func(r *rawPeer) {
+			r.send(r.hello(""))
+			r.expectHello()
+			h.waitOnline(t, r.id)
+			writeBinary(r, Ping{Nonce: 7})
+		}, true},
+		{"D3: unauthenticated node_id not 64 hex", true, func(r *rawPeer) {
+			r.id = "zz"
+			r.send(r.hello(""))
+			r.expectHello()
+		}, false},
+		{"D3: unauthenticated node_id in upper case", true, func(r *rawPeer) {
+			r.id = strings.ToUpper(NewNodeID())
+			r.send(r.hello(""))
+			r.expectHello()
+		}, false},
+		{"D4: empty node_key with a challenge", true, func(r *rawPeer) {
+			r.sendRaw([]byte(`{"type":"hello","version":1,"genesis":"` + testGenesis + `","node_id":"` + r.id +
+				`","listen":"","height":0,"tip":"` + testGenesis + `","work":"0","agent":"rawpeer","node_key":"","challenge":"` + strings.Repeat("11", 32) + `"}`))
+			r.expectHello()
+		}, false},
+		{"D4: empty challenge with a node_key", false, func(r *rawPeer) {
+			hello := r.hello("")
+			data, _ := Encode(hello)
+			r.sendRaw([]byte(strings.Replace(string(data), `"challenge":"`+hello.Challenge+`"`, `"challenge":""`, 1)))
+			r.expectHello()
+		}, false},
+		{"D5: our node_id with another node_key", true, func(r *rawPeer) {
+			k, _ := newIdentity()
+			hello := r.hello("")
+			hello.NodeID = s.NodeID()
+			hello.NodeKey = hex.EncodeToString(k.PubKey().SerializeCompressed())
+			hello.Challenge = strings.Repeat("22", 32)
+			r.send(hello)
+			r.expectHello()
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r *rawPeer
+			if tt.anon {
+				r = dialRawAnon(t, s.Addr(), "/")
+			} else {
+				r = dialRaw(t, s.Addr(), "/")
+			}
+			r.t = t
+			tt.run(r)
+			r.expectErrorThenClose(ReasonMalformedFrame+": ", websocket.StatusPolicyViolation)
+			if !tt.online {
+				for _, ev := range h.eventLog() {
+					if ev.Kind == PeerOnline && (ev.Peer.ID == r.local || ev.Hello.NodeID == r.id) {
+						t.Errorf("went online: %+v", ev)
+					}
+				}
+			}
+		})
+	}
+	// Loopback is not refused for any of it: an honest peer gets in.
+	onlineRaw(t, s, h)
+}
+
 // A tool that sends no node_key is served, unauthenticated: ping/pong, and
 // its get_blocks reach the node under its connection, not the id it claims.
 func TestUnauthenticatedToolServed(t *testing.T) {
