@@ -1,12 +1,16 @@
 package netpeers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -99,7 +103,7 @@ func TestAuthVectors(t *testing.T) {
 // as the same identity.
 func TestNodeKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", NodeKeyFile)
-	k1, err := LoadOrCreateNodeKey(path)
+	k1, err := LoadOrCreateNodeKey(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +117,7 @@ func TestNodeKeyFile(t *testing.T) {
 	if dst, err := os.Stat(filepath.Dir(path)); err != nil || dst.Mode().Perm() != 0o700 {
 		t.Errorf("data dir %v (%v), want 0700", dst.Mode().Perm(), err)
 	}
-	k2, err := LoadOrCreateNodeKey(path)
+	k2, err := LoadOrCreateNodeKey(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +127,62 @@ func TestNodeKeyFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateNodeKey(path); err == nil {
+	if _, err := LoadOrCreateNodeKey(path, nil); err == nil {
 		t.Error("a damaged node key file was accepted")
+	}
+}
+
+// A node key file others may read is made 0600 again when loaded, with a
+// warning, and still read as the same identity (review D6).
+func TestNodeKeyModeEnforced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), NodeKeyFile)
+	k1, err := LoadOrCreateNodeKey(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	k2, err := LoadOrCreateNodeKey(path, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if NodeIDOf(k1.PubKey()) != NodeIDOf(k2.PubKey()) {
+		t.Error("the node key changed")
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("node key mode after loading a 0644 file: %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), path) {
+		t.Errorf("no warning naming the file: %q", logged.String())
+	}
+}
+
+// A start that crashes while it writes a new node key leaves no key file
+// that stops the next start (an empty one did: "not 64 hex digits"). The
+// crash is real: a child process exits in the middle of the write.
+func TestNodeKeyCrashSafe(t *testing.T) {
+	if path := os.Getenv("NETPEERS_NODEKEY_CRASH"); path != "" {
+		testHookNodeKeyWritten = func() { os.Exit(3) }
+		_, _ = LoadOrCreateNodeKey(path, nil)
+		os.Exit(0) // the hook never ran: the test below fails
+	}
+	path := filepath.Join(t.TempDir(), NodeKeyFile)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNodeKeyCrashSafe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "NETPEERS_NODEKEY_CRASH="+path)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("the child did not crash in the write: %v\n%s", err, out)
+	}
+	k1, err := LoadOrCreateNodeKey(path, nil)
+	if err != nil {
+		t.Fatalf("the start after the crash fails: %v", err)
+	}
+	k2, err := LoadOrCreateNodeKey(path, nil)
+	if err != nil || NodeIDOf(k1.PubKey()) != NodeIDOf(k2.PubKey()) {
+		t.Fatalf("the key made after the crash is not kept: %v", err)
 	}
 }
 
