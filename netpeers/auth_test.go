@@ -395,6 +395,38 @@ func TestUnauthenticatedToolServed(t *testing.T) {
 	}
 }
 
+// An unproven peer's claimed node id is kept apart from the connection it
+// is known by (review D1): Peers gives both, so the claim can be shown as
+// a claim. A proven peer's claim is its node id.
+func TestUnprovenClaimKeptApart(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	tool := dialRawAnon(t, s.Addr(), "/")
+	tool.send(tool.hello(""))
+	tool.expectHello()
+	h.waitEvent(t, 5*time.Second, "the tool online", func(ev PeerEvent) bool {
+		return ev.Kind == PeerOnline && ev.Peer.ID == tool.local
+	})
+	proven := onlineRaw(t, s, h)
+	var sawTool, sawProven bool
+	for _, p := range s.Peers() {
+		switch p.NodeID {
+		case tool.local:
+			sawTool = true
+			if p.Proven || p.ClaimedID != tool.id {
+				t.Errorf("tool's entry: proven %v, claimed %q; want unproven claiming %s", p.Proven, p.ClaimedID, short(tool.id))
+			}
+		case proven.id:
+			sawProven = true
+			if !p.Proven || p.ClaimedID != proven.id {
+				t.Errorf("proven peer's entry: proven %v, claimed %q", p.Proven, p.ClaimedID)
+			}
+		}
+	}
+	if !sawTool || !sawProven {
+		t.Errorf("Peers() lacks the tool (%v) or the proven peer (%v): %+v", sawTool, sawProven, s.Peers())
+	}
+}
+
 // 9.1 (a): an attacker naming Y's id can neither displace Y's session nor
 // get Y refused, whether it comes before Y or while Y is online.
 func TestImpersonatorCannotDisplaceOrBan(t *testing.T) {

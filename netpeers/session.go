@@ -574,6 +574,7 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	e := s.entryForLocked(ss, now)
 	e.nodeID = key
 	e.proven = ss.proven
+	e.claimedID = ss.hello.NodeID
 	e.sess = ss
 	e.inbound = ss.inbound
 	e.height, e.tip, e.work = ss.hello.Height, ss.hello.Tip, ss.hello.Work
