@@ -145,6 +145,47 @@ func TestPendingFloodDoesNotStarveNewcomers(t *testing.T) {
 	t.Log(m.Report())
 }
 
+// A newcomer whose hello has arrived is working through its handshake:
+// more idle upgrades than there are pending places, arriving while it
+// proves its id (a slow link, a loaded machine), close idle connections,
+// not it. TestPendingFloodDoesNotStarveNewcomers failed about 1 run in 20
+// under -race on a loaded machine this way; here the flood comes at that
+// moment every time.
+func TestNewcomerMidHandshakeIsNotEvictedByIdleUpgrades(t *testing.T) {
+	cfg := testConfig()
+	cfg.MaxInbound = 8
+	cfg.HandshakeTimeout = time.Minute // only eviction frees a pending place
+	s, h := startServer(t, cfg)
+	pendingCap := 4 * cfg.MaxInbound // MaxPendingInbound's default
+
+	before := s.handshakes.Load()
+	r := dialRaw(t, s.Addr(), "/")
+	r.authed = true // its auth frame waits until the flood has come
+	r.send(r.hello(""))
+	srv := r.expectHello()
+	waitFor(t, 10*time.Second, "the newcomer's hello read", func() bool { return s.handshakes.Load() > before })
+
+	var idle []*websocket.Conn
+	t.Cleanup(func() {
+		for _, c := range idle {
+			_ = c.CloseNow()
+		}
+	})
+	for range pendingCap + 8 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, _, err := websocket.Dial(ctx, "ws://"+s.Addr()+"/", nil)
+		cancel()
+		if err != nil {
+			t.Fatalf("idle upgrade: %v", err)
+		}
+		idle = append(idle, c)
+	}
+	r.send(r.authFrame(srv))
+	h.waitOnline(t, r.id)
+	r.send(Ping{Nonce: 9})
+	r.expectPong(9, 5*time.Second, "newcomer not served after the idle upgrades")
+}
+
 // nonLoopbackIP is an address of this machine that is not loopback, so that
 // a connection to it comes from a non-loopback IP; tests that need one skip
 // without it.

@@ -282,6 +282,7 @@ func (ss *session) handshake(ctx context.Context) error {
 		return errors.New(reason)
 	}
 	ss.setHello(h)
+	s.greeted(ss.slot) // no longer an idle connection: evicted last
 	s.handshakes.Add(1)
 	if h.Version != ProtocolVersion {
 		reason := fmt.Sprintf("%s: version %d, this node speaks %d", ReasonUnsupportedVersion, h.Version, ProtocolVersion)
