@@ -1,12 +1,16 @@
 package netpeers
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,13 +18,16 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
+
+	"github.com/meshchain/meshchain/chain"
 )
 
 // The auth handshake of PROTOCOL-VECTORS.json: digests, signatures and node
 // ids of both sides, byte for byte.
 func TestAuthVectors(t *testing.T) {
-	// The "auth" entry of PROTOCOL-VECTORS.json, copied as it is.
-	data, err := os.ReadFile(filepath.Join("testdata", "auth-vectors.json"))
+	// The one vector file every package reads (chain, wallet, pow): a copy
+	// here could drift from it unseen.
+	data, err := os.ReadFile("../chain/testdata/PROTOCOL-VECTORS.json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,6 +38,9 @@ func TestAuthVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := all.Auth
+	if want := chain.Genesis(24).Hash; a["genesis"] != want {
+		t.Fatalf("auth.genesis %s is not the d=24 genesis %s", a["genesis"], want)
+	}
 	key := func(name string) *secp256k1.PrivateKey {
 		sum := sha256.Sum256([]byte(name))
 		return secp256k1.PrivKeyFromBytes(sum[:])
@@ -93,7 +103,7 @@ func TestAuthVectors(t *testing.T) {
 // as the same identity.
 func TestNodeKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "data", NodeKeyFile)
-	k1, err := LoadOrCreateNodeKey(path)
+	k1, err := LoadOrCreateNodeKey(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +117,7 @@ func TestNodeKeyFile(t *testing.T) {
 	if dst, err := os.Stat(filepath.Dir(path)); err != nil || dst.Mode().Perm() != 0o700 {
 		t.Errorf("data dir %v (%v), want 0700", dst.Mode().Perm(), err)
 	}
-	k2, err := LoadOrCreateNodeKey(path)
+	k2, err := LoadOrCreateNodeKey(path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,8 +127,62 @@ func TestNodeKeyFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("not a key"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadOrCreateNodeKey(path); err == nil {
+	if _, err := LoadOrCreateNodeKey(path, nil); err == nil {
 		t.Error("a damaged node key file was accepted")
+	}
+}
+
+// A node key file others may read is made 0600 again when loaded, with a
+// warning, and still read as the same identity (review D6).
+func TestNodeKeyModeEnforced(t *testing.T) {
+	path := filepath.Join(t.TempDir(), NodeKeyFile)
+	k1, err := LoadOrCreateNodeKey(path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	k2, err := LoadOrCreateNodeKey(path, slog.New(slog.NewTextHandler(&logged, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if NodeIDOf(k1.PubKey()) != NodeIDOf(k2.PubKey()) {
+		t.Error("the node key changed")
+	}
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("node key mode after loading a 0644 file: %v (%v), want 0600", st.Mode().Perm(), err)
+	}
+	if !strings.Contains(logged.String(), "level=WARN") || !strings.Contains(logged.String(), path) {
+		t.Errorf("no warning naming the file: %q", logged.String())
+	}
+}
+
+// A start that crashes while it writes a new node key leaves no key file
+// that stops the next start (an empty one did: "not 64 hex digits"). The
+// crash is real: a child process exits in the middle of the write.
+func TestNodeKeyCrashSafe(t *testing.T) {
+	if path := os.Getenv("NETPEERS_NODEKEY_CRASH"); path != "" {
+		testHookNodeKeyWritten = func() { os.Exit(3) }
+		_, _ = LoadOrCreateNodeKey(path, nil)
+		os.Exit(0) // the hook never ran: the test below fails
+	}
+	path := filepath.Join(t.TempDir(), NodeKeyFile)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestNodeKeyCrashSafe$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "NETPEERS_NODEKEY_CRASH="+path)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("the child did not crash in the write: %v\n%s", err, out)
+	}
+	k1, err := LoadOrCreateNodeKey(path, nil)
+	if err != nil {
+		t.Fatalf("the start after the crash fails: %v", err)
+	}
+	k2, err := LoadOrCreateNodeKey(path, nil)
+	if err != nil || NodeIDOf(k1.PubKey()) != NodeIDOf(k2.PubKey()) {
+		t.Fatalf("the key made after the crash is not kept: %v", err)
 	}
 }
 
@@ -202,6 +266,94 @@ func TestAuthFailures(t *testing.T) {
 	onlineRaw(t, s, h)
 }
 
+// A hello is held to PROTOCOL.md section 2 to the letter (review D2-D5):
+// frames are text messages, node_id is 64 hex even unauthenticated, a
+// present node_key or challenge is not empty, and a node_key is checked
+// before the self check. Each is MalformedFrame with close 1008, and the
+// session never goes online.
+func TestHelloHeldToTheSpec(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	writeBinary := func(r *rawPeer, frame any) {
+		data, err := Encode(frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := r.c.Write(ctx, websocket.MessageBinary, data); err != nil {
+			t.Fatalf("binary write: %v", err)
+		}
+	}
+	for _, tt := range []struct {
+		name   string
+		anon   bool
+		run    func(r *rawPeer)
+		online bool // it went online before the offence
+	}{
+		{"D2: hello as a binary message", true, func(r *rawPeer) {
+			writeBinary(r, r.hello(""))
+			r.expectHello()
+		}, false},
+		{"D2: a binary frame after the handshake", false, func(r *rawPeer) {
+			r.send(r.hello(""))
+			r.expectHello()
+			h.waitOnline(t, r.id)
+			writeBinary(r, Ping{Nonce: 7})
+		}, true},
+		{"D3: unauthenticated node_id not 64 hex", true, func(r *rawPeer) {
+			r.id = "zz"
+			r.send(r.hello(""))
+			r.expectHello()
+		}, false},
+		{"D3: unauthenticated node_id in upper case", true, func(r *rawPeer) {
+			r.id = strings.ToUpper(NewNodeID())
+			r.send(r.hello(""))
+			r.expectHello()
+		}, false},
+		{"D4: empty node_key with a challenge", true, func(r *rawPeer) {
+			r.sendRaw([]byte(`{"type":"hello","version":1,"genesis":"` + testGenesis + `","node_id":"` + r.id +
+				`","listen":"","height":0,"tip":"` + testGenesis + `","work":"0","agent":"rawpeer","node_key":"","challenge":"` + strings.Repeat("11", 32) + `"}`))
+			r.expectHello()
+		}, false},
+		{"D4: empty challenge with a node_key", false, func(r *rawPeer) {
+			hello := r.hello("")
+			data, _ := Encode(hello)
+			r.sendRaw([]byte(strings.Replace(string(data), `"challenge":"`+hello.Challenge+`"`, `"challenge":""`, 1)))
+			r.expectHello()
+		}, false},
+		{"D5: our node_id with another node_key", true, func(r *rawPeer) {
+			k, _ := newIdentity()
+			hello := r.hello("")
+			hello.NodeID = s.NodeID()
+			hello.NodeKey = hex.EncodeToString(k.PubKey().SerializeCompressed())
+			hello.Challenge = strings.Repeat("22", 32)
+			r.send(hello)
+			r.expectHello()
+		}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r *rawPeer
+			if tt.anon {
+				r = dialRawAnon(t, s.Addr(), "/")
+			} else {
+				r = dialRaw(t, s.Addr(), "/")
+			}
+			r.t = t
+			tt.run(r)
+			r.expectErrorThenClose(ReasonMalformedFrame+": ", websocket.StatusPolicyViolation)
+			if !tt.online {
+				for _, ev := range h.eventLog() {
+					if ev.Kind == PeerOnline && (ev.Peer.ID == r.local || ev.Hello.NodeID == r.id) {
+						t.Errorf("went online: %+v", ev)
+					}
+				}
+			}
+		})
+	}
+	// Loopback is not refused for any of it: an honest peer gets in.
+	onlineRaw(t, s, h)
+}
+
 // A tool that sends no node_key is served, unauthenticated: ping/pong, and
 // its get_blocks reach the node under its connection, not the id it claims.
 func TestUnauthenticatedToolServed(t *testing.T) {
@@ -240,6 +392,38 @@ func TestUnauthenticatedToolServed(t *testing.T) {
 	}
 	if err := s.Send(r.id, Blocks{}); err == nil {
 		t.Error("the id a tool claims names a session")
+	}
+}
+
+// An unproven peer's claimed node id is kept apart from the connection it
+// is known by (review D1): Peers gives both, so the claim can be shown as
+// a claim. A proven peer's claim is its node id.
+func TestUnprovenClaimKeptApart(t *testing.T) {
+	s, h := startServer(t, testConfig())
+	tool := dialRawAnon(t, s.Addr(), "/")
+	tool.send(tool.hello(""))
+	tool.expectHello()
+	h.waitEvent(t, 5*time.Second, "the tool online", func(ev PeerEvent) bool {
+		return ev.Kind == PeerOnline && ev.Peer.ID == tool.local
+	})
+	proven := onlineRaw(t, s, h)
+	var sawTool, sawProven bool
+	for _, p := range s.Peers() {
+		switch p.NodeID {
+		case tool.local:
+			sawTool = true
+			if p.Proven || p.ClaimedID != tool.id {
+				t.Errorf("tool's entry: proven %v, claimed %q; want unproven claiming %s", p.Proven, p.ClaimedID, short(tool.id))
+			}
+		case proven.id:
+			sawProven = true
+			if !p.Proven || p.ClaimedID != proven.id {
+				t.Errorf("proven peer's entry: proven %v, claimed %q", p.Proven, p.ClaimedID)
+			}
+		}
+	}
+	if !sawTool || !sawProven {
+		t.Errorf("Peers() lacks the tool (%v) or the proven peer (%v): %+v", sawTool, sawProven, s.Peers())
 	}
 }
 

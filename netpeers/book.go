@@ -40,6 +40,9 @@ type entry struct {
 	sess      *session // the online session at this address, if any
 	inbound   bool
 	proven    bool // nodeID was proven by its last session
+	// claimedID is the node_id its last hello named: nodeID when proven;
+	// else only a claim, shown but never used (nodeID is the connection).
+	claimedID string
 
 	lastRTT, smoothRTT, minRTT time.Duration
 	height                     uint64
@@ -375,7 +378,7 @@ func (s *Server) Peers() []PeerInfo {
 			Dialing: s.dialing[e.addr] != nil,
 			LastRTT: e.lastRTT, SmoothRTT: e.smoothRTT, MinRTT: e.minRTT,
 			Height: e.height, Tip: e.tip, Work: e.work,
-			LastChange: e.lastChange, Failures: e.failures, Proven: e.proven,
+			LastChange: e.lastChange, Failures: e.failures, Proven: e.proven, ClaimedID: e.claimedID,
 			Agent:     e.agent,
 			LastError: e.lastErr, LastErrorRaw: e.lastErrRaw, LastErrorAt: e.lastErrAt,
 			LastAttempt: e.lastAttempt,

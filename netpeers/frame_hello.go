@@ -43,5 +43,11 @@ func (Hello) decodeFrame(d *fieldDecoder) (Frame, error) {
 	h.Agent = d.str("agent", false)
 	h.NodeKey = d.str("node_key", false)
 	h.Challenge = d.str("challenge", false)
+	// Either may be absent; present, it is 66 or 64 hex, never empty.
+	for _, f := range [...]struct{ name, v string }{{"node_key", h.NodeKey}, {"challenge", h.Challenge}} {
+		if raw, ok := d.fields[f.name]; ok && f.v == "" && !isNull(raw) && d.err == nil {
+			d.err = malformed("field %s of hello is empty (omit it to send none)", f.name)
+		}
+	}
 	return h, d.err
 }

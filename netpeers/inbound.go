@@ -39,6 +39,10 @@ type inboundSlot struct {
 	conn     *websocket.Conn // once accepted
 	evicted  bool
 	released bool
+	// greeted: a pending session whose hello has arrived. It is working
+	// through its handshake, not idling, and goes after every idle one
+	// when room must be made.
+	greeted bool
 }
 
 // upgradeAllowed takes one connection from ip's rate. Loopback is never
@@ -82,10 +86,12 @@ func (s *Server) perIPLimit(ip netip.Addr) int {
 // reserveInbound counts a new inbound connection from ip, or returns nil
 // when the limits refuse it. A download has places of its own, so that
 // peers cannot lock /get-blockchaindata out. A peer session starts pending:
-// at the pending limits the oldest pending connection (of ip when ip's own
-// limit is reached, else of the IP with most pending) is closed to make
-// room, so idle handshakes cannot lock honest peers out. It is refused
-// only when no place could be made for it once its handshake ends.
+// at the pending limits the oldest pending connection that has sent no
+// hello (of ip when ip's own limit is reached, else of the IP with most
+// pending) is closed to make room, so idle handshakes cannot lock honest
+// peers out, nor push out a newcomer that is proving its id; one that has
+// sent its hello goes only when no idle one is left. It is refused only
+// when no place could be made for it once its handshake ends.
 func (s *Server) reserveInbound(ip netip.Addr, session bool, now time.Time) *inboundSlot {
 	s.mu.Lock()
 	if !session {
@@ -143,14 +149,30 @@ func (s *Server) reserveInbound(ip netip.Addr, session bool, now time.Time) *inb
 	return slot
 }
 
+// oldestPendingLocked is the pending slot of ip to close for a newcomer:
+// the oldest that has sent no hello, else the oldest.
 func (s *Server) oldestPendingLocked(ip netip.Addr) *inboundSlot {
 	var oldest *inboundSlot
 	for v := range s.pendingIn {
-		if v.ip == ip && (oldest == nil || v.since.Before(oldest.since)) {
+		if v.ip != ip {
+			continue
+		}
+		if oldest == nil || (oldest.greeted && !v.greeted) ||
+			(oldest.greeted == v.greeted && v.since.Before(oldest.since)) {
 			oldest = v
 		}
 	}
 	return oldest
+}
+
+// greeted marks a pending slot whose session's hello has arrived.
+func (s *Server) greeted(slot *inboundSlot) {
+	if slot == nil {
+		return
+	}
+	s.mu.Lock()
+	slot.greeted = true
+	s.mu.Unlock()
 }
 
 // slotConn records the accepted connection of a slot; false when the slot

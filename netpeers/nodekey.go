@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,48 +44,117 @@ func NewNodeKey() (*secp256k1.PrivateKey, error) {
 
 // LoadOrCreateNodeKey reads the node key kept at path (hex of the 32-byte
 // private key), or makes one and writes it there, readable by its owner
-// only. The key is the node's identity: a file that does not decode is an
-// error, not a reason to make a new identity silently.
-func LoadOrCreateNodeKey(path string) (*secp256k1.PrivateKey, error) {
-	data, err := os.ReadFile(path)
-	switch {
-	case err == nil:
-		raw, err := hex.DecodeString(strings.TrimSpace(string(data)))
-		if err != nil || len(raw) != 32 {
-			return nil, fmt.Errorf("netpeers: node key %s is not 64 hex digits", path)
-		}
-		var k secp256k1.ModNScalar
-		if overflow := k.SetByteSlice(raw); overflow || k.IsZero() {
-			return nil, fmt.Errorf("netpeers: node key %s is out of range", path)
-		}
-		return secp256k1.NewPrivateKey(&k), nil
-	case !errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("netpeers: read node key: %w", err)
+// only (PROTOCOL.md section 2: mode 0600). A key file others may read is
+// made 0600 again, with a warning on log (nil: none). The key is the
+// node's identity: a file that does not decode is an error, not a reason
+// to make a new identity silently.
+func LoadOrCreateNodeKey(path string, log *slog.Logger) (*secp256k1.PrivateKey, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	k, err := NewNodeKey()
-	if err != nil {
+	k, err := loadNodeKey(path, log)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return k, err
+	}
+	if k, err = NewNodeKey(); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("netpeers: node key directory: %w", err)
 	}
-	// O_EXCL: two starts racing on one data dir must not end with two keys.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("netpeers: write node key: %w", err)
-	}
-	if _, err := f.WriteString(hex.EncodeToString(k.Serialize()) + "\n"); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("netpeers: write node key: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("netpeers: write node key: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("netpeers: write node key: %w", err)
+	switch err := writeNodeKey(path, k); {
+	case errors.Is(err, fs.ErrExist):
+		// Another start on this data dir wrote its key first: that one is
+		// the node's, never two.
+		return loadNodeKey(path, log)
+	case err != nil:
+		return nil, err
 	}
 	return k, nil
+}
+
+// loadNodeKey reads the key file; fs.ErrNotExist when there is none.
+func loadNodeKey(path string, log *slog.Logger) (*secp256k1.PrivateKey, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err != nil {
+		return nil, fmt.Errorf("netpeers: read node key: %w", err)
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(data)))
+	if err != nil || len(raw) != 32 {
+		return nil, fmt.Errorf("netpeers: node key %s is not 64 hex digits", path)
+	}
+	var k secp256k1.ModNScalar
+	if overflow := k.SetByteSlice(raw); overflow || k.IsZero() {
+		return nil, fmt.Errorf("netpeers: node key %s is out of range", path)
+	}
+	if st, err := os.Stat(path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			log.Warn("node key file is readable by others and could not be made 0600", "path", path,
+				"mode", st.Mode().Perm().String(), "err", err)
+		} else {
+			log.Warn("node key file was readable by others; made it 0600", "path", path,
+				"was", st.Mode().Perm().String())
+		}
+	}
+	return secp256k1.NewPrivateKey(&k), nil
+}
+
+// testHookNodeKeyWritten, when set, runs once the new key's temporary
+// file is written and before it is synced and linked: where a test
+// crashes the process.
+var testHookNodeKeyWritten func()
+
+// writeNodeKey writes a new key file so that a crash at any point leaves
+// either no file at path or the whole key, never an empty or partial one
+// that would stop every later start: the key goes to a temporary file in
+// the same directory, synced, then linked to path, which fails with
+// fs.ErrExist rather than replace a key already there.
+func writeNodeKey(path string, k *secp256k1.PrivateKey) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("netpeers: write node key: %w", err)
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	if err := tmp.Chmod(0o600); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("netpeers: write node key: %w", err)
+	}
+	if _, err := tmp.WriteString(hex.EncodeToString(k.Serialize()) + "\n"); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("netpeers: write node key: %w", err)
+	}
+	if testHookNodeKeyWritten != nil {
+		testHookNodeKeyWritten()
+	}
+	if err := tmp.Sync(); err != nil {
+		_ = tmp.Close()
+		return fmt.Errorf("netpeers: write node key: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("netpeers: write node key: %w", err)
+	}
+	if err := os.Link(tmp.Name(), path); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		// A file system without hard links: rename, unless a key is there.
+		if _, serr := os.Lstat(path); serr == nil {
+			return fs.ErrExist
+		}
+		if err := os.Rename(tmp.Name(), path); err != nil {
+			return fmt.Errorf("netpeers: write node key: %w", err)
+		}
+	}
+	// The new name lasts only once the directory is synced.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+	return nil
 }
 
 // newChallenge is 32 fresh random bytes for one session's hello.

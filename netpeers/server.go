@@ -169,6 +169,9 @@ type PeerInfo struct {
 	Failures   int       // dials (or sessions without a ping answer) failed in a row
 	Penalty    string
 	Proven     bool // NodeID is proven; else it names the connection
+	// ClaimedID is the node_id the peer's last hello named: NodeID when
+	// Proven; else a claim, to be shown as one and never trusted.
+	ClaimedID string
 	// Agent is the agent its last hello announced (a claim).
 	Agent string
 	// ConnectedSince is when the current session went online; zero offline.

@@ -282,6 +282,7 @@ func (ss *session) handshake(ctx context.Context) error {
 		return errors.New(reason)
 	}
 	ss.setHello(h)
+	s.greeted(ss.slot) // no longer an idle connection: evicted last
 	s.handshakes.Add(1)
 	if h.Version != ProtocolVersion {
 		reason := fmt.Sprintf("%s: version %d, this node speaks %d", ReasonUnsupportedVersion, h.Version, ProtocolVersion)
@@ -293,25 +294,27 @@ func (ss *session) handshake(ctx context.Context) error {
 		ss.violation(reason)
 		return errors.New(reason)
 	}
-	if h.NodeID == s.cfg.NodeID {
-		_ = ss.conn.Close(websocket.StatusPolicyViolation, closeSelf)
-		// Only our own key (or, without one, our own random id) shows that
-		// the address is ours: anyone may name our id.
-		if s.cfg.NodeKey == nil || h.NodeKey == hex.EncodeToString(s.nodeKey[:]) {
-			return ErrSelf
-		}
-		return errors.New("peer claims our node id")
-	}
-	if h.NodeID == "" || len(h.NodeID) > 128 {
-		reason := fmt.Sprintf("%s: node_id must be 64 hex digits", ReasonMalformedFrame)
+	if !isHex(h.NodeID, 64) {
+		reason := fmt.Sprintf("%s: hello: node_id must be 64 lowercase hex digits, got %.80q", ReasonMalformedFrame, h.NodeID)
 		ss.violation(reason)
 		return errors.New(reason)
 	}
+	// The keys are checked before the self check: a hello naming our id
+	// with another node_key is malformed, not us.
 	keys, err := parseHelloKeys(h)
 	if err != nil {
 		reason := fmt.Sprintf("%s: hello: %v", ReasonMalformedFrame, err)
 		ss.violation(reason)
 		return errors.New(reason)
+	}
+	if h.NodeID == s.cfg.NodeID {
+		_ = ss.conn.Close(websocket.StatusPolicyViolation, closeSelf)
+		// Only our own key (or, without one, our own random id) shows that
+		// the address is ours: anyone may name our id.
+		if s.cfg.NodeKey == nil || keys.hasKey {
+			return ErrSelf
+		}
+		return errors.New("peer claims our node id")
 	}
 	proven := false
 	if s.cfg.NodeKey != nil && keys.hasKey && keys.hasChal {
@@ -484,11 +487,19 @@ func closeText(reason string) string {
 	return reason[:cut] + "..."
 }
 
-// readFrame reads one message of at most MaxFrameBytes.
+// readFrame reads one message of at most MaxFrameBytes. Frames are text
+// messages (PROTOCOL.md section 2); a binary one is malformed.
 func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
-	_, r, err := c.Reader(ctx)
+	typ, r, err := c.Reader(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if typ != websocket.MessageText {
+		// Read to its end, so the close that follows is not stuck behind it.
+		if _, err := io.Copy(io.Discard, io.LimitReader(r, MaxFrameBytes+1)); err != nil {
+			return nil, err
+		}
+		return nil, malformed("a binary message: frames are text messages")
 	}
 	data, err := io.ReadAll(io.LimitReader(r, MaxFrameBytes+1))
 	if err != nil {
@@ -564,6 +575,7 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	e := s.entryForLocked(ss, now)
 	e.nodeID = key
 	e.proven = ss.proven
+	e.claimedID = ss.hello.NodeID
 	e.sess = ss
 	e.inbound = ss.inbound
 	e.height, e.tip, e.work = ss.hello.Height, ss.hello.Tip, ss.hello.Work

@@ -6,9 +6,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -552,5 +555,118 @@ func TestServeLoopStopsWithAnswersWaiting(t *testing.T) {
 	n.serveLoop(ctx)
 	if _, ok := n.serveQ.pop(); !ok {
 		t.Fatal("the answers were taken after the node stopped")
+	}
+}
+
+// slowServer holds a real chain and answers get_blocks slowBy after each
+// request: late, but within the node's timeout, so it never counts as a
+// stall (no penalty, no backoff). Nearest, it holds the sync slot.
+type slowServer struct {
+	srv      *netpeers.Server
+	ctx      context.Context
+	status   netpeers.Status
+	blocks   []chain.Block
+	slowBy   time.Duration
+	asked    chan struct{} // closed at the first get_blocks
+	once     sync.Once
+	answered atomic.Bool // an answer went out
+}
+
+func (s *slowServer) Status() netpeers.Status { return s.status }
+func (s *slowServer) HandleFrame(from netpeers.PeerRef, f any) {
+	if _, ok := f.(netpeers.GetBlocks); !ok {
+		return
+	}
+	s.once.Do(func() { close(s.asked) })
+	go func() {
+		select {
+		case <-time.After(s.slowBy): // the peer's slowness, not the test's synchronisation
+		case <-s.ctx.Done():
+			return
+		}
+		s.answered.Store(true)
+		_ = s.srv.Send(from.ID, netpeers.Blocks{Blocks: s.blocks})
+	}()
+}
+func (s *slowServer) PeerEvent(netpeers.PeerEvent)                    {}
+func (s *slowServer) WriteChainData(context.Context, io.Writer) error { return nil }
+
+// TestSlowSyncPeerIsHedged isolates the hedge of issue 9.5: the nearest
+// peer answers every request late but within its deadline, so the stall
+// rules never act on it. The honest peer (farther) must be asked while the
+// slow peer's request is still pending, and the chain must come from it:
+// without the hedge the round waits for the slow peer, whose answer comes
+// first, and this test fails.
+func TestSlowSyncPeerIsHedged(t *testing.T) {
+	const syncTimeout = 20 * time.Second // hedge after 4 s; a new peer's deadline 6.7 s
+	g := chain.Genesis(testDifficulty)
+	blocks := mineChain(t, g, 5, "hedged", testDifficulty)
+	last := blocks[len(blocks)-1]
+
+	h := startNode(t, "honest")
+	(*handler)(h.Node).HandleFrame(netpeers.PeerRef{ID: "miner", Addr: "192.0.2.1:8333"}, netpeers.Blocks{Blocks: blocks})
+	h.waitTip(last.Hash, 10*time.Second)
+	hAddr := h.Addr()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	work := chain.BlockWork(testDifficulty)
+	work.Mul(work, big.NewInt(int64(len(blocks))))
+	slow := &slowServer{ctx: ctx, blocks: blocks, slowBy: 6 * time.Second, asked: make(chan struct{}),
+		status: netpeers.Status{Height: uint64(len(blocks)), Tip: last.Hash, Work: work.String()}}
+	srv, err := netpeers.New(netpeers.Config{Listen: "127.0.0.1:0", Genesis: g.Hash, NodeID: netpeers.NewNodeID(),
+		Agent: "slow/1", PingInterval: 200 * time.Millisecond}, slow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	slow.srv = srv
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	n := startNode(t, "n", func(c *Config) { c.SyncTimeout = syncTimeout }, withDelay(func(addr string) time.Duration {
+		if addr == hAddr {
+			return 30 * time.Millisecond // the honest peer is the farther
+		}
+		return 0
+	}))
+	cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer ccancel()
+	if err := n.Connect(cctx, srv.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-slow.asked:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the slow peer was never asked for blocks")
+	}
+	if err := n.Connect(cctx, hAddr); err != nil {
+		t.Fatal(err)
+	}
+	n.waitTip(last.Hash, 30*time.Second)
+	if slow.answered.Load() {
+		t.Error("the slow peer had answered before the chain arrived: the honest peer was not asked in parallel")
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	hedged := false
+	var backtracks []SyncBacktrack
+	for _, ev := range n.log {
+		bt, ok := ev.Payload.(SyncBacktrack)
+		if !ok {
+			continue
+		}
+		backtracks = append(backtracks, bt)
+		if bt.Peer == srv.Addr() && strings.HasPrefix(bt.Reason, "slow: "+hAddr) {
+			hedged = true
+		}
+		if bt.Peer == srv.Addr() && strings.HasPrefix(bt.Reason, "stalled") {
+			t.Errorf("the slow peer was taken as stalled: %+v", bt)
+		}
+	}
+	if !hedged {
+		t.Errorf("no backtrack 'slow: %s answered first' from the slow peer; backtracks: %+v", hAddr, backtracks)
 	}
 }

@@ -150,7 +150,7 @@ func Open(cfg Config) (*Node, error) {
 			"path", wallet.Path(cfg.DataDir), "sender", n.wallet.SenderHex())
 	}
 	// The node key proves our node id to peers; it is not the wallet's.
-	if n.nodeKey, err = netpeers.LoadOrCreateNodeKey(filepath.Join(cfg.DataDir, netpeers.NodeKeyFile)); err != nil {
+	if n.nodeKey, err = netpeers.LoadOrCreateNodeKey(filepath.Join(cfg.DataDir, netpeers.NodeKeyFile), n.log); err != nil {
 		return nil, err
 	}
 	n.nodeID = netpeers.NodeIDOf(n.nodeKey.PubKey())

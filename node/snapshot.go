@@ -85,6 +85,10 @@ type PeerInfo struct {
 	// NextDial is when the next dial is due (backoff or penalty end);
 	// zero while online or dialing.
 	NextDial time.Time
+	// ClaimedID is the node_id the peer's hello named: NodeID when Proven;
+	// else a claim, shown as one and never trusted (NodeID then names the
+	// connection).
+	ClaimedID string
 }
 
 // SyncState says what sync is doing, in words and figures.

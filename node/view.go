@@ -141,7 +141,7 @@ func lostWhy(side, rival *chain.Node) string {
 func peerInfos(ps []netpeers.PeerInfo) []PeerInfo {
 	out := make([]PeerInfo, len(ps))
 	for i, p := range ps {
-		out[i] = PeerInfo{Addr: p.Addr, NodeID: p.NodeID, Proven: p.Proven, Status: PeerStatus(p.Status), Inbound: p.Inbound,
+		out[i] = PeerInfo{Addr: p.Addr, NodeID: p.NodeID, Proven: p.Proven, ClaimedID: p.ClaimedID, Status: PeerStatus(p.Status), Inbound: p.Inbound,
 			Dialing: p.Dialing, LastRTT: p.LastRTT, SmoothRTT: p.SmoothRTT, MinRTT: p.MinRTT, Height: p.Height, Work: p.Work,
 			LastChange: p.LastChange, Failures: p.Failures, Penalty: p.Penalty, Agent: p.Agent,
 			ConnectedSince: p.ConnectedSince, LastError: p.LastError, LastErrorAt: p.LastErrorAt,

@@ -44,7 +44,14 @@ func (p *detailPane) peerContent(w int) []string {
 	case pi.Proven:
 		field("node id", Sanitize(pi.NodeID)+" (proven by its node key)")
 	default:
-		field("node id", Sanitize(pi.NodeID)+" (claimed, not proven)")
+		// An unproven peer is known by its connection; the id its hello
+		// named is only a claim (PROTOCOL.md section 2).
+		claim := "none claimed"
+		if pi.ClaimedID != "" {
+			claim = Sanitize(pi.ClaimedID) + " (claimed, not proven)"
+		}
+		field("node id", claim)
+		field("connection", Sanitize(pi.NodeID)+" (unproven: known by its connection)")
 	}
 	agent := "-"
 	if pi.Agent != "" {
