@@ -155,6 +155,13 @@ func (g netGeometry) at(r, a float64) (int, int) {
 	return g.cx + int(math.Round(2*r*math.Cos(a))), g.cy + int(math.Round(r*math.Sin(a)))
 }
 
+// ringLabel is where the figure of the ring at rtt starts: on the ring,
+// just right of its top.
+func (g netGeometry) ringLabel(rtt time.Duration) (int, int) {
+	_, y := g.at(g.distance(rtt), -math.Pi/2)
+	return g.cx + 1, y
+}
+
 // peerAngle is a peer's direction, from a hash of its address: the same in
 // every frame and on every run.
 func peerAngle(addr string) float64 {
@@ -223,6 +230,13 @@ func placePeers(peers []node.PeerInfo, w, h int) (netGeometry, []netSpot) {
 	ordered := append([]node.PeerInfo(nil), peers...)
 	sort.Slice(ordered, func(i, j int) bool { return ordered[i].Addr < ordered[j].Addr })
 	taken := map[[2]int]bool{{g.cx, g.cy}: true, {g.cx + 1, g.cy}: true}
+	// The scale's figures are kept clear: peers move off them.
+	for _, ring := range netRings {
+		x, y := g.ringLabel(ring.rtt)
+		for i := range len(ring.label) {
+			taken[[2]int{x + i, y}] = true
+		}
+	}
 	free := func(x, y int) bool {
 		return x >= 0 && x+1 < w && y >= 0 && y < h && !taken[[2]int{x, y}] && !taken[[2]int{x + 1, y}]
 	}
@@ -269,12 +283,12 @@ func (p *netPane) radar(w, h int) []string {
 			put(x, y, p.st.Dim.Render(glyphRing))
 		}
 	}
-	// Each ring's figure sits on it, right of the top, where peers are
-	// drawn over it if they must.
+	// Each ring's figure sits on it, right of the top; peers are placed
+	// off it when they can be.
 	for _, ring := range netRings {
-		_, y := g.at(g.distance(ring.rtt), -math.Pi/2)
+		x, y := g.ringLabel(ring.rtt)
 		for i, c := range ring.label {
-			put(g.cx+1+i, y, p.st.Dim.Render(string(c)))
+			put(x+i, y, p.st.Dim.Render(string(c)))
 		}
 	}
 	put(g.cx, g.cy, p.st.Title.Render(glyphSelf))
@@ -379,7 +393,7 @@ func (p *netPane) legend(w, rows int) []string {
 		}},
 		{"status", statusWidth, func(pi node.PeerInfo, _ peerDelivery) string { return string(pi.Status) }},
 	}
-	used := 4 + addrW
+	used := 5 + addrW // "◆ 2  " leads each row
 	keep := 0
 	for _, c := range cols {
 		need := used + 1 + c.width
@@ -393,7 +407,7 @@ func (p *netPane) legend(w, rows int) []string {
 		used += 1 + c.width
 		keep++
 	}
-	head := "    " + fit("address", addrW)
+	head := "     " + fit("address", addrW)
 	for _, c := range cols[:keep] {
 		head += " " + fitRight(c.title, c.width)
 	}

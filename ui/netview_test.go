@@ -1,12 +1,14 @@
 package ui
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
@@ -310,4 +312,38 @@ func goldenNetView(t *testing.T, w, h int) {
 		return m.net.open && b.Height == 19
 	})
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+// TestNetViewFitsEverySize: from the smallest terminal drawn to a very
+// large one, and with more peers than labels, every line fits its width,
+// the screen its height, and the radar shows this node and the scale.
+func TestNetViewFitsEverySize(t *testing.T) {
+	snap := busySnapshot()
+	for i := 0; i < 40; i++ {
+		snap.Peers = append(snap.Peers, online(fmt.Sprintf("10.1.%d.%d:8333", i/10, i), time.Duration(i+1)*7*time.Millisecond))
+	}
+	for _, size := range [][2]int{{60, 16}, {80, 24}, {120, 40}, {160, 48}, {200, 60}, {320, 90}} {
+		f := newFakeNode(snap)
+		m := testModel(f)
+		m, _ = update(m, tea.WindowSizeMsg{Width: size[0], Height: size[1]}, snapshotMsg{snap: snap, req: 0}, peersMsg{peers: snap.Peers}, keyText("w"))
+		out := ansi.Strip(m.View().Content)
+		lines := strings.Split(out, "\n")
+		if len(lines) != size[1] {
+			t.Errorf("%dx%d: %d lines", size[0], size[1], len(lines))
+		}
+		for i, l := range lines {
+			if w := ansi.StringWidth(l); w > size[0] {
+				t.Errorf("%dx%d: line %d is %d wide:\n%s", size[0], size[1], i, w, l)
+			}
+		}
+		wants := []string{glyphSelf, "Network 43/", "Peers by latency"}
+		if size[0] >= 80 {
+			wants = append(wants, "1s", "100ms") // at 60x16 the peers cover the scale
+		}
+		for _, want := range wants {
+			if !strings.Contains(out, want) {
+				t.Errorf("%dx%d: no %q in\n%s", size[0], size[1], want, out)
+			}
+		}
+	}
 }
