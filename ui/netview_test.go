@@ -74,8 +74,9 @@ func TestSpreadFromEvents(t *testing.T) {
 		{"10.0.0.7:8333", 2, 0, 39500 * time.Microsecond},
 		{"203.0.113.9:8333", 0, 0, 0},
 	} {
+		// Two blocks came from peers (#18, #19); #20 was mined here.
 		d := s.spread.delivery(tc.peer)
-		if d.Delivered != tc.delivered || d.First != tc.first || d.MedianLag != tc.median {
+		if d.Relayed != 2 || d.Delivered != tc.delivered || d.First != tc.first || d.MedianLag != tc.median {
 			t.Errorf("%s: %+v, want delivered %d, first %d, median %v", tc.peer, d, tc.delivered, tc.first, tc.median)
 		}
 	}
@@ -108,7 +109,7 @@ func TestSpreadLeavesOutSyncedBlocks(t *testing.T) {
 	if s.spread.block(b[0].Hash) != nil {
 		t.Error("a block fetched by sync was recorded as raced for")
 	}
-	if d := s.spread.delivery("127.0.0.1:8334"); d.Delivered != 1 || d.First != 1 {
+	if d := s.spread.delivery("127.0.0.1:8334"); d.Relayed != 1 || d.Delivered != 1 || d.First != 1 {
 		t.Errorf("delivery %+v, want the relayed block only", d)
 	}
 }
@@ -288,7 +289,7 @@ func TestPeersSortFirstDeliveredAndDetail(t *testing.T) {
 	}
 	m, _ = update(m, keyEnter)
 	out := ansi.Strip(m.View().Content)
-	for _, want := range []string{"1 of the 2 blocks it relayed to us (50%)", "median 0.6ms behind the first copy"} {
+	for _, want := range []string{"1 of the last 2 relayed blocks (50%)", "median 0.6ms behind the first, over the 2 it sent"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("peer detail lacks %q:\n%s", want, out)
 		}

@@ -93,19 +93,20 @@ func (b *spreadBook) block(hash string) *blockSpread {
 }
 
 // peerDelivery is one peer's figures over the remembered blocks that came
-// from peers: how many it delivered at all, how many first, and the median
-// of its lags (0 for the blocks it was first with).
+// from peers (Relayed): how many it delivered at all, how many first, and
+// the median of its lags (0 for the blocks it was first with).
 type peerDelivery struct {
-	Delivered, First int
-	MedianLag        time.Duration
+	Relayed, Delivered, First int
+	MedianLag                 time.Duration
 }
 
-// Share is the fraction of the blocks it delivered that it was first with.
+// Share is the fraction of the relayed blocks it delivered first: the
+// peers' shares add up to one.
 func (d peerDelivery) Share() float64 {
-	if d.Delivered == 0 {
+	if d.Relayed == 0 {
 		return 0
 	}
-	return float64(d.First) / float64(d.Delivered)
+	return float64(d.First) / float64(d.Relayed)
 }
 
 // delivery is peer's figures; Delivered is 0 when it sent none.
@@ -119,6 +120,7 @@ func (b *spreadBook) delivery(peer string) peerDelivery {
 		if bs.Mined || bs.First == "" {
 			continue // an echo of our own block races nothing
 		}
+		d.Relayed++
 		if bs.First == peer {
 			d.Delivered++
 			d.First++
@@ -148,7 +150,7 @@ func (b *spreadBook) firstLine(peer string) string {
 	if d.Delivered == 0 {
 		return fmt.Sprintf("no relayed block from it among the last %d", keepSpread)
 	}
-	return fmt.Sprintf("%d of the %d blocks it relayed to us (%.0f%%)", d.First, d.Delivered, 100*d.Share())
+	return fmt.Sprintf("%d of the last %d relayed blocks (%.0f%%)", d.First, d.Relayed, 100*d.Share())
 }
 
 func (b *spreadBook) lagLine(peer string) string {
@@ -156,7 +158,7 @@ func (b *spreadBook) lagLine(peer string) string {
 	if d.Delivered == 0 {
 		return "-"
 	}
-	return "median " + lagText(d.MedianLag) + " behind the first copy (0 when first)"
+	return fmt.Sprintf("median %s behind the first, over the %d it sent", lagText(d.MedianLag), d.Delivered)
 }
 
 // lagText is a lag to a tenth of a millisecond below 10 ms.
