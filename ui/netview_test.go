@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"math"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -347,4 +348,26 @@ func TestNetViewFitsEverySize(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTmuxNetView: in a real terminal, w opens the network view over the
+// body at 80x24, the arrows move the block, Esc goes back to the panes.
+func TestTmuxNetView(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startTmux(t, 80, 24, []string{demoEnv + "=1", "TERM=xterm-256color"}, exe, "-test.run=^$")
+	s.waitFor("twenty blocks!")
+	s.keys("w")
+	checkWidths(t, s.waitFor("Network 3/6 online", "Peers by latency", glyphSelf, glyphNearest+" 2", "Spread of #20"), 80)
+	s.keys("j")
+	s.waitFor("Spread of #19")
+	s.keys("Escape")
+	s.waitFor("┏━ Chain", "? more • q quit")
+	s.keys("q")
+	s.waitExit()
 }
