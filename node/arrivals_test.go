@@ -1,10 +1,12 @@
 package node
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/meshchain/meshchain/chain"
+	"github.com/meshchain/meshchain/netpeers"
 )
 
 // TestSecondCopyOfABlockIsReportedWithItsPeerAndLag: three nodes on
@@ -94,4 +96,59 @@ func TestArrivalsKeepTheFirstAndForgetTheOldest(t *testing.T) {
 	if _, ok := a.first[hash(arrivalsKept)]; !ok {
 		t.Fatal("the newest arrival is missing")
 	}
+}
+
+// The cost block_seen_again adds to a block frame on the loop, against
+// the signature check every new block needs anyway (same run):
+//
+//	go test -run '^$' -bench 'BlockArrival|SignatureCheck' -count 5 ./node/
+func BenchmarkBlockArrivalFirst(b *testing.B) {
+	n, blocks := arrivalBench(b)
+	from := netpeers.PeerRef{ID: "p", Addr: "127.0.0.1:8334"}
+	at := time.Now()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.noteBlockArrival(&blocks[i%len(blocks)], from, at, false)
+	}
+}
+
+func BenchmarkBlockArrivalAgain(b *testing.B) {
+	n, blocks := arrivalBench(b)
+	from := netpeers.PeerRef{ID: "q", Addr: "127.0.0.1:8335"}
+	at := time.Now()
+	for i := range blocks {
+		n.noteBlockArrival(&blocks[i], from, at, false)
+	}
+	// A dashboard reading the events.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	sub := n.events.subscribe(ctx)
+	go func() {
+		for range sub {
+		}
+	}()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		n.noteBlockArrival(&blocks[i%len(blocks)], from, at, true)
+	}
+}
+
+func BenchmarkSignatureCheck(b *testing.B) {
+	_, blocks := arrivalBench(b)
+	p, err := blocks[0].Parse()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := chain.VerifySignature(p.Sender, p.Signature, p.MessageID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func arrivalBench(b *testing.B) (*Node, []chain.Block) {
+	b.Helper()
+	blocks := mineChain(b, chain.Genesis(testDifficulty), arrivalsKept, "arrival", testDifficulty)
+	return &Node{events: newBroker()}, blocks
 }
