@@ -371,3 +371,16 @@ func TestTmuxNetView(t *testing.T) {
 	s.keys("q")
 	s.waitExit()
 }
+
+// TestNetViewAlone: a node with no peers and no spread says so.
+func TestNetViewAlone(t *testing.T) {
+	f := newFakeNode(emptySnapshot())
+	m := testModel(f)
+	m, _ = update(m, snapshotMsg{snap: f.snap, req: 0}, keyText("w"))
+	out := ansi.Strip(m.View().Content)
+	for _, want := range []string{"Network 0/0 online", "no peers yet: alone", "no arrivals seen for this block"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
