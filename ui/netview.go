@@ -93,6 +93,21 @@ func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	return true, nil
 }
 
+// netMouse: over the network view the wheel moves the block whose spread
+// is drawn; clicks would land on panes out of sight and are ignored.
+func (m *Model) netMouse(msg tea.MouseMsg) tea.Cmd {
+	if _, ok := msg.(tea.MouseWheelMsg); !ok {
+		return nil
+	}
+	switch msg.Mouse().Button {
+	case tea.MouseWheelUp:
+		m.chain.Scroll(-1)
+	case tea.MouseWheelDown:
+		m.chain.Scroll(1)
+	}
+	return nil
+}
+
 // The radar's scale: round trips from netMinRTT (the innermost ring) to
 // netMaxRTT (the outermost), logarithmic, so 1 ms and 300 ms both fit.
 const (

@@ -384,3 +384,20 @@ func TestNetViewAlone(t *testing.T) {
 		}
 	}
 }
+
+// TestNetViewMouse: with the view open, the wheel moves the block and a
+// click does not reach the panes underneath.
+func TestNetViewMouse(t *testing.T) {
+	f := newFakeNode(busySnapshot())
+	m := New(f, Options{Mouse: true})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 100, Height: 30}, snapshotMsg{snap: f.snap, req: 0}, keyText("w"))
+	m, _ = update(m, tea.MouseWheelMsg{X: 10, Y: 10, Button: tea.MouseWheelDown})
+	if b, _ := m.chain.Selected(); b.Height != 19 {
+		t.Fatalf("wheel down selected #%d, want #19", b.Height)
+	}
+	before := m.focus
+	m, _ = update(m, tea.MouseClickMsg{X: 70, Y: 12, Button: tea.MouseLeft}, tea.MouseClickMsg{X: 70, Y: 12, Button: tea.MouseLeft})
+	if m.focus != before || !m.net.open {
+		t.Fatalf("a click under the view moved focus to %v (open %v)", m.focus, m.net.open)
+	}
+}
