@@ -120,6 +120,21 @@ type BlockAccepted struct {
 	OnBest    bool   `json:"on_best"`
 }
 
+// BlockSeenAgain: a block the node already held came again, from another
+// peer (each peer relays a block once, so copies race). The first copy was
+// reported by BlockAccepted. First and LagMS say who delivered it first and
+// how many milliseconds later this copy arrived, both taken as the frames
+// came off their sessions; they are left out when the first arrival is not
+// remembered (a block mined here, fetched by sync, or long ago). The event
+// may be dropped for a slow reader, like mining progress.
+type BlockSeenAgain struct {
+	Hash   string   `json:"hash"`
+	Height uint64   `json:"height"`
+	Peer   string   `json:"peer"`
+	First  string   `json:"first,omitempty"`
+	LagMS  *float64 `json:"lag_ms,omitempty"`
+}
+
 // BlockRejected: a block broke a rule.
 type BlockRejected struct {
 	Hash   string `json:"hash,omitempty"`
@@ -251,6 +266,7 @@ func (MiningProgress) Kind() string   { return "mining_progress" }
 func (MiningIdle) Kind() string       { return "mining_idle" }
 func (BlockMined) Kind() string       { return "block_mined" }
 func (BlockAccepted) Kind() string    { return "block_accepted" }
+func (BlockSeenAgain) Kind() string   { return "block_seen_again" }
 func (BlockRejected) Kind() string    { return "block_rejected" }
 func (Fork) Kind() string             { return "fork" }
 func (Reorg) Kind() string            { return "reorg" }

@@ -28,6 +28,7 @@ func (h *handler) Status() netpeers.Status { return *h.status.Load() }
 // stops reading), and only that peer.
 func (h *handler) HandleFrame(from netpeers.PeerRef, frame any) {
 	n := h.node()
+	at := time.Now()
 	if _, ok := frame.(netpeers.GetBlocks); ok && !n.allowGetBlocks(from) {
 		return
 	}
@@ -39,7 +40,7 @@ func (h *handler) HandleFrame(from netpeers.PeerRef, frame any) {
 		return
 	}
 	select {
-	case n.inbox <- inbound{from: from, frame: frame}:
+	case n.inbox <- inbound{from: from, frame: frame, at: at}:
 	case <-n.stopping:
 		n.intake.release(peerKey(from), size)
 	}
@@ -80,7 +81,8 @@ func (n *Node) handleInbound(in inbound) {
 	defer n.intake.release(peerKey(in.from), frameSize(in.frame))
 	switch f := in.frame.(type) {
 	case netpeers.BlockMsg:
-		blocks, _, refused := n.unseen([]chain.Block{f.Block})
+		blocks, known, refused := n.unseen([]chain.Block{f.Block})
+		n.noteBlockArrival(&f.Block, in.from, in.at, known > 0)
 		if refused > 0 {
 			// Sent again although refused: no honest peer relays a block
 			// it cannot accept either. A known block is not counted: every

@@ -94,11 +94,13 @@ type Node struct {
 	serveQ         *fairQueue    // get_blocks answers for serveLoop, peer by peer
 	intake         *intake       // per-peer limits on the frames that reach the loop
 	farAhead       *farAhead     // blocks refused as too far ahead (owned by the loop)
+	arrivals       arrivals      // first arrivals of relayed blocks (owned by the loop)
 }
 
 type inbound struct {
 	from  netpeers.PeerRef
 	frame any
+	at    time.Time // when the session took the frame in
 }
 
 // Open loads or creates the data directory: wallet, store, chain. It checks
@@ -363,7 +365,11 @@ func (n *Node) Addr() string {
 func (n *Node) Subscribe(ctx context.Context) <-chan Event { return n.events.subscribe(ctx) }
 
 func (n *Node) emit(p Payload) {
-	_, droppable := p.(MiningProgress)
+	var droppable bool
+	switch p.(type) {
+	case MiningProgress, BlockSeenAgain: // frequent, and nothing is lost with one
+		droppable = true
+	}
 	n.events.publish(Event{Time: time.Now(), Node: n.cfg.Name, Payload: p}, droppable)
 }
 

@@ -22,8 +22,9 @@ type detailPane struct {
 	event   *eventItem // set when the detail shows an event, not a block
 	// peer is set when the detail shows a peer (kept current by the
 	// model); gone once it left the address book.
-	peer *node.PeerInfo
-	gone bool
+	peer   *node.PeerInfo
+	gone   bool
+	spread *spreadBook // the peer's first-delivered share and lag
 	// bansList: the detail lists the bans in force, banCursor selecting.
 	bansList  bool
 	banCursor int

@@ -88,6 +88,9 @@ func (m *Model) handleMouse(msg tea.MouseMsg) tea.Cmd {
 	if !m.opts.Mouse || m.confirm != nil {
 		return nil
 	}
+	if m.net.open {
+		return m.netMouse(msg)
+	}
 	mouse := msg.Mouse()
 	a, ok := m.areaAt(mouse.X, mouse.Y)
 	if !ok {

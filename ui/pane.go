@@ -63,6 +63,9 @@ func (p *detailPane) help(k keyMap) []key.Binding {
 
 // paneFor is the pane that takes the keys of focus f; nil for the inputs.
 func (m *Model) paneFor(f focus) pane {
+	if m.net.open && f != focusComposer && f != focusAddPeer {
+		return &m.net
+	}
 	switch f {
 	case focusChain:
 		return &m.chain

@@ -215,7 +215,7 @@ func (m *Model) openPeer() {
 	if !ok {
 		return
 	}
-	m.detail = detailPane{st: m.st, peer: &pi, bans: m.bans}
+	m.detail = detailPane{st: m.st, peer: &pi, bans: m.bans, spread: m.state.spread}
 	m.focus, m.detailFrom = focusDetail, focusPeers
 }
 

@@ -72,6 +72,8 @@ func (p *detailPane) peerContent(w int) []string {
 		work = Sanitize(pi.Work)
 	}
 	field("height / work", peerHeight(*pi)+" / "+work+" (announced)")
+	field("first delivered", p.spread.firstLine(pi.Addr))
+	field("delivery lag", p.spread.lagLine(pi.Addr))
 	if pi.Failures > 0 {
 		field("failed dials", fmt.Sprintf("%d in a row", pi.Failures))
 	}

@@ -33,6 +33,9 @@ type peersPane struct {
 	// frozen keeps the rows in the order they had when f was pressed, so
 	// they stop moving under the cursor; new peers join at the end.
 	frozen bool
+	// spread gives each peer's first-delivered share, for that order;
+	// shared with the State.
+	spread *spreadBook
 }
 
 // peerSort is the order of the table, cycled by o.
@@ -42,6 +45,7 @@ const (
 	sortLatency peerSort = iota // online first, then nearest (the default)
 	sortHeight                  // highest announced height first
 	sortStatus                  // by status, then the latest change first
+	sortFirst                   // the largest share of blocks delivered first, first
 	numPeerSorts
 )
 
@@ -51,6 +55,8 @@ func (s peerSort) String() string {
 		return "height"
 	case sortStatus:
 		return "status"
+	case sortFirst:
+		return "first-delivered"
 	}
 	return "latency"
 }
@@ -112,12 +118,38 @@ func (s peerSort) less(a, b node.PeerInfo) bool {
 	return a.Addr < b.Addr
 }
 
+// byFirstDelivered orders peers by the share of relayed blocks they
+// delivered first (the larger first), then by how many, then as by latency;
+// peers that delivered none go last.
+func byFirstDelivered(b *spreadBook, peers []node.PeerInfo) func(a, b node.PeerInfo) bool {
+	d := make(map[string]peerDelivery, len(peers))
+	for _, pi := range peers {
+		d[pi.Addr] = b.delivery(pi.Addr)
+	}
+	return func(x, y node.PeerInfo) bool {
+		dx, dy := d[x.Addr], d[y.Addr]
+		switch {
+		case (dx.Delivered > 0) != (dy.Delivered > 0):
+			return dx.Delivered > 0
+		case dx.Share() != dy.Share():
+			return dx.Share() > dy.Share()
+		case dx.First != dy.First:
+			return dx.First > dy.First
+		}
+		return sortLatency.less(x, y)
+	}
+}
+
 // SetPeers copies and sorts the peers by the pane's order (when frozen,
 // rows keep their places and new peers join at the end). The cursor stays
 // on the peer it was on.
 func (p *peersPane) SetPeers(peers []node.PeerInfo, online, known int) {
 	fresh := append([]node.PeerInfo(nil), peers...)
-	sort.SliceStable(fresh, func(i, j int) bool { return p.sortBy.less(fresh[i], fresh[j]) })
+	less := p.sortBy.less
+	if p.sortBy == sortFirst {
+		less = byFirstDelivered(p.spread, fresh)
+	}
+	sort.SliceStable(fresh, func(i, j int) bool { return less(fresh[i], fresh[j]) })
 	if p.frozen {
 		at := map[string]int{}
 		for i, pi := range p.peers {

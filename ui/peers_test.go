@@ -126,9 +126,9 @@ func TestPeerSortAndFreeze(t *testing.T) {
 	if !strings.Contains(ansi.Strip(m.peers.View()), "by height") {
 		t.Errorf("the pane does not say its order")
 	}
-	m, _ = update(m, keyText("o"), keyText("o"))
+	m, _ = update(m, keyText("o"), keyText("o"), keyText("o"))
 	if m.peers.sortBy != sortLatency {
-		t.Fatalf("o three times: %v, want latency again", m.peers.sortBy)
+		t.Fatalf("o four times: %v, want latency again", m.peers.sortBy)
 	}
 
 	// Select the second row, freeze, then make the last peer the nearest.

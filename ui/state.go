@@ -39,11 +39,13 @@ type State struct {
 	sideIdx map[string]bool
 	reorgAt map[string]bool // blocks where the best chain switched branches
 	lastSeq uint64          // the newest event folded in (or the snapshot's)
+	spread  *spreadBook     // who delivered each new block first, and how late the others
 }
 
 // NewState is an empty state; Apply and Seed fill it.
 func NewState() State {
-	return State{bestIdx: map[string]int{}, msgAt: map[string]uint64{}, sideIdx: map[string]bool{}, reorgAt: map[string]bool{}}
+	return State{bestIdx: map[string]int{}, msgAt: map[string]uint64{}, sideIdx: map[string]bool{}, reorgAt: map[string]bool{},
+		spread: newSpreadBook()}
 }
 
 // Seed replaces what a snapshot holds, keeping the side-branch history and
@@ -90,6 +92,9 @@ func (s *State) Apply(ev node.Event) (resnapshot bool) {
 		}
 		s.lastSeq = ev.Seq
 	}
+	if s.spread == nil {
+		s.spread = newSpreadBook()
+	}
 	switch e := ev.Payload.(type) {
 	case node.Started:
 		s.Listen, s.NodeID, s.Genesis, s.Sender, s.DataDir = e.Listen, e.NodeID, e.Genesis, e.Sender, e.DataDir
@@ -100,6 +105,9 @@ func (s *State) Apply(ev node.Event) (resnapshot bool) {
 	case node.BlockAccepted:
 		b := node.BlockSummary{Height: e.Height, Hash: e.Hash, PrevHash: e.PrevHash, Sender: e.Sender,
 			TimeStamp: e.TimeStamp, Message: e.Message, MessageID: e.MessageID}
+		if !s.Sync.Syncing {
+			s.spread.first(e.Hash, e.Height, e.Peer, e.Peer == "", ev.Time)
+		}
 		switch {
 		case e.OnBest && (e.PrevHash == s.Tip || len(s.best) == 0):
 			s.pushBest(b)
@@ -112,6 +120,8 @@ func (s *State) Apply(ev node.Event) (resnapshot bool) {
 		default:
 			s.addSide(b)
 		}
+	case node.BlockSeenAgain:
+		s.spread.again(e, ev.Time)
 	case node.TipChanged:
 		s.Work = e.Work
 		if e.Hash != s.Tip && !s.switchTo(e.Hash) {

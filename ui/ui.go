@@ -185,6 +185,7 @@ type Model struct {
 	log      eventsPane
 	compose  composer
 	detail   detailPane
+	net      netPane // the Network view (w), over the body while open
 	showHelp bool
 	zoomed   bool // the focused pane fills the body
 	// peersWide: the peers table has a full-width row (see layout).
@@ -245,6 +246,7 @@ func New(n Node, opts Options) Model {
 		log:     eventsPane{st: st},
 		compose: newComposer(st),
 		detail:  detailPane{st: st},
+		net:     netPane{st: st},
 		now:     time.Now,
 		loc:     time.Local,
 		state:   NewState(),
@@ -252,6 +254,8 @@ func New(n Node, opts Options) Model {
 	m.clock = m.now()
 	m.keys.Devnet.SetEnabled(opts.Devnet != nil)
 	m.fetching = true // Init asks for the first snapshot
+	// Shared: the peers' first-delivered order reads the blocks' spread.
+	m.peers.spread = m.state.spread
 	m.layout()
 	return m
 }
@@ -521,6 +525,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		return m.updateInput(msg)
+	}
+	if ok, cmd := m.netKey(msg); ok {
+		return cmd
 	}
 
 	switch {
@@ -1059,6 +1066,8 @@ func (m Model) View() tea.View {
 		case m.helpPage(w):
 			body := max(4, h-headerHeight-3-lipgloss.Height(m.footer(w)))
 			parts = append(parts, m.helpView(w, body))
+		case m.net.open:
+			parts = append(parts, m.netView(w, h))
 		case m.focus == focusDetail:
 			parts = append(parts, m.detail.View())
 		case m.focus == focusDevnet:

@@ -1,0 +1,533 @@
+package ui
+
+import (
+	"fmt"
+	"hash/fnv"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/meshchain/meshchain/node"
+)
+
+// netPane is the Network view (w), drawn over the whole body: this node in
+// the centre of a radar, each peer at a distance that grows with its
+// smoothed round trip on a log scale (rings at 1 ms, 10 ms, 100 ms and
+// 1 s), in a direction fixed by a hash of its address so it does not move
+// between frames; beside it the peers by latency with their first-delivered
+// share and median lag, and the spread of the block selected in the Chain
+// pane: which peer delivered it first and how late every other copy came.
+//
+// Its inputs are handed in by the model before each draw (netView): the
+// Model is copied by Bubble Tea, so the pane keeps no pointer into it.
+type netPane struct {
+	st   *Styles
+	open bool
+	w, h int
+
+	peers  []node.PeerInfo
+	spread *spreadBook
+	block  node.BlockSummary // the Chain pane's selection
+	picked bool              // block is set
+	recent []node.BlockSummary
+}
+
+var _ pane = (*netPane)(nil)
+
+func (p *netPane) SetSize(w, h int) { p.w, p.h = w, h }
+func (p *netPane) Scroll(int)       {} // the arrows move the Chain pane's selection (netKey)
+func (p *netPane) visible() int     { return max(1, p.h-2) }
+func (p *netPane) help(k keyMap) []key.Binding {
+	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "select block"))
+	return []key.Binding{move, relabel(k.Open, "block detail"), relabel(k.Network, "close")}
+}
+
+// netView hands the pane the model's state and draws it in the body.
+func (m Model) netView(w, h int) string {
+	body := max(4, h-headerHeight-3-lipgloss.Height(m.footer(w)))
+	p := m.net
+	p.SetSize(w, body)
+	p.peers, p.spread = m.state.Peers, m.state.spread
+	p.block, p.picked = m.chain.Selected()
+	p.recent = m.state.Recent(keepSpread)
+	return p.View()
+}
+
+// netKey opens and closes the view and, while it is open, takes the keys it
+// uses: the arrows select the block whose spread is drawn, Enter opens it.
+// Keys of other panes are not passed on (they would act on rows out of
+// sight); quitting, help, writing, sync and adding a peer still work.
+func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
+	k := m.keys
+	if !m.net.open {
+		if key.Matches(msg, k.Network) {
+			m.net.open = true
+			return true, nil
+		}
+		return false, nil
+	}
+	switch {
+	case m.showHelp && key.Matches(msg, k.Close):
+		m.showHelp = false
+	case key.Matches(msg, k.Network), key.Matches(msg, k.Close):
+		m.net.open = false
+	case key.Matches(msg, k.Open):
+		m.net.open = false
+		if m.focus == focusDetail {
+			m.focus = m.detailFrom
+		}
+		return true, m.openDetail()
+	case key.Matches(msg, k.Up), key.Matches(msg, k.Down), key.Matches(msg, k.PageUp),
+		key.Matches(msg, k.PageDown), key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
+		m.scrollKeys(msg, &m.chain)
+	case key.Matches(msg, k.Quit), key.Matches(msg, k.Help), key.Matches(msg, k.Compose),
+		key.Matches(msg, k.Sync), key.Matches(msg, k.AddPeer):
+		return false, nil
+	}
+	return true, nil
+}
+
+// netMouse: over the network view the wheel moves the block whose spread
+// is drawn; clicks would land on panes out of sight and are ignored.
+func (m *Model) netMouse(msg tea.MouseMsg) tea.Cmd {
+	if _, ok := msg.(tea.MouseWheelMsg); !ok {
+		return nil
+	}
+	switch msg.Mouse().Button {
+	case tea.MouseWheelUp:
+		m.chain.Scroll(-1)
+	case tea.MouseWheelDown:
+		m.chain.Scroll(1)
+	}
+	return nil
+}
+
+// The radar's scale: round trips from netMinRTT (the innermost ring) to
+// netMaxRTT (the outermost), logarithmic, so 1 ms and 300 ms both fit.
+const (
+	netMinRTT = 100 * time.Microsecond
+	netMaxRTT = time.Second
+)
+
+var netRings = []struct {
+	rtt   time.Duration
+	label string
+}{{time.Millisecond, "1ms"}, {10 * time.Millisecond, "10ms"}, {100 * time.Millisecond, "100ms"}, {time.Second, "1s"}}
+
+// Glyphs of the radar, readable without colour.
+const (
+	glyphSelf       = "◉"
+	glyphNearest    = "◆" // the nearest online peer: the one sync asks first
+	glyphOnline     = "●"
+	glyphConnecting = "○"
+	glyphOffline    = "✕"
+	glyphPenalized  = "!"
+	glyphRing       = "·"
+)
+
+// netSpot is a peer's place on the radar, in cells of its canvas.
+type netSpot struct {
+	X, Y  int
+	Glyph string
+	Label string // its key in the legend
+	Peer  node.PeerInfo
+}
+
+// netGeometry is the radar's frame: the centre and the outer radius in
+// rows (a cell is about twice as tall as wide, so x runs twice as fast).
+type netGeometry struct {
+	cx, cy int
+	radius float64
+}
+
+func radarGeometry(w, h int) netGeometry {
+	const labelRoom = 2 // a peer's label follows its glyph
+	r := math.Floor(min(float64(h-1)/2, float64(w-1-labelRoom)/4))
+	return netGeometry{cx: (w - labelRoom) / 2, cy: (h - 1) / 2, radius: max(r, 1)}
+}
+
+// distance is how far from the centre, in rows, a round trip is drawn: the
+// innermost row stays for this node, an unmeasured peer sits on the outer
+// ring.
+func (g netGeometry) distance(rtt time.Duration) float64 {
+	const inner = 1.0
+	if rtt <= 0 {
+		return g.radius
+	}
+	f := math.Log10(float64(rtt)/float64(netMinRTT)) / math.Log10(float64(netMaxRTT)/float64(netMinRTT))
+	f = min(max(f, 0), 1)
+	return inner + (g.radius-inner)*f
+}
+
+// at is the cell at distance r (rows) and angle a.
+func (g netGeometry) at(r, a float64) (int, int) {
+	return g.cx + int(math.Round(2*r*math.Cos(a))), g.cy + int(math.Round(r*math.Sin(a)))
+}
+
+// ringLabel is where the figure of the ring at rtt starts: on the ring,
+// just right of its top.
+func (g netGeometry) ringLabel(rtt time.Duration) (int, int) {
+	_, y := g.at(g.distance(rtt), -math.Pi/2)
+	return g.cx + 1, y
+}
+
+// peerAngle is a peer's direction, from a hash of its address: the same in
+// every frame and on every run.
+func peerAngle(addr string) float64 {
+	h := fnv.New32a()
+	h.Write([]byte(addr))
+	return float64(h.Sum32()) / (1 << 32) * 2 * math.Pi
+}
+
+// nearestOnline is the address of the online peer with the smallest
+// measured round trip (sync asks the nearest first); "" when none.
+func nearestOnline(peers []node.PeerInfo) string {
+	best := ""
+	var bestRTT time.Duration
+	for _, pi := range peers {
+		if pi.Status != node.PeerOnlineStatus || pi.SmoothRTT <= 0 {
+			continue
+		}
+		if best == "" || pi.SmoothRTT < bestRTT || pi.SmoothRTT == bestRTT && pi.Addr < best {
+			best, bestRTT = pi.Addr, pi.SmoothRTT
+		}
+	}
+	return best
+}
+
+// peerGlyph is a peer's mark on the radar and in the legend.
+func peerGlyph(pi node.PeerInfo, nearest string) string {
+	switch {
+	case pi.Status == node.PeerPenalizedStatus:
+		return glyphPenalized
+	case pi.Status == node.PeerOfflineStatus:
+		return glyphOffline
+	case pi.Status == node.PeerOnlineStatus && pi.Addr == nearest:
+		return glyphNearest
+	case pi.Status == node.PeerOnlineStatus:
+		return glyphOnline
+	}
+	return glyphConnecting
+}
+
+// peerLabels numbers the peers by address, 1–9 then a–z, so a peer keeps
+// its label while round trips change; "+" past that.
+func peerLabels(peers []node.PeerInfo) map[string]string {
+	addrs := make([]string, 0, len(peers))
+	for _, pi := range peers {
+		addrs = append(addrs, pi.Addr)
+	}
+	sort.Strings(addrs)
+	const keys = "123456789abcdefghijklmnopqrstuvwxyz"
+	out := make(map[string]string, len(addrs))
+	for i, a := range addrs {
+		out[a] = "+"
+		if i < len(keys) {
+			out[a] = keys[i : i+1]
+		}
+	}
+	return out
+}
+
+// placePeers puts every peer on a w×h canvas. Peers are placed in address
+// order; one whose cell (or its label's) is taken moves to the nearest free
+// one, so two peers at the same place stay apart.
+func placePeers(peers []node.PeerInfo, w, h int) (netGeometry, []netSpot) {
+	g := radarGeometry(w, h)
+	nearest := nearestOnline(peers)
+	labels := peerLabels(peers)
+	ordered := append([]node.PeerInfo(nil), peers...)
+	sort.Slice(ordered, func(i, j int) bool { return ordered[i].Addr < ordered[j].Addr })
+	taken := map[[2]int]bool{{g.cx, g.cy}: true, {g.cx + 1, g.cy}: true}
+	// The scale's figures are kept clear: peers move off them.
+	for _, ring := range netRings {
+		x, y := g.ringLabel(ring.rtt)
+		for i := range len(ring.label) {
+			taken[[2]int{x + i, y}] = true
+		}
+	}
+	free := func(x, y int) bool {
+		return x >= 0 && x+1 < w && y >= 0 && y < h && !taken[[2]int{x, y}] && !taken[[2]int{x + 1, y}]
+	}
+	nudges := [][2]int{{0, 0}, {0, -1}, {0, 1}, {2, 0}, {-2, 0}, {2, -1}, {-2, 1}, {2, 1}, {-2, -1}, {0, -2}, {0, 2}, {4, 0}, {-4, 0}}
+	var spots []netSpot
+	for _, pi := range ordered {
+		x0, y0 := g.at(g.distance(pi.SmoothRTT), peerAngle(pi.Addr))
+		x, y := x0, y0
+		for _, d := range nudges {
+			if free(x0+d[0], y0+d[1]) {
+				x, y = x0+d[0], y0+d[1]
+				break
+			}
+		}
+		taken[[2]int{x, y}], taken[[2]int{x + 1, y}] = true, true
+		spots = append(spots, netSpot{X: x, Y: y, Glyph: peerGlyph(pi, nearest), Label: labels[pi.Addr], Peer: pi})
+	}
+	return g, spots
+}
+
+// radar draws the canvas: rings with their scale, this node, the peers.
+func (p *netPane) radar(w, h int) []string {
+	if w < 8 || h < 3 {
+		return nil
+	}
+	grid := make([][]string, h)
+	for y := range grid {
+		grid[y] = make([]string, w)
+		for x := range grid[y] {
+			grid[y][x] = " "
+		}
+	}
+	put := func(x, y int, s string) {
+		if y >= 0 && y < h && x >= 0 && x < w {
+			grid[y][x] = s
+		}
+	}
+	g, spots := placePeers(p.peers, w, h)
+	for _, ring := range netRings {
+		r := g.distance(ring.rtt)
+		steps := int(16*r) + 8
+		for i := 0; i < steps; i++ {
+			x, y := g.at(r, 2*math.Pi*float64(i)/float64(steps))
+			put(x, y, p.st.Dim.Render(glyphRing))
+		}
+	}
+	// Each ring's figure sits on it, right of the top; peers are placed
+	// off it when they can be.
+	for _, ring := range netRings {
+		x, y := g.ringLabel(ring.rtt)
+		for i, c := range ring.label {
+			put(x+i, y, p.st.Dim.Render(string(c)))
+		}
+	}
+	put(g.cx, g.cy, p.st.Title.Render(glyphSelf))
+	for _, s := range spots {
+		style := p.glyphStyle(s.Peer.Status)
+		put(s.X, s.Y, style.Render(s.Glyph))
+		put(s.X+1, s.Y, style.Render(s.Label))
+	}
+	out := make([]string, h)
+	for y := range grid {
+		out[y] = strings.Join(grid[y], "")
+	}
+	return out
+}
+
+func (p *netPane) glyphStyle(s node.PeerStatus) lipgloss.Style {
+	switch s {
+	case node.PeerOnlineStatus:
+		return p.st.OK.Bold(true)
+	case node.PeerConnectingStatus:
+		return p.st.Warn
+	case node.PeerPenalizedStatus:
+		return p.st.Bad
+	}
+	return p.st.Dim
+}
+
+// glyphKey explains the glyphs, as long as fits in w.
+func glyphKey(w int) string {
+	return firstFit(w,
+		glyphSelf+" this node "+glyphNearest+" nearest (sync asks it first) "+glyphOnline+" online "+glyphConnecting+" dialing "+glyphOffline+" offline "+glyphPenalized+" penalised",
+		glyphSelf+" us "+glyphNearest+" nearest "+glyphOnline+" online "+glyphConnecting+" dialing "+glyphOffline+" off "+glyphPenalized+" penalised",
+		glyphNearest+" nearest "+glyphOnline+" on "+glyphOffline+" off "+glyphPenalized+" penalised",
+		glyphNearest+" near "+glyphOffline+" off "+glyphPenalized+" pen")
+}
+
+// View lays the radar on the left, the legend and the spread on the right.
+func (p *netPane) View() string {
+	w, h := p.w, p.h
+	radarW := clamp(4*((h-3)/2)+1+2+4, w*2/5, w*3/5)
+	rightW := w - radarW
+	online := 0
+	for _, pi := range p.peers {
+		if pi.Status == node.PeerOnlineStatus {
+			online++
+		}
+	}
+	title := fmt.Sprintf("Network %d/%d online", online, len(p.peers))
+	var lines []string
+	if len(p.peers) == 0 {
+		lines = []string{p.st.Dim.Render("no peers yet: alone"), p.st.Dim.Render("press a to add one")}
+	} else {
+		lines = p.radar(radarW-4, h-2)
+	}
+	left := p.st.box(title, "log scale", p.st.Dim.Render(glyphKey(radarW-6)), lines, radarW, h, true)
+
+	legendH := clamp(len(p.peers)+3, 4, h/2)
+	spreadH := h - legendH
+	legend := p.st.box("Peers by latency", "", "", p.legend(rightW-4, legendH-2), rightW, legendH, false)
+	spreadTitle := "Block spread"
+	if p.picked {
+		spreadTitle = fmt.Sprintf("Spread of #%s %s", commas(p.block.Height), shortHash(p.block.Hash))
+	}
+	sp := p.st.box(spreadTitle, "", p.st.Dim.Render("↑↓ block"), p.spreadLines(rightW-4, spreadH-2), rightW, spreadH, false)
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, lipgloss.JoinVertical(lipgloss.Left, legend, sp))
+}
+
+// legend lists the peers nearest first (online first), with their label,
+// round trip, and the share of relayed blocks each delivered first and its
+// median lag behind the first copy, as the width allows.
+func (p *netPane) legend(w, rows int) []string {
+	if len(p.peers) == 0 {
+		return []string{p.st.Dim.Render("none")}
+	}
+	peers := append([]node.PeerInfo(nil), p.peers...)
+	sort.SliceStable(peers, func(i, j int) bool { return sortLatency.less(peers[i], peers[j]) })
+	nearest := nearestOnline(peers)
+	labels := peerLabels(peers)
+	addrW := len("address")
+	for _, pi := range peers {
+		addrW = max(addrW, lipgloss.Width(Sanitize(pi.Addr)))
+	}
+	// Columns after the address: avg, first, lag, status; the address
+	// gives up to 13 cells before a column is dropped.
+	cols := []struct {
+		title string
+		width int
+		cell  func(node.PeerInfo, peerDelivery) string
+	}{
+		{"avg", rttWidth, func(pi node.PeerInfo, _ peerDelivery) string { return rtt(pi.SmoothRTT) }},
+		{"first", 5, func(_ node.PeerInfo, d peerDelivery) string {
+			if d.Delivered == 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.0f%%", 100*d.Share())
+		}},
+		{"lag", 6, func(_ node.PeerInfo, d peerDelivery) string {
+			if d.Delivered == 0 {
+				return "-"
+			}
+			return lagText(d.MedianLag)
+		}},
+		{"status", statusWidth, func(pi node.PeerInfo, _ peerDelivery) string { return string(pi.Status) }},
+	}
+	used := 5 + addrW // "◆ 2  " leads each row
+	keep := 0
+	for _, c := range cols {
+		need := used + 1 + c.width
+		if need > w && need-w <= addrW-minAddrWidth {
+			addrW -= need - w
+			used -= need - w
+		}
+		if used+1+c.width > w {
+			break
+		}
+		used += 1 + c.width
+		keep++
+	}
+	head := "     " + fit("address", addrW)
+	for _, c := range cols[:keep] {
+		head += " " + fitRight(c.title, c.width)
+	}
+	out := []string{p.st.ColHeader.Render(fit(head, w))}
+	for i, pi := range peers {
+		if len(out) == rows-1 && len(peers)-i > 1 {
+			out = append(out, p.st.Dim.Render(fmt.Sprintf("%d more", len(peers)-i)))
+			break
+		}
+		d := p.spread.delivery(pi.Addr)
+		row := peerGlyph(pi, nearest) + " " + labels[pi.Addr] + "  " + fit(Sanitize(pi.Addr), addrW)
+		for _, c := range cols[:keep] {
+			row += " " + fitRight(c.cell(pi, d), c.width)
+		}
+		row = fit(row, w)
+		if pi.Status == node.PeerOfflineStatus {
+			row = p.st.Offline.Render(row)
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+// spreadLines is the level-order picture: for the selected block, the peer
+// that delivered it first, then every later copy with its lag and a bar;
+// below, the newest blocks one line each.
+func (p *netPane) spreadLines(w, rows int) []string {
+	labels := peerLabels(p.peers)
+	who := func(addr string) string {
+		if l, ok := labels[addr]; ok {
+			return l + " " + Sanitize(addr)
+		}
+		return Sanitize(addr)
+	}
+	var out []string
+	var bs *blockSpread
+	if p.picked {
+		bs = p.spread.block(p.block.Hash)
+	}
+	switch {
+	case !p.picked:
+		out = append(out, p.st.Dim.Render("no block selected"))
+	case bs == nil:
+		out = append(out, p.st.Dim.Render("no arrivals seen for this block"),
+			p.st.Dim.Render("(synced, or before the dashboard)"))
+	default:
+		first := "mined here"
+		if !bs.Mined {
+			first = who(bs.First)
+			if bs.First == "" {
+				first = "before the dashboard looked"
+			}
+		}
+		out = append(out, fit(fitRight("first", 7)+" "+first, w))
+		var longest time.Duration
+		for _, c := range bs.Copies {
+			longest = max(longest, c.Lag)
+		}
+		for _, c := range bs.Copies {
+			line := fitRight("+"+lagText(c.Lag), 7) + " " + who(c.Peer)
+			if !c.Timed {
+				line += " ~"
+			}
+			if room := w - lipgloss.Width(line) - 1; room >= 4 && longest > 0 {
+				line += " " + strings.Repeat("▇", max(1, int(float64(room)*float64(c.Lag)/float64(longest))))
+			}
+			out = append(out, fit(line, w))
+		}
+		if len(bs.Copies) == 0 {
+			out = append(out, p.st.Dim.Render(fit("no other copy came", w)))
+		}
+	}
+	// The newest blocks, one line each: who was first, then the others'
+	// labels and lags in arrival order.
+	if rows-len(out) >= 3 {
+		out = append(out, "", p.st.ColHeader.Render(fit("newest blocks: first, then later copies", w)))
+		for _, b := range p.recent {
+			if len(out) >= rows {
+				break
+			}
+			bs := p.spread.block(b.Hash)
+			if bs == nil {
+				continue
+			}
+			line := "#" + commas(b.Height) + " "
+			switch {
+			case bs.Mined:
+				line += "mined here"
+			case bs.First == "":
+				line += "?"
+			default:
+				line += labels[bs.First] + " first"
+			}
+			for _, c := range bs.Copies {
+				l := labels[c.Peer]
+				if l == "" {
+					l = "?"
+				}
+				line += " · " + l + " +" + lagText(c.Lag)
+			}
+			if b.Hash == p.block.Hash && p.picked {
+				line = p.st.SelectedDim.Render(ansi.Strip(fit(line, w)))
+			}
+			out = append(out, fit(line, w))
+		}
+	}
+	return out
+}
