@@ -95,3 +95,28 @@ func TestDashboardDevnetControls(t *testing.T) {
 	s.keys("q")
 	s.waitExit(20 * time.Second)
 }
+
+// TestDashboardMessagesView: m in the real binary lists the message just
+// mined as yours, n on it says it is you, Esc returns.
+func TestDashboardMessagesView(t *testing.T) {
+	s := startTmux(t, 100, 30, "--data-dir", t.TempDir(), "--difficulty", "10", "--listen", "127.0.0.1:0", "--threads", "1")
+	s.waitScreen(20*time.Second, "meshchain genesis")
+	s.keys("i")
+	s.waitScreen(5*time.Second, "Enter")
+	s.typeText("@deadbeefcafe are you there?")
+	s.keys("Enter")
+	s.waitScreen(30*time.Second, "mined")
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "? more")
+	s.keys("m")
+	scr := s.waitScreen(10*time.Second, "Messages", "1 messages · 0 to you", "→ deadbeef: are you there?")
+	if rows := paneLines(scr, "→ deadbeef"); len(rows) != 1 || !strings.Contains(rows[0], "you") || !strings.Contains(rows[0], "#1") {
+		t.Fatalf("the message's row: %q", rows)
+	}
+	s.keys("n")
+	s.waitScreen(5*time.Second, "that is you")
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "Chain")
+	s.keys("q")
+	s.waitExit(15 * time.Second)
+}

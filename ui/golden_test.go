@@ -38,7 +38,7 @@ func startHarness(t *testing.T, f *fakeNode, w, h int) *harness {
 }
 
 // startHarnessOpts is startHarness with other options.
-func startHarnessOpts(t *testing.T, f *fakeNode, w, h int, opts Options) *harness {
+func startHarnessOpts(t *testing.T, f Node, w, h int, opts Options) *harness {
 	t.Helper()
 	hs := &harness{t: t, hit: make(chan struct{}, 1)}
 	m := testModelOpts(f, opts)
