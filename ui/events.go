@@ -30,6 +30,23 @@ type eventsPane struct {
 	offset int
 	now    time.Time
 	loc    *time.Location
+	// match, when set, keeps only the events whose label or text holds it
+	// (lower case; the / filter).
+	match string
+}
+
+// shown is the events the pane lists: all, or the filter's matches.
+func (p *eventsPane) shown() []eventItem {
+	if p.match == "" {
+		return p.items
+	}
+	var out []eventItem
+	for _, it := range p.items {
+		if matches(p.match, it.label, it.text, it.node) {
+			out = append(out, it)
+		}
+	}
+	return out
 }
 
 type eventItem struct {
@@ -105,14 +122,15 @@ func (p *eventsPane) Add(ev node.Event) {
 
 // Selected is the event Enter opens: the top one shown.
 func (p *eventsPane) Selected() (eventItem, bool) {
-	if p.offset < 0 || p.offset >= len(p.items) {
+	items := p.shown()
+	if p.offset < 0 || p.offset >= len(items) {
 		return eventItem{}, false
 	}
-	return p.items[p.offset], true
+	return items[p.offset], true
 }
 
 func (p *eventsPane) Scroll(delta int) {
-	p.offset = clamp(p.offset+delta, 0, max(0, len(p.items)-p.visible()))
+	p.offset = clamp(p.offset+delta, 0, max(0, len(p.shown())-p.visible()))
 }
 
 func (p *eventsPane) View() string {
@@ -125,17 +143,25 @@ func (p *eventsPane) View() string {
 		room := p.w - 6
 		status = p.st.Warn.Render(elideMiddle(firstFit(room, p.notice...), room))
 	}
-	return p.st.box(fmt.Sprintf("Events %d", len(p.items)), note, status, p.lines(p.w-4), p.w, p.h, p.focused)
+	title := fmt.Sprintf("Events %d", len(p.items))
+	if p.match != "" {
+		title = fmt.Sprintf("Events %d of %d", len(p.shown()), len(p.items))
+	}
+	return p.st.box(title, note, status, p.lines(p.w-4), p.w, p.h, p.focused)
 }
 
 func (p *eventsPane) lines(w int) []string {
-	if len(p.items) == 0 {
+	items := p.shown()
+	if len(items) == 0 {
+		if p.match != "" {
+			return []string{p.st.Dim.Render("no event matches the filter")}
+		}
 		return []string{p.st.Dim.Render("no events yet")}
 	}
 	wide := w >= 70
 	var out []string
-	for i := p.offset; i < len(p.items) && i < p.offset+p.visible(); i++ {
-		it := p.items[i]
+	for i := p.offset; i < len(items) && i < p.offset+p.visible(); i++ {
+		it := items[i]
 		ts := clockTime(it.at, p.now, p.loc, false)
 		if it.at.IsZero() {
 			ts = "--:--:--"

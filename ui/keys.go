@@ -22,6 +22,7 @@ type keyMap struct {
 	Copy      key.Binding
 	Devnet    key.Binding // only in a devnet
 	Messages  key.Binding
+	Filter    key.Binding
 	Network   key.Binding
 
 	// Scrolling, in every pane.
@@ -71,6 +72,7 @@ func defaultKeys() keyMap {
 		Copy:      key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "copy hash/id")),
 		Devnet:    key.NewBinding(key.WithKeys("D"), key.WithHelp("D", "devnet controls"), key.WithDisabled()),
 		Messages:  key.NewBinding(key.WithKeys("m"), key.WithHelp("m", "messages")),
+		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter rows")),
 		Network:   key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "network view")),
 
 		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
@@ -134,7 +136,7 @@ func (k keyMap) treeKey(tree bool) key.Binding {
 // (nil for the inputs) and the keys every pane shares.
 func (k keyMap) helpFor(f focus, p pane, tree bool) paneHelp {
 	short := relabel
-	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, k.treeKey(tree), k.Zoom, k.Copy, k.Network, k.Messages, k.Devnet}
+	actions := []key.Binding{k.Compose, k.Sync, k.AddPeer, k.treeKey(tree), k.Zoom, k.Copy, k.Filter, k.Network, k.Messages, k.Devnet}
 	shortActions := []key.Binding{short(k.Network, "network"), short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer, short(k.Zoom, "zoom"), short(k.NextPane, "next pane")}
 	app := []key.Binding{k.NextPane, k.PrevPane, short(k.Help, "toggle help"), k.Quit}
 	nav := []key.Binding{k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom}
@@ -148,7 +150,7 @@ func (k keyMap) helpFor(f focus, p pane, tree bool) paneHelp {
 		in := []key.Binding{k.Connect, k.Cancel}
 		return paneHelp{short: in, tail: []key.Binding{k.ForceQuit}, full: [][]key.Binding{in, {k.ForceQuit}}}
 	case focusChain:
-		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom, k.Copy, k.Network, k.Messages, k.Devnet}
+		actions = []key.Binding{k.Compose, k.Sync, k.AddPeer, k.Zoom, k.Copy, k.Filter, k.Network, k.Messages, k.Devnet}
 	case focusDetail:
 		shortActions = []key.Binding{short(k.Network, "network"), short(k.Compose, "write"), short(k.Sync, "sync"), k.AddPeer}
 	}

@@ -305,11 +305,12 @@ func confWords(n uint64) string {
 func (m *Model) openMessages() {
 	if m.focus != focusMessages {
 		m.messagesFrom = m.focus
+		m.clearFilter()
 	}
 	m.blurInputs()
 	m.focus = focusMessages
 	m.loadNames()
-	m.msgs.setRows(&m.state)
+	m.showMessages()
 	m.unread = 0
 }
 

@@ -200,6 +200,9 @@ type Model struct {
 	devnet     devnetPane
 	devnetFrom focus
 
+	// filter is the / filter of one pane.
+	filter filterState
+
 	// msgs is the Messages view; unread counts messages addressed to us
 	// that arrived since it was last open.
 	msgs         messagesPane
@@ -240,6 +243,7 @@ func New(n Node, opts Options) Model {
 		chain:   chainPane{st: st},
 		devnet:  devnetPane{st: st},
 		msgs:    newMessagesPane(st),
+		filter:  newFilter(st),
 		hist:    &history{},
 		peers:   peersPane{st: st},
 		miner:   newMiningPane(st),
@@ -490,6 +494,13 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if m.confirm != nil {
 		return m.confirmKey(msg)
 	}
+	if m.filter.open {
+		return m.filterKey(msg)
+	}
+	if m.filter.text != "" && m.filter.on == m.focus && key.Matches(msg, k.Close) {
+		m.clearFilter() // Esc clears a filter before it closes anything
+		return nil
+	}
 	if m.focus == focusMessages && m.msgs.naming {
 		_, cmd := m.messagesKey(msg) // typing a name: every key is text
 		return cmd
@@ -562,6 +573,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case key.Matches(msg, k.Copy):
 		return m.copySelection()
+	case key.Matches(msg, k.Filter):
+		return m.openFilter()
 	}
 
 	if ok, cmd := m.peerKey(msg); ok {
@@ -641,6 +654,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 // cycle moves focus along tabOrder; from the detail or an input it starts
 // from the pane they were opened from.
 func (m *Model) cycle(msg tea.KeyPressMsg) {
+	m.clearFilter() // a filter belongs to the pane it was typed in
 	from := m.focus
 	switch m.focus {
 	case focusDetail:
@@ -883,7 +897,7 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 	if m.focus == focusMessages {
 		switch ev.Payload.(type) {
 		case node.BlockAccepted, node.TipChanged, node.Reorg, node.MessageQueued, node.BlockMined, node.Started:
-			m.msgs.setRows(&m.state)
+			m.showMessages()
 		}
 	}
 	return cmd
@@ -913,7 +927,7 @@ func (m *Model) notify(sender, msg string) tea.Cmd {
 
 // showChain hands the chain pane the best chain and the fork tree.
 func (m *Model) showChain() {
-	m.chain.SetBlocks(m.state.Recent(keepBest), m.state.Height)
+	m.chain.SetBlocks(m.filterBlocks(m.state.Recent(keepBest)), m.state.Height)
 	tree, older := m.state.Tree()
 	m.chain.olderForks = older
 	m.chain.SetTree(tree, m.state.Mining)
@@ -930,7 +944,7 @@ func (m *Model) showMining() {
 
 // showPeers hands the peers pane the address book.
 func (m *Model) showPeers() {
-	m.peers.SetPeers(m.state.Peers, m.state.Sync.Online, m.state.Sync.Known)
+	m.peers.SetPeers(m.filterPeers(m.state.Peers), m.state.Sync.Online, m.state.Sync.Known)
 }
 
 // layout sizes every pane for the current window.
@@ -1114,6 +1128,9 @@ func (m Model) footer(w int) string {
 	if m.confirm != nil {
 		// The question takes the whole line: its keys must be read.
 		return m.st.Warn.Render(elideMiddle(m.confirm.prompt(), w))
+	}
+	if f, ok := m.filterFooter(w); ok {
+		return f
 	}
 	if m.status != "" {
 		left = m.st.statusStyle(m.statusKind).Render(elideMiddle(m.status, room))
