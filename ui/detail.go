@@ -25,6 +25,7 @@ type detailPane struct {
 	peer   *node.PeerInfo
 	gone   bool
 	spread *spreadBook // the peer's first-delivered share and lag
+	hist   *history    // the peer's round trips, blocks, penalties
 	// bansList: the detail lists the bans in force, banCursor selecting.
 	bansList  bool
 	banCursor int

@@ -13,6 +13,70 @@ import (
 type history struct {
 	rates  []ratePoint // newest last, at most one a second
 	blocks []time.Time // best-chain block timestamps, ascending
+	peers  map[string]*peerStats
+}
+
+// peerStats is what the dashboard saw of one peer (by address) since it
+// started: its round trips as they were measured, the blocks it delivered
+// that were verified and taken (first copies), those refused, its
+// penalties and the sync backtracks it caused.
+type peerStats struct {
+	rtts       []float64 // ms, oldest first
+	lastRTT    time.Duration
+	blocks     int
+	refused    int
+	penalties  []penaltyRec // newest last
+	backtracks int
+	backReason string
+}
+
+type penaltyRec struct {
+	at     time.Time
+	reason string
+	until  string
+}
+
+const (
+	keepRTTs      = 60
+	keepPenalties = 10
+	keepPeerStats = 512 // peers remembered; a flood of addresses cannot grow it
+)
+
+// peer is addr's stats, made on first use.
+func (h *history) peer(addr string) *peerStats {
+	if h.peers == nil {
+		h.peers = map[string]*peerStats{}
+	}
+	ps := h.peers[addr]
+	if ps == nil {
+		if len(h.peers) >= keepPeerStats {
+			for k := range h.peers { // forget one at random
+				delete(h.peers, k)
+				break
+			}
+		}
+		ps = &peerStats{}
+		h.peers[addr] = ps
+	}
+	return ps
+}
+
+// peersRead notes each peer's newest round trip from a read of the book.
+func (h *history) peersRead(peers []node.PeerInfo) {
+	for _, p := range peers {
+		if p.LastRTT <= 0 {
+			continue
+		}
+		ps := h.peer(p.Addr)
+		if p.LastRTT == ps.lastRTT {
+			continue // not measured again since
+		}
+		ps.lastRTT = p.LastRTT
+		ps.rtts = append(ps.rtts, float64(p.LastRTT)/float64(time.Millisecond))
+		if len(ps.rtts) > keepRTTs {
+			ps.rtts = ps.rtts[len(ps.rtts)-keepRTTs:]
+		}
+	}
 }
 
 type ratePoint struct {
@@ -35,7 +99,24 @@ func (h *history) Apply(ev node.Event) {
 		h.rate(ev.Time, e.HashRate)
 	case node.MiningIdle:
 		h.rate(ev.Time, 0)
+	case node.BlockRejected:
+		if e.Peer != "" {
+			h.peer(e.Peer).refused++
+		}
+	case node.PeerPenalized:
+		ps := h.peer(e.Peer)
+		ps.penalties = append(ps.penalties, penaltyRec{ev.Time, e.Reason, e.Until})
+		if len(ps.penalties) > keepPenalties {
+			ps.penalties = ps.penalties[1:]
+		}
+	case node.SyncBacktrack:
+		ps := h.peer(e.Peer)
+		ps.backtracks++
+		ps.backReason = e.Reason
 	case node.BlockAccepted:
+		if e.Peer != "" {
+			h.peer(e.Peer).blocks++
+		}
 		if !e.OnBest {
 			return
 		}

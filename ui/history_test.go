@@ -103,3 +103,44 @@ func TestMiningPaneChartsUseSpareRows(t *testing.T) {
 		t.Errorf("a pane with no rows to spare drew a chart:\n%s", short)
 	}
 }
+
+// TestPeerHistoryInTheDetail: a peer's measured round trips, the blocks it
+// delivered and had refused, its penalties and the backtracks it caused
+// are folded from events and the book's reads, and its detail shows them.
+func TestPeerHistoryInTheDetail(t *testing.T) {
+	m, _ := busyModel(t, 120, 40)
+	addr := m.state.Peers[0].Addr
+	peers := append([]node.PeerInfo(nil), m.state.Peers...)
+	for _, ms := range []int{10, 10, 20, 40, 30} { // an unchanged reading is one measurement
+		peers[0].LastRTT = time.Duration(ms) * time.Millisecond
+		m, _ = update(m, peersMsg{peers: append([]node.PeerInfo(nil), peers...)})
+	}
+	for i, pl := range []node.Payload{
+		node.BlockAccepted{Height: 21, Hash: hashAt("p1"), Peer: addr, OnBest: true},
+		node.BlockAccepted{Height: 22, Hash: hashAt("p2"), Peer: addr},
+		node.BlockRejected{Height: 23, Reason: "InvalidSignature", Peer: addr},
+		node.PeerPenalized{Peer: addr, Reason: "InvalidSignature: block 23"},
+		node.SyncBacktrack{Peer: addr, Reason: "no answer in 15s"},
+	} {
+		m, _ = update(m, eventMsg{ev: node.Event{Seq: uint64(20_000 + i), Time: fixedNow, Payload: pl}})
+	}
+	ps := m.hist.peers[addr]
+	if ps == nil || len(ps.rtts) != 4 || ps.blocks != 2 || ps.refused != 1 || len(ps.penalties) != 1 || ps.backtracks != 1 {
+		t.Fatalf("stats %+v", ps)
+	}
+	m, _ = update(m, keyTab)
+	for range m.peers.peers {
+		if pi, _ := m.peers.Selected(); pi.Addr == addr {
+			break
+		}
+		m, _ = update(m, keyDown)
+	}
+	m, _ = update(m, keyEnter)
+	s := screen(m)
+	for _, want := range []string{"rtt history", "last 4, max 40ms", "2 verified and taken (first copies) · 1 refused",
+		"1, the last: no answer in 15s", "penalties", "InvalidSignature: block 23"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("peer detail lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -74,6 +74,30 @@ func (p *detailPane) peerContent(w int) []string {
 	field("height / work", peerHeight(*pi)+" / "+work+" (announced)")
 	field("first delivered", p.spread.firstLine(pi.Addr))
 	field("delivery lag", p.spread.lagLine(pi.Addr))
+	var ps *peerStats
+	if p.hist != nil {
+		ps = p.hist.peers[pi.Addr]
+	}
+	if ps != nil {
+		if len(ps.rtts) > 1 {
+			n := min(len(ps.rtts), valW-14)
+			recent := ps.rtts[len(ps.rtts)-n:]
+			field("rtt history", p.st.Accent.Render(chart(recent, n, 1, maxOf(recent))[0])+
+				fmt.Sprintf(" last %d, max %.0fms", n, maxOf(recent)))
+		}
+		field("blocks from it", fmt.Sprintf("%d verified and taken (first copies) · %d refused", ps.blocks, ps.refused))
+		if ps.backtracks > 0 {
+			field("sync backtracks", fmt.Sprintf("%d, the last: %s", ps.backtracks, Sanitize(ps.backReason)))
+		}
+		for i := len(ps.penalties) - 1; i >= 0; i-- {
+			pr := ps.penalties[i]
+			label := ""
+			if i == len(ps.penalties)-1 {
+				label = "penalties"
+			}
+			field(label, p.clock(pr.at)+" "+Sanitize(pr.reason))
+		}
+	}
 	if pi.Failures > 0 {
 		field("failed dials", fmt.Sprintf("%d in a row", pi.Failures))
 	}

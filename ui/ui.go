@@ -401,6 +401,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 
 	case peersMsg:
+		m.hist.peersRead(msg.peers)
 		m.state.SetPeers(msg.peers)
 		m.bans = msg.bans
 		m.showPeers()
@@ -965,6 +966,7 @@ func (m *Model) layout() {
 	m.miner.mining = m.state.Mining
 	m.miner.queue = m.state.Queue
 	m.miner.hist, m.miner.now = m.hist, m.clock
+	m.detail.hist = m.hist
 	if m.state.Mining != nil && m.state.Mining.HashRate > 0 {
 		m.miner.lastRate = m.state.Mining.HashRate
 	}
