@@ -388,6 +388,8 @@ func (s *Server) Peers() []PeerInfo {
 		}
 		if e.sess != nil {
 			info.ConnectedSince = e.sess.since
+			info.FramesIn, info.BytesIn = e.sess.framesIn.Load(), e.sess.bytesIn.Load()
+			info.FramesOut, info.BytesOut = e.sess.framesOut.Load(), e.sess.bytesOut.Load()
 		} else if !info.Dialing && e.dialable() {
 			info.NextDial = e.nextDial
 			if e.penaltyUntil.After(info.NextDial) {

@@ -186,6 +186,9 @@ type PeerInfo struct {
 	// NextDial is when the dialer will try again (the end of the backoff
 	// or of a penalty); zero while online or dialing.
 	NextDial time.Time
+	// Frames and bytes received from it and sent to it over the current
+	// session (pings and pongs included); zero offline.
+	FramesIn, FramesOut, BytesIn, BytesOut int64
 }
 
 // Config is the transport's configuration; zero fields take the defaults below.

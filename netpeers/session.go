@@ -111,7 +111,9 @@ type session struct {
 	errFrame    []byte
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last frame received
-	healthy  atomic.Bool  // a ping round trip completed
+	// Frames and their bytes, each way, over the session.
+	framesIn, bytesIn, framesOut, bytesOut atomic.Int64
+	healthy                                atomic.Bool // a ping round trip completed
 
 	mu sync.Mutex
 	// Why the session ended: localReason is a decision of ours (penalty,
@@ -861,6 +863,8 @@ func (ss *session) readLoop() (violated bool) {
 		if ss.closing.Load() {
 			continue // draining until the close handshake ends
 		}
+		ss.framesIn.Add(1)
+		ss.bytesIn.Add(int64(len(raw)))
 		ss.lastRecv.Store(time.Now().UnixNano())
 		f, err := Decode(raw)
 		if err != nil {
@@ -1054,6 +1058,8 @@ func (ss *session) write(data []byte) bool {
 		_ = ss.conn.CloseNow()
 		return false
 	}
+	ss.framesOut.Add(1)
+	ss.bytesOut.Add(int64(len(data)))
 	return true
 }
 

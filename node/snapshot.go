@@ -89,6 +89,8 @@ type PeerInfo struct {
 	// else a claim, shown as one and never trusted (NodeID then names the
 	// connection).
 	ClaimedID string
+	// Frames and bytes each way over the current session; zero offline.
+	FramesIn, FramesOut, BytesIn, BytesOut int64
 }
 
 // SyncState says what sync is doing, in words and figures.

@@ -145,7 +145,8 @@ func peerInfos(ps []netpeers.PeerInfo) []PeerInfo {
 			Dialing: p.Dialing, LastRTT: p.LastRTT, SmoothRTT: p.SmoothRTT, MinRTT: p.MinRTT, Height: p.Height, Work: p.Work,
 			LastChange: p.LastChange, Failures: p.Failures, Penalty: p.Penalty, Agent: p.Agent,
 			ConnectedSince: p.ConnectedSince, LastError: p.LastError, LastErrorAt: p.LastErrorAt,
-			LastAttempt: p.LastAttempt, NextDial: p.NextDial}
+			LastAttempt: p.LastAttempt, NextDial: p.NextDial,
+			FramesIn: p.FramesIn, FramesOut: p.FramesOut, BytesIn: p.BytesIn, BytesOut: p.BytesOut}
 	}
 	return out
 }

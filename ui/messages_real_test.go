@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/meshchain/meshchain/node"
 )
 
@@ -41,4 +43,26 @@ func TestAddressedMessagesBetweenRealNodes(t *testing.T) {
 			strings.Contains(s, "1 to you")
 	})
 	hs.finish()
+}
+
+// TestPeerFramesCounted: a real session counts frames and bytes both ways
+// (the hello exchange and pings at least), and the peer's detail shows them.
+func TestPeerFramesCounted(t *testing.T) {
+	a, _, _ := realNode(t)
+	_, bAddr, _ := realNode(t)
+	if err := a.Connect(context.Background(), bAddr); err != nil {
+		t.Fatal(err)
+	}
+	// realNode pings every 200 ms: wait for a few frames each way.
+	waitPeer(t, a, bAddr, "frames both ways", func(p *node.PeerInfo) bool {
+		return p != nil && p.Status == node.PeerOnlineStatus && p.FramesIn >= 3 && p.FramesOut >= 3 &&
+			p.BytesIn > p.FramesIn && p.BytesOut > p.FramesOut
+	})
+	m := New(a, Options{})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 120, Height: 40}, keyTab)
+	m = selectPeer(t, m, a, bAddr)
+	m, _ = update(m, keyEnter)
+	if s := m.View().Content; !strings.Contains(s, "frames") || !strings.Contains(s, "this session") {
+		t.Errorf("the peer detail does not show the frames:\n%s", s)
+	}
 }

@@ -74,6 +74,10 @@ func (p *detailPane) peerContent(w int) []string {
 	field("height / work", peerHeight(*pi)+" / "+work+" (announced)")
 	field("first delivered", p.spread.firstLine(pi.Addr))
 	field("delivery lag", p.spread.lagLine(pi.Addr))
+	if pi.FramesIn+pi.FramesOut > 0 {
+		field("frames", fmt.Sprintf("in %s (%s) · out %s (%s), this session",
+			commas(uint64(pi.FramesIn)), byteSize(pi.BytesIn), commas(uint64(pi.FramesOut)), byteSize(pi.BytesOut)))
+	}
 	var ps *peerStats
 	if p.hist != nil {
 		ps = p.hist.peers[pi.Addr]
@@ -162,4 +166,17 @@ func (p *detailPane) selectedBan() (node.BanInfo, bool) {
 // clock is t as a wall-clock time in the pane's zone.
 func (p *detailPane) clock(t time.Time) string {
 	return t.In(p.location()).Format("15:04:05")
+}
+
+// byteSize is n bytes for people: 512 B, 4.2 KiB, 1.3 MiB.
+func byteSize(n int64) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }
