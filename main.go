@@ -571,6 +571,10 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 // runWithUI runs the nodes (and background, when set) and the dashboard on
 // the first node; quitting the dashboard stops them all.
 func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, background func(context.Context), opts ui.Options) error {
+	teaOpts, err := keyTraceOptions()
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -589,7 +593,7 @@ func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, backg
 			}
 		}()
 	}
-	uiErr := ui.Run(ctx, first, opts)
+	uiErr := ui.Run(ctx, first, opts, teaOpts...)
 	cancel()
 	wg.Wait()
 	select {
