@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
 	"github.com/meshchain/meshchain/chain"
@@ -568,13 +569,23 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 	})
 }
 
+// dashboardFPS is the dashboard's frame rate, the most Bubble Tea allows.
+// Bubble Tea draws the screen on a ticker, never right after a key: at
+// its default 60 frames a second a key's frame waited up to 16.7 ms for
+// the next tick, the largest part of keypress-to-screen on an idle
+// machine (issue 10.2, MESHCHAIN_KEYTRACE). A tick with nothing new
+// compares the view and writes nothing, so the faster ticker costs next
+// to nothing while idle.
+const dashboardFPS = 120
+
 // runWithUI runs the nodes (and background, when set) and the dashboard on
 // the first node; quitting the dashboard stops them all.
 func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, background func(context.Context), opts ui.Options) error {
-	teaOpts, err := keyTraceOptions()
+	traceOpts, err := keyTraceOptions()
 	if err != nil {
 		return err
 	}
+	teaOpts := append([]tea.ProgramOption{tea.WithFPS(dashboardFPS)}, traceOpts...)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
