@@ -38,3 +38,29 @@ func TestDetachedSearchDoesNotHoldUpGC(t *testing.T) {
 		t.Errorf("tried %d, want %d", tried, 1<<26)
 	}
 }
+
+// BenchmarkSearchChunks is a miner's loop: Search in batches of 2^14
+// attempts (node.minerChunk), run in the goroutine (plain) or as a system
+// call (detached); the two rates should be the same.
+func BenchmarkSearchChunks(b *testing.B) {
+	requireSHANI(b)
+	for _, detached := range []bool{false, true} {
+		name := "plain"
+		if detached {
+			name = "detached"
+		}
+		b.Run(name, func(b *testing.B) {
+			t := NewTemplate(benchHeader(), 256)
+			if detached {
+				t.Detach()
+			}
+			const chunk = 1 << 14
+			n := uint64(0)
+			for b.Loop() {
+				_, _, _, tried := t.Search(n, 1, chunk)
+				n += tried
+			}
+			reportRate(b, float64(n), "attempts/s")
+		})
+	}
+}
