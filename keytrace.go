@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime/trace"
 	"strconv"
 	"sync"
 	"time"
@@ -14,9 +15,15 @@ import (
 // keyTraceEnv names a file in which the dashboard logs, for measuring
 // keypress latency (issue 10.2, TestDashboardKeypressLatency), when its
 // input arrives, when each key reaches the program's event loop and when
-// each frame is written to the terminal. Undocumented: a tool for
-// developers, not a setting.
-const keyTraceEnv = "MESHCHAIN_KEYTRACE"
+// each frame is written to the terminal. goTraceEnv names a file for a Go
+// execution trace (runtime/trace) of the dashboard's whole run, to see
+// what held a key up: garbage collections, goroutines waiting for a P,
+// the renderer's ticks (go tool trace -d=parsed FILE prints it as text).
+// Undocumented: tools for developers, not settings.
+const (
+	keyTraceEnv = "MESHCHAIN_KEYTRACE"
+	goTraceEnv  = "MESHCHAIN_GOTRACE"
+)
 
 // keyTrace logs one line per stage: the wall clock in microseconds since
 // the epoch, the stage (in: bytes read from the terminal; key: a key press
@@ -26,6 +33,24 @@ const keyTraceEnv = "MESHCHAIN_KEYTRACE"
 type keyTrace struct {
 	mu sync.Mutex
 	f  *os.File
+}
+
+// startGoTrace starts the Go execution trace MESHCHAIN_GOTRACE asks for;
+// stop ends it (the trace is lost if the process exits first).
+func startGoTrace() (stop func(), err error) {
+	path := os.Getenv(goTraceEnv)
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", goTraceEnv, err)
+	}
+	if err := trace.Start(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", goTraceEnv, err)
+	}
+	return func() { trace.Stop(); f.Close() }, nil
 }
 
 // keyTraceOptions returns the program options that log to the file named

@@ -586,6 +586,11 @@ func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, backg
 		return err
 	}
 	teaOpts := append([]tea.ProgramOption{tea.WithFPS(dashboardFPS)}, traceOpts...)
+	stopTrace, err := startGoTrace()
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
