@@ -15,8 +15,9 @@ import (
 // minerChunk is how many attempts a thread makes between looks at its
 // cancel flag: small enough to drop a stale template within a millisecond
 // (about 0.3 ms on the SHA-NI kernel), large enough that the look costs
-// nothing. It also bounds how long a stop-the-world waits for a miner,
-// since the assembly kernel cannot be preempted.
+// nothing. On the portable path (Go code, no SHA-NI) it also bounds how
+// long a stop-the-world waits for a running miner; the assembly kernel
+// runs detached (pow.Template.Detach), which no stop-the-world waits for.
 const minerChunk = 1 << 14
 
 // progressEvery is how often the miner reports progress.
