@@ -53,37 +53,33 @@ func startGoTrace() (stop func(), err error) {
 	return func() { trace.Stop(); f.Close() }, nil
 }
 
-// keyTraceOptions returns the program options that log to the file named
-// by MESHCHAIN_KEYTRACE, or none when it is unset.
-func keyTraceOptions() ([]tea.ProgramOption, error) {
+// keyTraceOptions returns the program options that log the terminal's
+// input and output to the file named by MESHCHAIN_KEYTRACE, and the log
+// for the keys (k.log is a no-op on a nil k); none and nil when unset.
+func keyTraceOptions() ([]tea.ProgramOption, *keyTrace, error) {
 	path := os.Getenv(keyTraceEnv)
 	if path == "" {
-		return nil, nil
+		return nil, nil, nil
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", keyTraceEnv, err)
+		return nil, nil, fmt.Errorf("%s: %w", keyTraceEnv, err)
 	}
 	k := &keyTrace{f: f}
-	opts := []tea.ProgramOption{
-		tea.WithOutput(tracedOutput{File: os.Stdout, k: k}),
-		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
-			if _, ok := msg.(tea.KeyPressMsg); ok {
-				k.log("key", 0)
-			}
-			return msg
-		}),
-	}
+	opts := []tea.ProgramOption{tea.WithOutput(tracedOutput{File: os.Stdout, k: k})}
 	// The input is wrapped only when it is the terminal the program would
 	// read anyway; the wrapper is still a terminal file, so raw mode and
 	// the cancelable reader work as without it.
 	if term.IsTerminal(os.Stdin.Fd()) {
 		opts = append(opts, tea.WithInput(tracedInput{File: os.Stdin, k: k}))
 	}
-	return opts, nil
+	return opts, k, nil
 }
 
 func (k *keyTrace) log(stage string, n int) {
+	if k == nil {
+		return
+	}
 	now := time.Now().UnixMicro()
 	b := strconv.AppendInt(nil, now, 10)
 	b = append(b, ' ')

@@ -578,14 +578,33 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 // to nothing while idle.
 const dashboardFPS = 120
 
+// spareCoreFor is how long after a key or a click the miner leaves one
+// core's share of the machine to the dashboard and the terminal
+// (node.SpareCore): while a person uses the dashboard, and not while it
+// is only watched.
+const spareCoreFor = 10 * time.Second
+
 // runWithUI runs the nodes (and background, when set) and the dashboard on
 // the first node; quitting the dashboard stops them all.
 func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, background func(context.Context), opts ui.Options) error {
-	traceOpts, err := keyTraceOptions()
+	traceOpts, keys, err := keyTraceOptions()
 	if err != nil {
 		return err
 	}
-	teaOpts := append([]tea.ProgramOption{tea.WithFPS(dashboardFPS)}, traceOpts...)
+	teaOpts := append([]tea.ProgramOption{
+		tea.WithFPS(dashboardFPS),
+		// Every key or click: the person is using the dashboard now.
+		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+			switch msg.(type) {
+			case tea.KeyPressMsg:
+				keys.log("key", 0)
+				node.SpareCore(spareCoreFor)
+			case tea.MouseClickMsg, tea.MouseWheelMsg:
+				node.SpareCore(spareCoreFor)
+			}
+			return msg
+		}),
+	}, traceOpts...)
 	stopTrace, err := startGoTrace()
 	if err != nil {
 		return err
