@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/term"
 
 	"github.com/meshchain/meshchain/chain"
@@ -568,9 +569,47 @@ func runDashboard(cfg Config, stderr io.Writer) error {
 	})
 }
 
+// dashboardFPS is the dashboard's frame rate, the most Bubble Tea allows.
+// Bubble Tea draws the screen on a ticker, never right after a key: at
+// its default 60 frames a second a key's frame waited up to 16.7 ms for
+// the next tick, the largest part of keypress-to-screen on an idle
+// machine (issue 10.2, MESHCHAIN_KEYTRACE). A tick with nothing new
+// compares the view and writes nothing, so the faster ticker costs next
+// to nothing while idle.
+const dashboardFPS = 120
+
+// spareCoreFor is how long after a key or a click the miner leaves one
+// core's share of the machine to the dashboard and the terminal
+// (node.SpareCore): while a person uses the dashboard, and not while it
+// is only watched.
+const spareCoreFor = 10 * time.Second
+
 // runWithUI runs the nodes (and background, when set) and the dashboard on
 // the first node; quitting the dashboard stops them all.
 func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, background func(context.Context), opts ui.Options) error {
+	traceOpts, keys, err := keyTraceOptions()
+	if err != nil {
+		return err
+	}
+	teaOpts := append([]tea.ProgramOption{
+		tea.WithFPS(dashboardFPS),
+		// Every key or click: the person is using the dashboard now.
+		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+			switch msg.(type) {
+			case tea.KeyPressMsg:
+				keys.log("key", 0)
+				node.SpareCore(spareCoreFor)
+			case tea.MouseClickMsg, tea.MouseWheelMsg:
+				node.SpareCore(spareCoreFor)
+			}
+			return msg
+		}),
+	}, traceOpts...)
+	stopTrace, err := startGoTrace()
+	if err != nil {
+		return err
+	}
+	defer stopTrace()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -589,7 +628,7 @@ func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, backg
 			}
 		}()
 	}
-	uiErr := ui.Run(ctx, first, opts)
+	uiErr := ui.Run(ctx, first, opts, teaOpts...)
 	cancel()
 	wg.Wait()
 	select {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -19,7 +20,8 @@ import (
 // press of Tab moves the focus, a heavy border, to the next pane, so the
 // change is the key's alone (mining progress also redraws the screen). Idle first, then with the
 // miner on every core (a message at a difficulty no block meets while
-// measuring). It logs median, p90 and worst of each phase and the time of
+// measuring; --threads is the core count, but while keys come the
+// dashboard rests the threads beyond NumCPU-1, node.SpareCore). It logs median, p90 and worst of each phase and the time of
 // one capture-pane through a tmux control client (the polling's own
 // resolution); speed is not asserted,
 // only that every press showed.
@@ -27,17 +29,33 @@ import (
 //	go test -run TestDashboardKeypressLatency -v -count=1 .
 //
 // MESHCHAIN_KEYS sets the presses per phase (default 40).
+// MESHCHAIN_KEYS_TRACE=1 (or a file to keep the trace in) also logs where the time went: the binary logs
+// when it reads the key, hands it to Update and writes a frame
+// (MESHCHAIN_KEYTRACE, keytrace.go), and each stage's median and p90 are
+// logged per phase.
 func TestDashboardKeypressLatency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures for about a minute")
 	}
 	presses := envInt(t, "MESHCHAIN_KEYS", 40)
 	threads := runtime.NumCPU()
+	traceFile := ""
+	switch v := os.Getenv("MESHCHAIN_KEYS_TRACE"); v {
+	case "":
+	case "1":
+		traceFile = filepath.Join(t.TempDir(), "keytrace")
+	default:
+		traceFile = v // kept for reading after the test
+	}
+	if traceFile != "" {
+		// The tmux server, started below, passes the environment on.
+		t.Setenv(keyTraceEnv, traceFile)
+	}
 	s := startTmux(t, 120, 40, "--data-dir", t.TempDir(), "--difficulty", "40",
 		"--listen", "127.0.0.1:0", "--threads", fmt.Sprint(threads))
 	s.waitScreen(20*time.Second, "meshchain genesis", "Mining", "Events")
 
-	idle, idleCap := keypressLatencies(t, s, presses)
+	idleP, idleCap := keypressLatencies(t, s, presses)
 
 	s.keys("i")
 	s.waitScreen(5*time.Second, "Enter")
@@ -49,9 +67,13 @@ func TestDashboardKeypressLatency(t *testing.T) {
 	s.waitScreen(5*time.Second, "? more")
 	// The Mining pane shows the rate once the miner has run a while.
 	s.waitScreen(20*time.Second, "MH/s")
-	busy, busyCap := keypressLatencies(t, s, presses)
+	busyP, busyCap := keypressLatencies(t, s, presses)
+	idle, busy := pressLatencies(idleP), pressLatencies(busyP)
 
-	t.Logf("keypress to screen in tmux, %d presses of Tab each (focus to the next pane), %d mining threads:", presses, threads)
+	// While keys come, the dashboard leaves a core's share free
+	// (node.SpareCore): threads from NumCPU-1 on rest meanwhile.
+	t.Logf("keypress to screen in tmux, %d presses of Tab each (focus to the next pane), --threads %d (%d resting while keys come):",
+		presses, threads, max(0, threads-max(1, runtime.NumCPU()-1)))
 	for _, p := range []struct {
 		name string
 		d    []time.Duration
@@ -59,6 +81,10 @@ func TestDashboardKeypressLatency(t *testing.T) {
 	}{{"idle", idle, idleCap}, {"mining", busy, busyCap}} {
 		t.Logf("  %-6s median %6.1f ms  p90 %6.1f ms  worst %6.1f ms  (one capture-pane: median %.1f ms)",
 			p.name, keyMs(keyQuantile(p.d, 0.5)), keyMs(keyQuantile(p.d, 0.9)), keyMs(keyQuantile(p.d, 1)), keyMs(p.cap))
+	}
+	if traceFile != "" {
+		logKeyStages(t, traceFile, "idle", idleP)
+		logKeyStages(t, traceFile, "mining", busyP)
 	}
 	s.keys("q")
 	s.waitExit(10 * time.Second)
@@ -148,10 +174,21 @@ func focusedPane(scr string) string {
 	return title
 }
 
-// keypressLatencies presses Tab n times and returns, for each, the time from
-// just before send-keys to the first capture that shows its effect, and
-// the median time of one capture-pane.
-func keypressLatencies(t *testing.T, s *tmuxSession, n int) (lat []time.Duration, capture time.Duration) {
+// press is one key press: sent just before send-keys, seen at the end of
+// the first capture that shows its effect.
+type press struct{ sent, seen time.Time }
+
+func pressLatencies(ps []press) []time.Duration {
+	var d []time.Duration
+	for _, p := range ps {
+		d = append(d, p.seen.Sub(p.sent))
+	}
+	return d
+}
+
+// keypressLatencies presses Tab n times and returns each press, and the
+// median time of one capture-pane.
+func keypressLatencies(t *testing.T, s *tmuxSession, n int) (presses []press, capture time.Duration) {
 	t.Helper()
 	ctl := startTmuxControl(t, s)
 	defer ctl.close()
@@ -174,12 +211,65 @@ func keypressLatencies(t *testing.T, s *tmuxSession, n int) (lat []time.Duration
 				t.Fatalf("press %d of Tab never moved the focus from %s; screen:\n%s", i+1, focused, scr)
 			}
 		}
-		lat = append(lat, time.Since(t0))
+		presses = append(presses, press{sent: t0, seen: time.Now()})
 		// A typist's pace between presses (not synchronisation: the
 		// press above has already shown).
 		time.Sleep(30 * time.Millisecond)
 	}
-	return lat, keyQuantile(caps, 0.5)
+	return presses, keyQuantile(caps, 0.5)
+}
+
+// logKeyStages splits each press's latency at the binary's key trace:
+// send-keys to the read of the key, the read to Update, Update to the
+// end of the next frame's write, and that write to the capture showing it.
+func logKeyStages(t *testing.T, traceFile, phase string, presses []press) {
+	t.Helper()
+	type ev struct {
+		at    time.Time
+		stage string
+	}
+	data, err := os.ReadFile(traceFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []ev
+	for _, line := range strings.Split(string(data), "\n") {
+		var us int64
+		var stage string
+		var n int
+		if _, err := fmt.Sscan(line, &us, &stage, &n); err == nil {
+			evs = append(evs, ev{time.UnixMicro(us), stage})
+		}
+	}
+	// next is the first event of stage at or after from, before until.
+	next := func(stage string, from, until time.Time) (time.Time, bool) {
+		for _, e := range evs {
+			if e.stage == stage && !e.at.Before(from) && e.at.Before(until) {
+				return e.at, true
+			}
+		}
+		return time.Time{}, false
+	}
+	var toRead, toUpdate, toWrite, toSeen []time.Duration
+	for _, p := range presses {
+		in, ok1 := next("in", p.sent, p.seen)
+		key, ok2 := next("key", in, p.seen)
+		out, ok3 := next("out", key, p.seen)
+		if !ok1 || !ok2 || !ok3 {
+			continue
+		}
+		toRead = append(toRead, in.Sub(p.sent))
+		toUpdate = append(toUpdate, key.Sub(in))
+		toWrite = append(toWrite, out.Sub(key))
+		toSeen = append(toSeen, p.seen.Sub(out))
+	}
+	t.Logf("  %-6s stages of %d traced presses, median / p90 / worst ms:", phase, len(toRead))
+	for _, st := range []struct {
+		name string
+		d    []time.Duration
+	}{{"send-keys to read", toRead}, {"read to Update", toUpdate}, {"Update to frame written", toWrite}, {"written to captured", toSeen}} {
+		t.Logf("    %-24s %6.1f %6.1f %6.1f", st.name, keyMs(keyQuantile(st.d, 0.5)), keyMs(keyQuantile(st.d, 0.9)), keyMs(keyQuantile(st.d, 1)))
+	}
 }
 
 func keyQuantile(ds []time.Duration, q float64) time.Duration {

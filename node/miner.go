@@ -15,9 +15,15 @@ import (
 // minerChunk is how many attempts a thread makes between looks at its
 // cancel flag: small enough to drop a stale template within a millisecond
 // (about 0.3 ms on the SHA-NI kernel), large enough that the look costs
-// nothing. It also bounds how long a stop-the-world waits for a miner,
-// since the assembly kernel cannot be preempted.
+// nothing. It does not bound how long a stop-the-world waits for a
+// miner: the SHA-NI kernel runs detached (pow.Template.Detach), which no
+// stop-the-world waits for, and the portable path is Go code that the
+// runtime preempts between two hashes.
 const minerChunk = 1 << 14
+
+// minerYieldEvery is how often a mining goroutine yields to the Go
+// scheduler: under sysmon's 10 ms preemption (see mine).
+const minerYieldEvery = 5 * time.Millisecond
 
 // progressEvery is how often the miner reports progress.
 const progressEvery = 250 * time.Millisecond
@@ -38,6 +44,10 @@ type miner struct {
 	// goroutine once its OS thread's priority has been lowered, with the
 	// thread id and the error from lowering it.
 	threadStarted func(tid int, err error)
+	// threadResting, when set (by tests), is called by a search goroutine
+	// that starts (true) or ends (false) a rest for SpareCore, with its
+	// thread number.
+	threadResting func(first uint64, resting bool)
 }
 
 type job struct {
@@ -156,7 +166,14 @@ func (m *miner) mine(j *job, first uint64) {
 	// An error leaves the thread at normal priority: mining still works,
 	// the Ps left to the rest of the process still keep it responsive.
 	t := pow.NewTemplate(j.header, m.difficulty)
+	// Hash outside the runtime's view, as in a system call: a garbage
+	// collection's stop-the-world then never waits for this thread, which
+	// at its low priority the OS may have set aside for many
+	// milliseconds while other programs run (20-30 ms stops measured,
+	// every goroutine stalled, keys in the dashboard too).
+	t.Detach()
 	step := uint64(m.threads)
+	yielded := time.Now()
 	for start := first; start <= chain.MaxSafeInteger && !j.done.Load(); start += step * minerChunk {
 		count := uint64(minerChunk)
 		if last := start + step*(count-1); last > chain.MaxSafeInteger {
@@ -164,6 +181,19 @@ func (m *miner) mine(j *job, first uint64) {
 		}
 		nonce, hash, ok, tried := t.Search(start, step, count)
 		j.attempts.Add(tried)
+		if first >= sparedFrom() && !m.rest(j, first) {
+			return
+		}
+		if now := time.Now(); now.Sub(yielded) >= minerYieldEvery {
+			// A goroutine that runs 10 ms without being scheduled is
+			// preempted by sysmon; one in a system call (detached) has its
+			// P taken away instead, which also sets sysmon back to polling
+			// every 20 µs: thousands of wake-ups a second on the cores
+			// the miners use (3 times the context switches, a fifth less
+			// mined with 2 threads). Yielding first avoids both.
+			runtime.Gosched()
+			yielded = now
+		}
 		if ok {
 			if j.done.CompareAndSwap(false, true) {
 				select {
@@ -172,6 +202,58 @@ func (m *miner) mine(j *job, first uint64) {
 				}
 			}
 			return
+		}
+	}
+}
+
+// spareUntil is when mining may use every core again (UnixNano), after
+// SpareCore; 0 or past while nothing asks for a spare core.
+var spareUntil atomic.Int64
+
+// SpareCore leaves one core's share of the machine free of mining for d
+// from now (or longer, if an earlier call asked): the dashboard calls it
+// at each key, so that while a person uses it the terminal, tmux and
+// the dashboard itself find a core no miner holds (keypress to screen,
+// issue 10.2: p90 17-21 ms against 37-64 ms with every core mining, at
+// load 5 on 2 cores). Mining threads numbered NumCPU-1 and up rest,
+// in every miner of the process; --threads still sets the most threads,
+// which all mine again once d has passed with no call.
+func SpareCore(d time.Duration) {
+	until := time.Now().Add(d).UnixNano()
+	for {
+		cur := spareUntil.Load()
+		if cur >= until || spareUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// sparedFrom is the first mining thread number that rests while a core
+// is spared: all but NumCPU-1 threads (one core of two, two of three...).
+func sparedFrom() uint64 { return uint64(max(1, runtime.NumCPU()-1)) }
+
+// rest waits while a core is spared; false if j was abandoned meanwhile.
+// first is the thread's number, for threadResting.
+func (m *miner) rest(j *job, first uint64) bool {
+	rested := false
+	for {
+		d := time.Until(time.Unix(0, spareUntil.Load()))
+		if d <= 0 || j.done.Load() {
+			if rested && m.threadResting != nil {
+				m.threadResting(first, false)
+			}
+			return true
+		}
+		if !rested && m.threadResting != nil {
+			m.threadResting(first, true)
+		}
+		rested = true
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-j.abandon:
+			t.Stop()
+			return false
 		}
 	}
 }

@@ -120,3 +120,54 @@ func BenchmarkTimerWakeWhileMining(b *testing.B) {
 	b.ReportMetric(float64(late[len(late)/2].Microseconds()), "median-late-µs")
 	b.ReportMetric(float64(late[len(late)-1].Microseconds()), "worst-late-µs")
 }
+
+func TestSpareCoreRestsAThreadThenMinesAgain(t *testing.T) {
+	// While a core is spared (the dashboard's keys), mining threads from
+	// NumCPU-1 on rest and the others mine; afterwards all mine again.
+	threads := runtime.NumCPU()
+	if threads < 2 {
+		t.Skip("one core: no thread to rest while another mines")
+	}
+	t.Cleanup(func() { spareUntil.Store(0) })
+	type ev struct {
+		first   uint64
+		resting bool
+	}
+	evs := make(chan ev, 4*threads)
+	m := newMiner(threads, 255, make(chan foundBlock, 1), func(Payload) {})
+	m.threadResting = func(first uint64, resting bool) { evs <- ev{first, resting} }
+	j := unsolvableJob()
+	SpareCore(time.Second)
+	m.start(j)
+	t.Cleanup(m.stop)
+	want := threads - int(sparedFrom()) // threads that rest
+	next := func(resting bool) {
+		t.Helper()
+		seen := map[uint64]bool{}
+		for len(seen) < want {
+			select {
+			case e := <-evs:
+				if e.first < sparedFrom() {
+					t.Fatalf("thread %d rested; only threads from %d on should", e.first, sparedFrom())
+				}
+				if e.resting != resting {
+					t.Fatalf("thread %d: resting %v, want %v", e.first, e.resting, resting)
+				}
+				seen[e.first] = true
+			case <-time.After(10 * time.Second):
+				t.Fatalf("%d of %d threads reported resting=%v", len(seen), want, resting)
+			}
+		}
+	}
+	next(true)
+	// The threads that do not rest still mine.
+	before := j.attempts.Load()
+	deadline := time.Now().Add(10 * time.Second)
+	for j.attempts.Load() == before {
+		if time.Now().After(deadline) {
+			t.Fatal("no attempts while a core was spared: every thread rested")
+		}
+		runtime.Gosched()
+	}
+	next(false)
+}

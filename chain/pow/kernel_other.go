@@ -15,3 +15,7 @@ func scanSHANI(st *shaniState, start, step, iters, mask uint64) (idx uint64) {
 func prefixSHANI(st *shaniState, start, step uint64) (p0, p1 uint64) {
 	panic("pow: the SHA-NI kernel is not built on this platform")
 }
+
+func scanSHANIDetached(st *shaniState, start, step, iters, mask uint64) (idx uint64) {
+	panic("pow: the SHA-NI kernel is not built on this platform")
+}

@@ -77,7 +77,8 @@ func TestKernelNonceFieldIgnored(t *testing.T) {
 func TestKernelSearchEveryDifficulty(t *testing.T) {
 	// Difficulties 0..64 move the test bit by bit through the kernel's 8
 	// bytes; 256 is the whole hash. Each must give brute force's answer,
-	// from nonces that carry across words, with odd and even counts.
+	// from nonces that carry across words, with odd and even counts, run
+	// as a system call (Detach) or not.
 	requireSHANI(t)
 	r := rand.New(rand.NewPCG(9, 10))
 	difficulties := []uint32{256, 257}
@@ -89,11 +90,17 @@ func TestKernelSearchEveryDifficulty(t *testing.T) {
 			h := randomHeader(r)
 			step := carrySteps[i%len(carrySteps)]
 			count := 64 + uint64(i)
-			nonce, got, found, tried := newTemplate(h, d, modeSHANI).Search(start, step, count)
 			wn, wh, wf, wt := bruteForce(h, d, start, step, count)
-			if nonce != wn || got != wh || found != wf || tried != wt {
-				t.Fatalf("d=%d header %x Search(%#x, %#x, %d) = (%d, %s, %v, %d), want (%d, %s, %v, %d)",
-					d, h, start, step, count, nonce, got, found, tried, wn, wh, wf, wt)
+			for _, detached := range []bool{false, true} {
+				tp := newTemplate(h, d, modeSHANI)
+				if detached {
+					tp.Detach()
+				}
+				nonce, got, found, tried := tp.Search(start, step, count)
+				if nonce != wn || got != wh || found != wf || tried != wt {
+					t.Fatalf("d=%d header %x detached %v: Search(%#x, %#x, %d) = (%d, %s, %v, %d), want (%d, %s, %v, %d)",
+						d, h, detached, start, step, count, nonce, got, found, tried, wn, wh, wf, wt)
+				}
 			}
 		}
 	}

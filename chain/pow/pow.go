@@ -104,6 +104,8 @@ type Template struct {
 	final  [64]byte     // header bytes 64..95, then the padding of a 96-byte message
 	out    []byte       // reused buffer for AppendBinary or Sum
 	shani  *shaniState  // modeSHANI only; shared by clones, never written
+	// detached runs the assembly kernel as a system call (Detach).
+	detached bool
 }
 
 // NewTemplate precomputes the midstate of header h for mining at the given
@@ -157,6 +159,20 @@ func (t *Template) Clone() *Template {
 	return &c
 }
 
+// Detach makes Search run the assembly kernel (modeSHANI; other modes are
+// Go code and unchanged) the way the Go runtime runs a system call: for
+// the runtime the goroutine is outside Go while it hashes, so a
+// stop-the-world (each garbage collection has two) does not wait for it,
+// and its P can go to other goroutines. Without this a collection waits
+// for every search to reach the end of its batch, since assembly cannot
+// be preempted; and a search on a thread the OS has descheduled, as a
+// miner at a low priority on a busy machine is, reaches it only when the
+// OS runs that thread again: stops of 20 to 30 ms measured while mining
+// on 2 busy cores, which stall every goroutine, the dashboard's too.
+// The price is two runtime calls per kernel call, nothing against a
+// miner's batches of thousands of attempts.
+func (t *Template) Detach() { t.detached = true }
+
 // Search tries nonces start, start+step, start+2*step, ... (wrapping at
 // 2^64) for at most count attempts. It returns the first nonce whose header
 // hash meets the difficulty, with that hash, and how many attempts it made,
@@ -191,7 +207,12 @@ func (t *Template) searchSHANI(start, step, count uint64) (nonce uint64, hash ch
 	n := start
 	for tried < count {
 		iters := (count-tried-1)/shaniLanes + 1 // rounded up; count-tried+1 could wrap
-		idx := scanSHANI(t.shani, n, step, iters, t.prefix)
+		var idx uint64
+		if t.detached {
+			idx = scanSHANIDetached(t.shani, n, step, iters, t.prefix)
+		} else {
+			idx = scanSHANI(t.shani, n, step, iters, t.prefix)
+		}
 		if idx == iters {
 			return 0, chain.Hash{}, false, count
 		}
