@@ -120,3 +120,43 @@ func TestDashboardMessagesView(t *testing.T) {
 	s.keys("q")
 	s.waitExit(15 * time.Second)
 }
+
+// TestDashboardFilterAndNetworkView: in the real binary, / keeps the
+// Chain rows that hold the text and Esc brings the others back; w opens
+// the network view and Esc closes it.
+func TestDashboardFilterAndNetworkView(t *testing.T) {
+	s := startTmux(t, 120, 36, "--data-dir", t.TempDir(), "--difficulty", "10", "--listen", "127.0.0.1:0", "--threads", "1")
+	s.waitScreen(20*time.Second, "meshchain genesis")
+	for _, msg := range []string{"apples first", "pears second"} {
+		s.keys("i")
+		s.waitScreen(5*time.Second, "Enter")
+		s.typeText(msg)
+		s.keys("Enter")
+		s.keys("Escape")
+		s.waitScreen(30*time.Second, msg, "? more")
+	}
+	s.waitScreen(30*time.Second, "3 blocks")
+	s.keys("/")
+	s.waitScreen(5*time.Second, "enter keep")
+	s.typeText("pears")
+	s.keys("Enter")
+	scr := s.waitScreen(5*time.Second, `filter "pears" on chain`)
+	// The focused Chain pane has the heavy border: none of its rows may
+	// be one without pears (the Events pane still tells of the others).
+	for _, l := range strings.Split(scr, "\n") {
+		if strings.HasPrefix(l, "┃") && (strings.Contains(l, "apples first") || strings.Contains(l, "meshchain genesis")) {
+			t.Fatalf("the filter kept a row without pears: %q\n%s", l, scr)
+		}
+	}
+	if len(paneLines(scr, "pears second")) < 2 {
+		t.Fatalf("the pears row is gone:\n%s", scr)
+	}
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "meshchain genesis")
+	s.keys("w")
+	s.waitScreen(5*time.Second, "Network", "log scale")
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "Chain", "Mining")
+	s.keys("q")
+	s.waitExit(15 * time.Second)
+}

@@ -145,16 +145,19 @@ func TestDevnetViewActs(t *testing.T) {
 	}
 }
 
-// TestGoldenDevnetView80 is the devnet view, split, at 80x24.
-func TestGoldenDevnetView80(t *testing.T) {
+// goldenDevnetView is the devnet view, split, one node stopped.
+func goldenDevnetView(t *testing.T, w, h int) {
 	f := newFakeNode(busySnapshot())
 	dn := newFakeDevnet()
 	_ = dn.Split(context.Background())
 	dn.calls = nil
 	dn.nodes[2].Running = false
-	hs := startHarnessOpts(t, f, 80, 24, Options{Title: "devnet node 1 of 4", Devnet: dn})
+	hs := startHarnessOpts(t, f, w, h, Options{Title: "devnet node 1 of 4", Devnet: dn})
 	hs.waitUntil("first snapshot", loaded(0))
 	hs.tm.Type("D")
 	hs.waitUntil("devnet view", func(m Model) bool { return m.focus == focusDevnet })
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
 }
+
+func TestGoldenDevnetView80(t *testing.T)  { goldenDevnetView(t, 80, 24) }
+func TestGoldenDevnetView160(t *testing.T) { goldenDevnetView(t, 160, 48) }
