@@ -7,6 +7,7 @@ import (
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"github.com/meshchain/meshchain/node"
 )
@@ -61,6 +62,32 @@ type devnetPane struct {
 	cursor int
 	offset int
 	busy   string // the action under way
+	// heights is each node's height, sampled every second, oldest first:
+	// the network's tip height over time (issue 12 §4).
+	heights map[string][]float64
+}
+
+const keepHeights = 120
+
+// sample notes each node's height now.
+func (p *devnetPane) sample() {
+	if p.heights == nil {
+		p.heights = map[string][]float64{}
+	}
+	for _, n := range p.nodes {
+		h := p.heights[n.Name]
+		v := 0.0
+		if n.Running {
+			v = float64(n.Height)
+		} else if len(h) > 0 {
+			v = h[len(h)-1] // a stopped node keeps the height it had
+		}
+		h = append(h, v)
+		if len(h) > keepHeights {
+			h = h[len(h)-keepHeights:]
+		}
+		p.heights[n.Name] = h
+	}
 }
 
 func (p *devnetPane) SetSize(w, h int) {
@@ -107,6 +134,9 @@ func (p *devnetPane) View() string {
 	}
 	w := p.w - 4
 	head := fmt.Sprintf("  %-7s %-15s %-8s %-4s %7s %-9s %5s %8s", "node", "address", "state", "half", "height", "tip", "peers", "latency")
+	if w-lipgloss.Width(head)-2 >= 12 {
+		head += "  height over the last minutes (one column a second, all nodes on one scale)"
+	}
 	lines := []string{p.st.ColHeader.Render(fit(head, w))}
 	for i := p.offset; i < len(p.nodes) && i < p.offset+p.visible(); i++ {
 		n := p.nodes[i]
@@ -126,7 +156,11 @@ func (p *devnetPane) View() string {
 		} else {
 			lat = "(self)"
 		}
-		row := fit(fmt.Sprintf("%s%-7s %-15s %-8s %-4s %7s %-9s %5s %8s", mark, Sanitize(n.Name), Sanitize(n.Addr), state, half, height, tip, peers, lat), w)
+		row := fmt.Sprintf("%s%-7s %-15s %-8s %-4s %7s %-9s %5s %8s", mark, Sanitize(n.Name), Sanitize(n.Addr), state, half, height, tip, peers, lat)
+		if sw := w - lipgloss.Width(row) - 2; sw >= 12 {
+			row += "  " + p.heightLine(n.Name, sw)
+		}
+		row = fit(row, w)
 		switch {
 		case i == p.cursor:
 			row = p.st.Selected.Render(row)
@@ -233,4 +267,30 @@ func (m *Model) devnetDone(msg devnetDoneMsg) {
 // localEvent is an event of the dashboard's own, for the events pane.
 func (m *Model) localEvent(pl DevnetAction) node.Event {
 	return node.Event{Time: m.clock, Node: m.log.home, Payload: pl}
+}
+
+// heightLine is a node's height over time, on the scale of every node's
+// heights seen in the same window, so halves that grow apart show it.
+func (p *devnetPane) heightLine(name string, w int) string {
+	h := p.heights[name]
+	if len(h) > w {
+		h = h[len(h)-w:]
+	}
+	lo, hi := -1.0, 0.0
+	for _, hs := range p.heights {
+		if len(hs) > w {
+			hs = hs[len(hs)-w:]
+		}
+		for _, v := range hs {
+			if lo < 0 || v < lo {
+				lo = v
+			}
+			hi = max(hi, v)
+		}
+	}
+	rel := make([]float64, len(h))
+	for i, v := range h {
+		rel[i] = v - lo + 1 // the lowest still draws a sliver
+	}
+	return chart(rel, w, 1, hi-lo+1)[0]
 }

@@ -161,3 +161,34 @@ func goldenDevnetView(t *testing.T, w, h int) {
 
 func TestGoldenDevnetView80(t *testing.T)  { goldenDevnetView(t, 80, 24) }
 func TestGoldenDevnetView160(t *testing.T) { goldenDevnetView(t, 160, 48) }
+
+// TestDevnetHeightsOverTime: each second's tick samples the nodes'
+// heights; a wide view draws each node's line on one scale, so a half that
+// stopped growing reads lower than the one that went on.
+func TestDevnetHeightsOverTime(t *testing.T) {
+	f := newFakeDevnet()
+	m := testModelOpts(newFakeNode(busySnapshot()), Options{Devnet: f})
+	m, _ = update(m, tea.WindowSizeMsg{Width: 160, Height: 30}, keyText("D"))
+	for i := range 20 {
+		f.mu.Lock()
+		f.nodes[0].Height = uint64(10 + i) // node1 grows
+		f.nodes[3].Height = 10             // node4 does not
+		f.mu.Unlock()
+		m, _ = update(m, tickMsg{})
+	}
+	if got := len(m.devnet.heights["node1"]); got != 20 {
+		t.Fatalf("%d samples of node1, want 20", got)
+	}
+	var n1, n4 string
+	for _, l := range strings.Split(screen(m), "\n") {
+		switch {
+		case strings.Contains(l, "node1 "):
+			n1 = l
+		case strings.Contains(l, "node4 "):
+			n4 = l
+		}
+	}
+	if !strings.Contains(n1, "█") || strings.Contains(n4, "█") || !strings.Contains(n4, "▁") {
+		t.Errorf("height lines:\n%s\n%s", n1, n4)
+	}
+}

@@ -416,8 +416,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status = ""
 		}
 		cmds = append(cmds, tick(), m.readPeers())
-		if m.focus == focusDevnet && m.opts.Devnet != nil {
-			m.devnet.nodes = m.opts.Devnet.Nodes() // in memory: cheap
+		if m.opts.Devnet != nil {
+			// In memory, cheap: sampled every second for the heights chart.
+			m.devnet.nodes = m.opts.Devnet.Nodes()
+			m.devnet.sample()
 			m.devnet.Scroll(0)
 		}
 
