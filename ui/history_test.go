@@ -144,3 +144,38 @@ func TestPeerHistoryInTheDetail(t *testing.T) {
 		}
 	}
 }
+
+// TestPeersTableRTTTrend: once round trips have been measured a few times,
+// a wide peers table gains a trend column; a narrow one keeps its room for
+// the columns it had.
+func TestPeersTableRTTTrend(t *testing.T) {
+	for _, c := range []struct {
+		w, h  int
+		trend bool
+	}{{200, 60, true}, {80, 24, false}} {
+		m, _ := busyModel(t, c.w, c.h)
+		peers := append([]node.PeerInfo(nil), m.state.Peers...)
+		for _, ms := range []int{5, 9, 30, 12} {
+			peers[0].LastRTT = time.Duration(ms) * time.Millisecond
+			m, _ = update(m, peersMsg{peers: append([]node.PeerInfo(nil), peers...)})
+		}
+		s := screen(m)
+		if got := strings.Contains(s, "rtt trend"); got != c.trend {
+			t.Errorf("%dx%d: trend column shown %v, want %v:\n%s", c.w, c.h, got, c.trend, s)
+		}
+		if c.trend {
+			rows := 0
+			for _, l := range strings.Split(s, "\n") {
+				if strings.Contains(l, peers[0].Addr) && strings.Contains(l, "online") && !strings.Contains(l, "peer up") {
+					rows++
+					if !strings.Contains(l, "█") {
+						t.Errorf("the measured peer's row has no trend: %q", l)
+					}
+				}
+			}
+			if rows != 1 {
+				t.Errorf("%d table rows for %s", rows, peers[0].Addr)
+			}
+		}
+	}
+}

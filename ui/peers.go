@@ -36,6 +36,7 @@ type peersPane struct {
 	// spread gives each peer's first-delivered share, for that order;
 	// shared with the State.
 	spread *spreadBook
+	hist   *history // the round trips' trend
 }
 
 // peerSort is the order of the table, cycled by o.
@@ -291,7 +292,7 @@ func (p *peersPane) columns() []peerColumn {
 		heightW = max(heightW, len(peerHeight(pi)))
 	}
 	addrW = min(addrW, maxAddrWidth)
-	return []peerColumn{
+	cols := []peerColumn{
 		{title: "address", width: addrW, cell: func(pi node.PeerInfo) string { return Sanitize(pi.Addr) }},
 		{title: "status", width: statusWidth, prio: 2, cell: func(pi node.PeerInfo) string { return string(pi.Status) }},
 		{title: "last", width: rttWidth, right: true, prio: 5, cell: func(pi node.PeerInfo) string { return rtt(pi.LastRTT) }},
@@ -301,13 +302,42 @@ func (p *peersPane) columns() []peerColumn {
 		{title: "changed", width: changedWidth, right: true, prio: 4, cell: func(pi node.PeerInfo) string { return ago(p.now, pi.LastChange) }},
 		{title: "note", prio: 7, cell: func(pi node.PeerInfo) string { return peerNote(pi, p.now) }},
 	}
+	for _, pi := range p.peers {
+		if p.trend(pi) != "" {
+			// Only once some peer has a trend to draw.
+			trend := peerColumn{title: "rtt trend", width: trendWidth, prio: 8, cell: p.trend}
+			return append(cols[:len(cols)-1:len(cols)-1], trend, cols[len(cols)-1])
+		}
+	}
+	return cols
+}
+
+// trendWidth is the round-trip sparkline's width, in the table when the
+// pane is wide enough.
+const trendWidth = 12
+
+// trend is a peer's last round trips as measured, a sparkline on its own
+// scale (its max), from the dashboard's history.
+func (p *peersPane) trend(pi node.PeerInfo) string {
+	if p.hist == nil {
+		return ""
+	}
+	ps := p.hist.peers[pi.Addr]
+	if ps == nil || len(ps.rtts) < 2 {
+		return ""
+	}
+	rtts := ps.rtts
+	if len(rtts) > trendWidth {
+		rtts = rtts[len(rtts)-trendWidth:]
+	}
+	return chart(rtts, trendWidth, 1, maxOf(rtts))[0]
 }
 
 // fullWidth is the pane width that shows every column but the notes.
 func (p *peersPane) fullWidth() int {
 	used := 2
 	for _, c := range p.columns() {
-		if c.title != "note" {
+		if c.title != "note" && c.title != "rtt trend" {
 			used += c.width + 1
 		}
 	}
@@ -393,6 +423,18 @@ func fitColumns(cols []peerColumn, w int, hasNote bool) []peerColumn {
 				keep[c.title] = true
 				used += 1 + c.width
 			}
+		}
+	}
+	// The round-trip trend where the row has room for it and a word of
+	// note besides.
+	for _, c := range cols {
+		noteRoom := 0
+		if hasNote {
+			noteRoom = 1 + 2*minNoteWidth
+		}
+		if c.prio == 8 && used+1+c.width+noteRoom <= w {
+			keep[c.title] = true
+			used += 1 + c.width
 		}
 	}
 	for i := range cols {

@@ -969,6 +969,7 @@ func (m *Model) layout() {
 	m.miner.queue = m.state.Queue
 	m.miner.hist, m.miner.now = m.hist, m.clock
 	m.detail.hist = m.hist
+	m.peers.hist = m.hist
 	if m.state.Mining != nil && m.state.Mining.HashRate > 0 {
 		m.miner.lastRate = m.state.Mining.HashRate
 	}
