@@ -90,7 +90,14 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 
 func main() {
-	err := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	var err error
+	stopProfile := startCPUProfile(os.Getenv(envCPUProfile))
+	if spec := os.Getenv(envPlainNode); spec != "" {
+		err = runPlainNode(spec)
+	} else {
+		err = run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
+	stopProfile()
 	if err == nil {
 		return
 	}
