@@ -190,6 +190,15 @@ func Decode(data []byte) (Frame, error) {
 	if len(trimmed) == 0 || trimmed[0] != '{' {
 		return nil, malformed("frame is not a JSON object")
 	}
+	if f, ok := decodeBlockFrameFast(trimmed); ok {
+		return f, nil
+	}
+	return decodeObject(trimmed)
+}
+
+// decodeObject is Decode's general path, for a frame that is valid UTF-8
+// and starts with '{' once trimmed.
+func decodeObject(trimmed []byte) (Frame, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal(trimmed, &fields); err != nil {
 		return nil, malformed("frame is not a JSON object: %v", err)
