@@ -56,8 +56,15 @@ func (n *Node) noteBlockArrival(b *chain.Block, from netpeers.PeerRef, at time.T
 		n.arrivals.note(h, at, from.Addr)
 		return
 	}
-	ev := BlockSeenAgain{Hash: h.String(), Height: b.Number, Peer: from.Addr}
-	if first, ok := n.arrivals.first[h]; ok {
+	n.emitSeenAgain(b, from, at, n.arrivals.first[h])
+}
+
+// emitSeenAgain reports a copy of a known block, with its lag behind the
+// first copy when that is known (first.at set). Safe on any goroutine:
+// the session goroutines report the copies they drop (HandleFrame).
+func (n *Node) emitSeenAgain(b *chain.Block, from netpeers.PeerRef, at time.Time, first arrival) {
+	ev := BlockSeenAgain{Hash: b.Hash, Height: b.Number, Peer: from.Addr}
+	if !first.at.IsZero() {
 		lag := max(0, float64(at.Sub(first.at).Microseconds())/1000)
 		ev.First, ev.LagMS = first.peer, &lag
 	}

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math/big"
@@ -202,6 +203,11 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	// signature checked, which they are, not our fsync or our events. A
 	// crash between here and the store write loses only blocks that peers
 	// now hold; nothing is reported to the user as stored before it is.
+	// The sessions learn the blocks first, so that the copies the relay
+	// brings back are dropped as they arrive.
+	for _, a := range accepted {
+		n.recent.add(a.Node.Hash, n.arrivals.first[a.Node.Hash])
+	}
 	n.relay(accepted, from, how)
 	newTip := n.index.Tip()
 	disconnected, connected := chain.Diff(oldTip, newTip)
@@ -291,9 +297,7 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 	if newTip != oldTip {
 		n.publishStatus()
 		n.emit(TipChanged{Height: newTip.Height, Hash: newTip.Hash.String(), Work: newTip.Work.String()})
-		if n.net != nil {
-			n.net.AnnounceTip(*n.status.Load())
-		}
+		n.announceTip()
 		if how != fromMiner {
 			n.remine() // minedBlock does, once it has reported the block
 		}
@@ -314,6 +318,46 @@ func (n *Node) relay(accepted []chain.Accepted, from netpeers.PeerRef, how origi
 		if n.index.Competes(a.Node) {
 			n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
 		}
+	}
+}
+
+// tipAnnounceDelay is how long a new tip waits before it is announced to
+// the peers. A tip frame is news to nobody the block was relayed to, and
+// on a node whose peers share its cores, announcing at once would take
+// CPU from the peers still relaying the block. Tips that change within
+// the delay go out as one frame, the latest.
+const tipAnnounceDelay = 20 * time.Millisecond
+
+// announceTip asks announceLoop to tell the peers the current tip.
+func (n *Node) announceTip() {
+	select {
+	case n.tipChanged <- struct{}{}:
+	default: // one is due already, and will read the status then
+	}
+}
+
+// announceLoop sends a tip frame to every peer tipAnnounceDelay after the
+// tip changed, until ctx ends.
+func (n *Node) announceLoop(ctx context.Context) {
+	t := time.NewTimer(0)
+	<-t.C
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.tipChanged:
+		}
+		t.Reset(tipAnnounceDelay)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		select {
+		case <-n.tipChanged: // changed again meanwhile: the status is newer still
+		default:
+		}
+		n.net.AnnounceTip(*n.status.Load())
 	}
 }
 

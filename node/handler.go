@@ -26,11 +26,29 @@ func (h *handler) Status() netpeers.Status { return *h.status.Load() }
 // a frame waits for room in the inbox's byte budget: a peer that sends
 // faster than the node takes its frames in is slowed down (its session
 // stops reading), and only that peer.
+//
+// A block frame of a block just taken in, or a tip frame naming one, is
+// dropped here: for the loop it would be a block it knows (not counted
+// against the sender: every peer relays each block once, and others may
+// have been first; reported as BlockSeenAgain, as the loop does) or a tip
+// it holds (no sync to start).
 func (h *handler) HandleFrame(from netpeers.PeerRef, frame any) {
 	n := h.node()
 	at := time.Now()
-	if _, ok := frame.(netpeers.GetBlocks); ok && !n.allowGetBlocks(from) {
-		return
+	switch f := frame.(type) {
+	case netpeers.GetBlocks:
+		if !n.allowGetBlocks(from) {
+			return
+		}
+	case netpeers.BlockMsg:
+		if first, ok := n.recent.first(f.Block.Hash); ok {
+			n.emitSeenAgain(&f.Block, from, at, first)
+			return
+		}
+	case netpeers.Tip:
+		if n.recent.known(f.Tip) {
+			return
+		}
 	}
 	if bl, ok := frame.(netpeers.Blocks); ok && n.deliverSync(from.ID, bl) {
 		return

@@ -25,6 +25,7 @@ const (
 	inboxPeerBytes     = 2 * netpeers.MaxFrameBytes
 	inboxTotalBytes    = 64 << 20
 	farAheadRemembered = 1024 // blocks refused as too far ahead, by hash
+	seenBlocksKept     = 4096 // latest blocks taken in, known to the sessions by hash
 )
 
 // peerKey names a peer for the limits: its node id, or its address for a
@@ -362,4 +363,57 @@ func (n *Node) noteTooFarAhead(blocks []chain.Block, err error) {
 		n.farAhead.remember(h, time.UnixMilli(ts).Add(-chain.MaxFutureDrift))
 		return
 	}
+}
+
+// seenBlocks holds the hashes of the latest blocks the loop took in, with
+// their first arrivals, for the session goroutines: a block frame carrying
+// one of them (every peer relays each new block once, so a node receives
+// each block once per peer) or a tip frame naming one is dropped on the
+// session goroutine, without its bytes in the inbox or a turn of the loop.
+// The loop adds a block before it relays it, so the copies the relay
+// provokes find it. Bounded: a hash that fell out is still known to the
+// index, and its copies take the loop's path as before.
+type seenBlocks struct {
+	mu   sync.Mutex
+	has  map[chain.Hash]arrival // first arrival; zero for a block mined here or fetched
+	ring []chain.Hash           // oldest at next once full
+	next int
+}
+
+func newSeenBlocks(n int) *seenBlocks {
+	return &seenBlocks{has: make(map[chain.Hash]arrival, n), ring: make([]chain.Hash, 0, n)}
+}
+
+func (r *seenBlocks) add(h chain.Hash, first arrival) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.has[h]; ok {
+		return
+	}
+	if len(r.ring) < cap(r.ring) {
+		r.ring = append(r.ring, h)
+	} else {
+		delete(r.has, r.ring[r.next])
+		r.ring[r.next] = h
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.has[h] = first
+}
+
+// first reports whether hex names a recent block, and its first arrival.
+func (r *seenBlocks) first(hex string) (arrival, bool) {
+	h, err := chain.ParseHash(hex)
+	if err != nil {
+		return arrival{}, false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.has[h]
+	return a, ok
+}
+
+// known reports whether hex names a recent block.
+func (r *seenBlocks) known(hex string) bool {
+	_, ok := r.first(hex)
+	return ok
 }

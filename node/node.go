@@ -83,6 +83,8 @@ type Node struct {
 	found   chan foundBlock
 	syncReq chan chan struct{}
 
+	tipChanged chan struct{} // the tip changed: announceLoop tells the peers
+
 	status   atomic.Pointer[netpeers.Status]
 	syncing  atomic.Pointer[SyncState]
 	waitMu   sync.Mutex
@@ -95,6 +97,7 @@ type Node struct {
 	intake         *intake       // per-peer limits on the frames that reach the loop
 	farAhead       *farAhead     // blocks refused as too far ahead (owned by the loop)
 	arrivals       arrivals      // first arrivals of relayed blocks (owned by the loop)
+	recent         *seenBlocks   // the latest blocks taken in, for session goroutines
 }
 
 type inbound struct {
@@ -135,11 +138,13 @@ func Open(cfg Config) (*Node, error) {
 		inbox:          make(chan inbound, 256),
 		found:          make(chan foundBlock, 1),
 		syncReq:        make(chan chan struct{}, 8),
+		tipChanged:     make(chan struct{}, 1),
 		waiting:        map[string]chan netpeers.Blocks{},
 		started:        make(chan struct{}),
 		chainDataSlots: make(chan struct{}, chainDataSlots),
 		serveQ:         newFairQueue(),
 		intake:         newIntake(),
+		recent:         newSeenBlocks(seenBlocksKept),
 		farAhead:       newFarAhead(),
 		stopping:       make(chan struct{}),
 	}
@@ -409,6 +414,7 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { n.syncLoop(gctx); return nil })
 	g.Go(func() error { n.serveLoop(gctx); return nil })
+	g.Go(func() error { n.announceLoop(gctx); return nil })
 	g.Go(func() error { return n.loop(gctx) })
 	err := g.Wait()
 	n.miner.stop()
