@@ -312,12 +312,23 @@ func (n *Node) relay(accepted []chain.Accepted, from netpeers.PeerRef, how origi
 	if n.net == nil || how == fromBatch {
 		return
 	}
+	sent := 0
 	for _, a := range accepted {
 		// A side block far behind the tip competes with nothing: passing
 		// it on would only carry a flood to every peer.
 		if n.index.Competes(a.Node) {
-			n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
+			sent += n.net.Broadcast(netpeers.BlockMsg{Block: *a.Block}, from.ID)
 		}
+	}
+	if sent > 0 {
+		// What follows (the store write and its fsync, the events) can
+		// wait; the relay cannot. The peers' writers were just woken on
+		// this thread's queue: let them write first rather than wait for
+		// another thread, which on a busy machine waits for a core. Then
+		// give the core itself away once: on a machine that runs several
+		// nodes, the others are still to relay this block.
+		runtime.Gosched()
+		yieldCPU()
 	}
 }
 
