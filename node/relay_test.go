@@ -1,7 +1,9 @@
 package node
 
 import (
+	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -55,4 +57,60 @@ func TestBlockIsRelayedBeforeItIsStored(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the node did not stop after its store write failed")
 	}
+}
+
+// TestKnownBlockCopiesSkipTheLoop: every peer relays each new block once,
+// so a node gets each block once per peer. The copies of a block it has
+// taken in, and the tip frames naming it, are dropped on the session
+// goroutine: with the loop busy, they neither wait for it nor fill its
+// inbox (before, each took a place in the inbox and a turn of the loop,
+// and the 257th waited for the loop). A copy is not counted against its
+// sender, as before: the sender is not penalised.
+func TestKnownBlockCopiesSkipTheLoop(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	block := mineChain(t, chain.Genesis(testDifficulty), 1, "copied", testDifficulty)[0]
+	h := (*handler)(a.Node)
+	h.HandleFrame(netpeers.PeerRef{ID: "first", Addr: "192.0.2.1:8333"}, netpeers.BlockMsg{Block: block})
+	a.waitTip(block.Hash, 20*time.Second)
+
+	blocked, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = a.do(ctx, func() { close(blocked); <-release })
+	}()
+	<-blocked
+	unblock := sync.OnceFunc(func() { close(release) })
+	defer unblock()
+
+	copies := 2 * cap(a.inbox)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		peer := netpeers.PeerRef{ID: "relayer", Addr: "192.0.2.2:8333"}
+		for range copies {
+			h.HandleFrame(peer, netpeers.BlockMsg{Block: block})
+			h.HandleFrame(peer, netpeers.Tip{Height: block.Number, Tip: block.Hash, Work: "1"})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("copies of a known block waited for the busy loop (%d in its inbox)", len(a.inbox))
+	}
+	if n := len(a.inbox); n != 0 {
+		t.Fatalf("%d copies of a known block in the inbox", n)
+	}
+	unblock()
+	// A new block from the same peer still goes through, and the copies
+	// cost the peer nothing.
+	next := mineChain(t, block, 1, "after the copies", testDifficulty)[0]
+	h.HandleFrame(netpeers.PeerRef{ID: "relayer", Addr: "192.0.2.2:8333"}, netpeers.BlockMsg{Block: next})
+	a.waitFor("the next block", 20*time.Second, func(p Payload) bool {
+		if pen, ok := p.(PeerPenalized); ok {
+			t.Fatalf("the relayer was penalised for copies: %s", pen.Reason)
+		}
+		acc, ok := p.(BlockAccepted)
+		return ok && acc.Hash == next.Hash
+	})
 }
