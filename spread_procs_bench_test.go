@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,10 +18,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/meshchain/meshchain/chain"
-	"github.com/meshchain/meshchain/chain/pow"
 	"github.com/meshchain/meshchain/internal/plainnode"
-	"github.com/meshchain/meshchain/netpeers"
-	"github.com/meshchain/meshchain/wallet"
 )
 
 // BenchmarkSpread8Procs measures issue 10's "a new block's spread across 8
@@ -140,12 +136,8 @@ func BenchmarkSpread8Procs(b *testing.B) {
 		})
 	}
 	theirs := func(k int) (time.Duration, []string, error) {
-		frame, _ := json.Marshal(struct {
-			Type  string      `json:"type"`
-			Block chain.Block `json:"block"`
-		}{"block", blocks[k]})
 		return spreadOf(size, blocks[k].Message, plainArrivals, func() error {
-			return feed.Write(ctx, websocket.MessageText, frame)
+			return feed.Write(ctx, websocket.MessageText, blockFrame(blocks[k]))
 		})
 	}
 	if _, _, err := ours(-1); err != nil {
@@ -198,164 +190,6 @@ func BenchmarkSpread8Procs(b *testing.B) {
 	b.ReportMetric(ms(plainCPUPerBlock), "plain-cpu-ms/block")
 	b.Logf("%d blocks: spread median %.3f ms, worst %.3f ms; plain nodes median %.3f ms, worst %.3f ms (ratios %.2f, %.2f); CPU of all %d nodes per block %.2f ms, plain nodes %.2f ms",
 		len(spreads), ms(med), ms(worst), ms(pmed), ms(pworst), ms(med)/ms(pmed), ms(worst)/ms(pworst), size, ms(cpuPerBlock), ms(plainCPUPerBlock))
-}
-
-// spreadOf starts a block on its way with send and waits until every one
-// of size nodes has relayed the block carrying msg; it returns first to
-// last arrival and each node's offset from the first.
-func spreadOf(size int, msg string, arrivals <-chan spreadArrival, send func() error) (time.Duration, []string, error) {
-	if err := send(); err != nil {
-		return 0, nil, err
-	}
-	got := map[int]time.Time{}
-	deadline := time.After(60 * time.Second)
-	for len(got) < size {
-		select {
-		case a := <-arrivals:
-			if a.message == msg {
-				if _, dup := got[a.node]; !dup {
-					got[a.node] = a.at
-				}
-			}
-		case <-deadline:
-			return 0, nil, fmt.Errorf("block %q reached the observer from %d of %d nodes in 60 s", msg, len(got), size)
-		}
-	}
-	var first, last time.Time
-	for _, at := range got {
-		if first.IsZero() || at.Before(first) {
-			first = at
-		}
-		if at.After(last) {
-			last = at
-		}
-	}
-	offs := make([]string, 0, size)
-	for i := range size {
-		offs = append(offs, fmt.Sprintf("%d:%.2f", i, float64(got[i].Sub(first).Microseconds())/1000))
-	}
-	return last.Sub(first), offs, nil
-}
-
-// spreadChain mines n blocks on genesis, each with a message of its own,
-// for the plain nodes.
-func spreadChain(n int, difficulty uint32) ([]chain.Block, error) {
-	w, err := wallet.New()
-	if err != nil {
-		return nil, err
-	}
-	prev := chain.Genesis(difficulty).Hash
-	ts := time.Now().Add(-time.Minute).UnixMilli()
-	out := make([]chain.Block, n)
-	for i := range out {
-		msg := fmt.Sprintf("plain spread %d", i)
-		sender, stamp, sig := w.SignMessage(msg, ts+int64(i))
-		bl := chain.Block{Number: uint64(i + 1), PrevHash: prev, Message: msg, Sender: sender,
-			TimeStamp: stamp, Difficulty: difficulty, Signature: sig}
-		p, err := bl.Parse()
-		if err != nil {
-			return nil, err
-		}
-		nonce, h, ok, tried := pow.NewTemplate(p.Header, difficulty).Search(0, 1, 1<<30)
-		if !ok {
-			return nil, fmt.Errorf("block %d: no nonce", i+1)
-		}
-		bl.Nonce, bl.ProofOfWork, bl.Hash = nonce, tried, h.String()
-		prev = bl.Hash
-		out[i] = bl
-	}
-	return out, nil
-}
-
-// dialPlainPeer connects to a node as an unauthenticated peer at genesis
-// that answers pings and ignores everything else.
-func dialPlainPeer(ctx context.Context, addr, genesis string) (*websocket.Conn, error) {
-	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
-	if err != nil {
-		return nil, err
-	}
-	hello, _ := json.Marshal(map[string]any{"type": "hello", "version": 1, "genesis": genesis,
-		"node_id": netpeers.NewNodeID(), "listen": "", "height": 0, "tip": genesis, "work": "0", "agent": "spread-feed"})
-	if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
-		c.CloseNow()
-		return nil, err
-	}
-	go func() {
-		for {
-			_, data, err := c.Read(ctx)
-			if err != nil {
-				return
-			}
-			var f struct {
-				Type  string          `json:"type"`
-				Nonce json.RawMessage `json:"nonce"`
-			}
-			if json.Unmarshal(data, &f) == nil && f.Type == "ping" {
-				_ = c.Write(ctx, websocket.MessageText, []byte(`{"type":"pong","nonce":`+string(f.Nonce)+`}`))
-			}
-		}
-	}()
-	return c, nil
-}
-
-type spreadArrival struct {
-	node    int
-	message string
-	at      time.Time
-}
-
-// observe connects to a node as an unauthenticated peer at genesis, answers
-// its pings and reports every block frame's arrival time on out.
-func observe(ctx context.Context, addr, genesis string, node int, out chan<- spreadArrival) error {
-	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
-	if err != nil {
-		return err
-	}
-	c.SetReadLimit(netpeers.MaxFrameBytes)
-	hello, _ := json.Marshal(map[string]any{"type": "hello", "version": 1, "genesis": genesis,
-		"node_id": netpeers.NewNodeID(), "listen": "", "height": 0, "tip": genesis, "work": "0", "agent": "spread-observer"})
-	if err := c.Write(ctx, websocket.MessageText, hello); err != nil {
-		return err
-	}
-	go func() {
-		defer c.CloseNow()
-		for {
-			_, data, err := c.Read(ctx)
-			at := time.Now()
-			if err != nil {
-				return
-			}
-			// The observer shares the machine's 2 cores with the nodes it
-			// measures: tip frames, the bulk of what else arrives, are
-			// passed over without decoding them.
-			if bytes.HasPrefix(data, []byte(`{"type":"tip"`)) {
-				continue
-			}
-			var f struct {
-				Type  string          `json:"type"`
-				Nonce json.RawMessage `json:"nonce"`
-				Block struct {
-					Message string `json:"message"`
-				} `json:"block"`
-			}
-			if json.Unmarshal(data, &f) != nil {
-				continue
-			}
-			switch f.Type {
-			case "ping":
-				pong := []byte(`{"type":"pong","nonce":` + string(f.Nonce) + `}`)
-				if c.Write(ctx, websocket.MessageText, pong) != nil {
-					return
-				}
-			case "block":
-				select {
-				case out <- spreadArrival{node: node, message: f.Block.Message, at: at}:
-				default:
-				}
-			}
-		}
-	}()
-	return nil
 }
 
 // spreadProc is one headless node process whose peer events are followed.

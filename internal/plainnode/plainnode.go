@@ -40,6 +40,7 @@ type Config struct {
 	Path       string    `json:"path"`       // file the accepted blocks are appended to, one JSON line each
 	Difficulty uint32    `json:"difficulty"` // the network's
 	Events     io.Writer `json:"-"`          // one JSON line per peer that said hello; nil for none
+	OnPeer     func()    `json:"-"`          // called once per peer that said hello; nil for none
 }
 
 const (
@@ -159,6 +160,9 @@ func (n *node) session(ctx context.Context, c *websocket.Conn, addr string) {
 	n.peers[p] = true
 	n.mu.Unlock()
 	n.event(map[string]any{"event": "peer_online", "peer": addr, "node_id": h.NodeID})
+	if n.cfg.OnPeer != nil {
+		n.cfg.OnPeer()
+	}
 	sctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { n.writeLoop(sctx, c, p) })
