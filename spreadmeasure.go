@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"time"
 
 	"github.com/coder/websocket"
@@ -30,8 +32,21 @@ type spreadArrival struct {
 
 // observe connects to a node as an unauthenticated peer at genesis, answers
 // its pings and reports every block frame's arrival time on out.
+//
+// A frame is stamped with the time the kernel received it (stampConn), not
+// the time the observer read it: on a machine whose cores are all busy,
+// the observer may not run for milliseconds while frames wait for it.
 func observe(ctx context.Context, addr, genesis string, node int, out chan<- spreadArrival) error {
-	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", nil)
+	var sc *stampConn
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialStamped(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		sc = c
+		return c, nil
+	}}
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/", &websocket.DialOptions{HTTPClient: &http.Client{Transport: tr}})
 	if err != nil {
 		return err
 	}
@@ -45,10 +60,10 @@ func observe(ctx context.Context, addr, genesis string, node int, out chan<- spr
 		defer c.CloseNow()
 		for {
 			_, data, err := c.Read(ctx)
-			at := time.Now()
 			if err != nil {
 				return
 			}
+			at := sc.arrival()
 			// The observer shares the machine's 2 cores with the nodes it
 			// measures: tip frames, the bulk of what else arrives, are
 			// passed over without decoding them.
