@@ -65,7 +65,8 @@ func TestBlockIsRelayedBeforeItIsStored(t *testing.T) {
 // goroutine: with the loop busy, they neither wait for it nor fill its
 // inbox (before, each took a place in the inbox and a turn of the loop,
 // and the 257th waited for the loop). A copy is not counted against its
-// sender, as before: the sender is not penalised.
+// sender, as before (the sender is not penalised), and is reported as
+// block_seen_again, as before.
 func TestKnownBlockCopiesSkipTheLoop(t *testing.T) {
 	a := startNode(t, "a", withoutListen())
 	block := mineChain(t, chain.Genesis(testDifficulty), 1, "copied", testDifficulty)[0]
@@ -102,6 +103,12 @@ func TestKnownBlockCopiesSkipTheLoop(t *testing.T) {
 		t.Fatalf("%d copies of a known block in the inbox", n)
 	}
 	unblock()
+	// Each copy is still reported, as the loop reports one, with the peer
+	// that was first and the lag behind it.
+	again := a.waitFor("a copy reported", 20*time.Second, isKind("block_seen_again")).(BlockSeenAgain)
+	if again.Hash != block.Hash || again.Peer != "192.0.2.2:8333" || again.First != "192.0.2.1:8333" || again.LagMS == nil {
+		t.Fatalf("copy reported as %+v", again)
+	}
 	// A new block from the same peer still goes through, and the copies
 	// cost the peer nothing.
 	next := mineChain(t, block, 1, "after the copies", testDifficulty)[0]
