@@ -353,18 +353,28 @@ func latencyKey(e *entry) time.Duration {
 }
 
 // Peers lists the address book: online peers first, then by smoothed
-// latency (unmeasured last), then the offline ones.
+// latency (unmeasured last), then the offline ones. While Run runs, the
+// peer loop answers, between two changes of the peer set.
 func (s *Server) Peers() []PeerInfo {
+	if out, err := s.peersFromLoop(); err == nil {
+		return out
+	}
+	return s.peersNow()
+}
+
+// peersNow is Peers, from the calling goroutine.
+func (s *Server) peersNow() []PeerInfo {
 	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	online := s.peerSet().byID
 	es := make([]*entry, 0, len(s.book))
 	for _, e := range s.book {
 		if e.self {
 			continue
 		}
 		// A node online through another address is shown once.
-		if e.sess == nil && e.nodeID != "" && s.sessions[e.nodeID] != nil {
+		if e.sess == nil && e.nodeID != "" && online[e.nodeID] != nil {
 			continue
 		}
 		es = append(es, e)

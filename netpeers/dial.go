@@ -63,7 +63,7 @@ func (s *Server) Connect(ctx context.Context, addr string) error {
 		s.mu.Unlock()
 		return fmt.Errorf("netpeers: connect %s: %w", a, refusedError{b})
 	}
-	if e.sess != nil || (e.nodeID != "" && s.sessions[e.nodeID] != nil) {
+	if e.sess != nil || (e.nodeID != "" && s.peerSet().byID[e.nodeID] != nil) {
 		s.mu.Unlock()
 		return nil
 	}
@@ -129,13 +129,14 @@ func (s *Server) startDueDials(now time.Time) time.Duration {
 	next := time.Second
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	slots := s.cfg.MaxPeers - len(s.sessions) - len(s.dialing)
+	online := s.peerSet().byID
+	slots := s.cfg.MaxPeers - len(online) - len(s.dialing)
 	var due []*entry
 	for _, e := range s.book {
 		if !e.dialable() || e.sess != nil || s.dialing[e.addr] != nil {
 			continue
 		}
-		if e.nodeID != "" && s.sessions[e.nodeID] != nil {
+		if e.nodeID != "" && online[e.nodeID] != nil {
 			continue
 		}
 		if _, banned := s.bannedLocked(e.dialID(), e.addr, netip.Addr{}, now); banned {

@@ -252,7 +252,7 @@ func (s *Server) releaseLocked(slot *inboundSlot) {
 // goes, so that one network cannot hold every place.
 func (s *Server) evictionVictimLocked(ip netip.Addr) *session {
 	var cands []*session
-	for _, ss := range s.sessions {
+	for _, ss := range s.peerSet().list {
 		if ip.IsValid() && ss.remote.Addr() != ip {
 			continue
 		}

@@ -42,7 +42,7 @@ func (s *Server) sessionAtLocked(addr string) *session {
 	if e := s.book[addr]; e != nil && e.sess != nil && !e.sess.closing.Load() {
 		return e.sess
 	}
-	for _, ss := range s.sessions {
+	for _, ss := range s.peerSet().list {
 		if ss.closing.Load() {
 			continue
 		}

@@ -320,10 +320,17 @@ type Server struct {
 	genesis [32]byte // cfg.Genesis, for auth digests
 	nodeKey [33]byte // our public node key, when cfg.NodeKey is set
 
+	// peers is the set of online sessions, owned by peerLoop (peerloop.go),
+	// which alone replaces it; the others only read it.
+	peers    atomic.Pointer[peerSet]
+	attachc  chan attachReq
+	detachc  chan detachReq
+	peersc   chan peersReq
+	loopDone chan struct{} // closed when peerLoop has returned
+
 	mu       sync.Mutex
 	ln       net.Listener
-	sessions map[string]*session // PeerRef.ID -> online session
-	book     map[string]*entry   // address -> entry
+	book     map[string]*entry // address -> entry
 	dialing  map[string]*dialAttempt
 	bansID   map[string]ban
 	bansAddr map[string]ban
@@ -409,7 +416,10 @@ func New(cfg Config, h Handler) (*Server, error) {
 		nodeKey:         nodeKey,
 		h:               h,
 		log:             cfg.Logger,
-		sessions:        map[string]*session{},
+		attachc:         make(chan attachReq),
+		detachc:         make(chan detachReq),
+		peersc:          make(chan peersReq),
+		loopDone:        make(chan struct{}),
 		book:            map[string]*entry{},
 		dialing:         map[string]*dialAttempt{},
 		bansID:          map[string]ban{},
@@ -431,6 +441,7 @@ func New(cfg Config, h Handler) (*Server, error) {
 		totalQueueLimit: cfg.MaxQueuedTotal,
 		banLimit:        maxBans,
 	}
+	s.peers.Store(emptyPeerSet)
 	if cfg.Book != nil {
 		recs, err := cfg.Book.LoadPeers()
 		if err != nil {
@@ -526,6 +537,10 @@ func (s *Server) Run(ctx context.Context) error {
 		defer close(eventsDone)
 		s.dispatchEvents(stopEvents)
 	}()
+	// The peer loop outlives the sessions, which all attach and detach
+	// through it, and stops before the dispatcher.
+	stopLoop := make(chan struct{})
+	go s.peerLoop(stopLoop)
 	close(s.started)
 
 	var httpSrv *http.Server
@@ -566,6 +581,8 @@ func (s *Server) Run(ctx context.Context) error {
 		_ = httpSrv.Close() // hijacked session connections are ours; they end with ctx
 	}
 	s.wg.Wait()
+	close(stopLoop)
+	<-s.loopDone
 	close(stopEvents)
 	<-eventsDone
 	s.mu.Lock()
@@ -757,9 +774,7 @@ func (s *Server) Send(peerID string, frame any) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	ss := s.sessions[peerID]
-	s.mu.Unlock()
+	ss := s.peerSet().byID[peerID]
 	if ss == nil || ss.closing.Load() {
 		return ErrUnknownPeer
 	}
@@ -775,8 +790,8 @@ func (s *Server) Broadcast(frame any, exceptID string) int {
 		return 0
 	}
 	n := 0
-	for _, ss := range s.onlineSessions() {
-		if ss.ref.ID == exceptID {
+	for _, ss := range s.peerSet().list {
+		if ss.ref.ID == exceptID || ss.closing.Load() {
 			continue
 		}
 		if ss.enqueue(data) == nil {
@@ -791,11 +806,11 @@ func (s *Server) AnnounceTip(st Status) {
 	s.Broadcast(Tip(st), "")
 }
 
+// onlineSessions are the published sessions that are not closing.
 func (s *Server) onlineSessions() []*session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]*session, 0, len(s.sessions))
-	for _, ss := range s.sessions {
+	set := s.peerSet()
+	out := make([]*session, 0, len(set.list))
+	for _, ss := range set.list {
 		if !ss.closing.Load() {
 			out = append(out, ss)
 		}
@@ -811,7 +826,7 @@ func (s *Server) onlineSessions() []*session {
 // connection and IP.
 func (s *Server) Penalize(peerID, reason string) {
 	s.mu.Lock()
-	ss := s.sessions[peerID]
+	ss := s.peerSet().byID[peerID]
 	ref := PeerRef{ID: peerID, Proven: isHex(peerID, 64)}
 	banAddr := ""
 	var ip netip.Addr
@@ -866,7 +881,7 @@ func (s *Server) penalize(ref PeerRef, banAddr string, ip netip.Addr, reason str
 func (s *Server) MarkUseful(peerID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if ss := s.sessions[peerID]; ss != nil {
+	if ss := s.peerSet().byID[peerID]; ss != nil {
 		ss.usefulAt = time.Now()
 	}
 }

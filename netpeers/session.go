@@ -513,15 +513,16 @@ func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 	return data, nil
 }
 
-// attach makes a handshaken session online under its key (its node id
-// when proven, else its connection), applying the duplicate rule and the
-// inbound limits, and queues its PeerOnline event; the channel closes once
-// the handler has had it.
-func (s *Server) attach(ss *session) (<-chan struct{}, error) {
+// attachInLoop makes a handshaken session online under its key (its node
+// id when proven, else its connection), applying the duplicate rule and
+// the inbound limits, and queues its PeerOnline event; the channel closes
+// once the handler has had it. Only the peer loop calls it.
+func (s *Server) attachInLoop(ss *session) (<-chan struct{}, error) {
 	now := time.Now()
 	key := ss.ref.ID
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	set := s.peerSet()
 	if ss.slot != nil && ss.slot.evicted {
 		return nil, errors.New("closed to make room while its hello arrived")
 	}
@@ -535,14 +536,14 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 	if _, forgotten := s.forgotten[ss.dialAddr]; forgotten && !ss.inbound {
 		return nil, errForgotten // forgotten while its dial was under way
 	}
-	old := s.sessions[key]
+	old := set.byID[key]
 	if !ss.proven {
 		// An unproven newcomer never displaces a session: not the node it
 		// names, nor another unproven one naming the same id.
 		if old != nil && !old.closing.Load() {
 			return nil, errDuplicate
 		}
-		for _, o := range s.sessions {
+		for _, o := range set.list {
 			if o.hello.NodeID == ss.hello.NodeID && !o.closing.Load() {
 				return nil, errDuplicate
 			}
@@ -569,7 +570,9 @@ func (s *Server) attach(ss *session) (<-chan struct{}, error) {
 		}
 		s.emitLocked(PeerEvent{Kind: PeerOffline, Peer: old.ref, Inbound: old.inbound, Reason: reason})
 	}
-	s.sessions[key] = ss
+	// promoteLocked may have closed a session to make room; it stays in
+	// the set until its detach, as before.
+	s.publishLocked(withSession(s.peerSet(), key, ss))
 	ss.since = now
 	if !ss.inbound {
 		delete(s.dialing, ss.dialAddr)
@@ -642,11 +645,12 @@ func (s *Server) entryForLocked(ss *session, now time.Time) *entry {
 	return e
 }
 
-// detach removes an ended session, reports it and schedules the redial.
-// A session that never completed a ping round trip, or that the peer ended
-// with an error frame, counts as a failure, so that a peer refusing us is
-// redialled with growing backoff.
-func (s *Server) detach(ss *session) {
+// detachInLoop removes an ended session, reports it and schedules the
+// redial. A session that never completed a ping round trip, or that the
+// peer ended with an error frame, counts as a failure, so that a peer
+// refusing us is redialled with growing backoff. Only the peer loop calls
+// it.
+func (s *Server) detachInLoop(ss *session) {
 	now := time.Now()
 	id := ss.ref.ID
 	reason := ss.offline()
@@ -665,8 +669,8 @@ func (s *Server) detach(ss *session) {
 			s.touchLocked(e, now)
 		}
 	}
-	if s.sessions[id] == ss {
-		delete(s.sessions, id)
+	if set := s.peerSet(); set.byID[id] == ss {
+		s.publishLocked(withoutSession(set, id))
 		s.log.Info("peer offline", "peer", id, "addr", ss.ref.Addr, "reason", reason)
 		s.emitLocked(PeerEvent{Kind: PeerOffline, Peer: ss.ref, Inbound: ss.inbound, Reason: reason})
 	}
