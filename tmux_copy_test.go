@@ -16,13 +16,7 @@ func TestDashboardCopiesToTheClipboard(t *testing.T) {
 	s.tmux("set-option", "-s", "set-clipboard", "on")
 	s.waitScreen(20*time.Second, "meshchain genesis", "Mining")
 
-	s.keys("i")
-	s.waitScreen(5*time.Second, "Enter")
-	s.typeText("copy me")
-	s.keys("Enter")
-	s.waitScreen(30*time.Second, "mined")
-	s.keys("Escape")
-	s.waitScreen(5*time.Second, "t fork tree")
+	s.post("copy me")
 	// The newest block is selected: the row of the message.
 	row := paneLines(s.screen(), "copy me")
 	short := regexp.MustCompile(`…([0-9a-f]{7,})`).FindStringSubmatch(strings.Join(row, "\n"))

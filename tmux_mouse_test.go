@@ -101,13 +101,7 @@ func TestDashboardDevnetControls(t *testing.T) {
 func TestDashboardMessagesView(t *testing.T) {
 	s := startTmux(t, 100, 30, "--data-dir", t.TempDir(), "--difficulty", "10", "--listen", "127.0.0.1:0", "--threads", "1")
 	s.waitScreen(20*time.Second, "meshchain genesis")
-	s.keys("i")
-	s.waitScreen(5*time.Second, "Enter")
-	s.typeText("@deadbeefcafe are you there?")
-	s.keys("Enter")
-	s.waitScreen(30*time.Second, "mined")
-	s.keys("Escape")
-	s.waitScreen(5*time.Second, "? more")
+	s.post("@deadbeefcafe are you there?")
 	s.keys("m")
 	scr := s.waitScreen(10*time.Second, "Messages", "1 messages · 0 to you", "→ deadbeef: are you there?")
 	if rows := paneLines(scr, "→ deadbeef"); len(rows) != 1 || !strings.Contains(rows[0], "you") || !strings.Contains(rows[0], "#1") {
@@ -128,12 +122,7 @@ func TestDashboardFilterAndNetworkView(t *testing.T) {
 	s := startTmux(t, 120, 36, "--data-dir", t.TempDir(), "--difficulty", "10", "--listen", "127.0.0.1:0", "--threads", "1")
 	s.waitScreen(20*time.Second, "meshchain genesis")
 	for _, msg := range []string{"apples first", "pears second"} {
-		s.keys("i")
-		s.waitScreen(5*time.Second, "Enter")
-		s.typeText(msg)
-		s.keys("Enter")
-		s.keys("Escape")
-		s.waitScreen(30*time.Second, msg, "? more")
+		s.post(msg)
 	}
 	s.waitScreen(30*time.Second, "3 blocks")
 	s.keys("/")

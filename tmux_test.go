@@ -73,6 +73,20 @@ func (s *tmuxSession) waitScreen(d time.Duration, want ...string) string {
 	}
 }
 
+// post writes msg in the composer, posts it, waits until the events say it
+// was mined, and leaves the composer (waiting until Esc is handled: a key
+// right behind it would read as Alt+key).
+func (s *tmuxSession) post(msg string) {
+	s.t.Helper()
+	s.keys("i")
+	s.waitScreen(5*time.Second, "Enter")
+	s.typeText(msg)
+	s.keys("Enter")
+	s.waitScreen(30*time.Second, `"`+msg+`" in`)
+	s.keys("Escape")
+	s.waitScreen(5*time.Second, "? more")
+}
+
 func (s *tmuxSession) keys(keys ...string) {
 	s.tmux(append([]string{"send-keys", "-t", "mc"}, keys...)...)
 }

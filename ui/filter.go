@@ -135,19 +135,26 @@ func (m *Model) filterFooter(w int) (string, bool) {
 	return "", false
 }
 
+// keepIf is the elements of xs for which keep holds.
+func keepIf[T any](xs []T, keep func(T) bool) []T {
+	var out []T
+	for _, x := range xs {
+		if keep(x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
 // filterBlocks keeps the blocks that match the chain filter.
 func (m *Model) filterBlocks(bs []node.BlockSummary) []node.BlockSummary {
 	f := m.filterFor(focusChain)
 	if f == "" {
 		return bs
 	}
-	var out []node.BlockSummary
-	for _, b := range bs {
-		if matches(f, b.Hash, b.Sender, b.Message, fmt.Sprint(b.Height), m.msgs.names.label(b.Sender)) {
-			out = append(out, b)
-		}
-	}
-	return out
+	return keepIf(bs, func(b node.BlockSummary) bool {
+		return matches(f, b.Hash, b.Sender, b.Message, fmt.Sprint(b.Height), m.msgs.names.label(b.Sender))
+	})
 }
 
 // filterPeers keeps the peers that match the peers filter.
@@ -156,26 +163,16 @@ func (m *Model) filterPeers(ps []node.PeerInfo) []node.PeerInfo {
 	if f == "" {
 		return ps
 	}
-	var out []node.PeerInfo
-	for _, p := range ps {
-		if matches(f, p.Addr, p.NodeID, p.Agent, string(p.Status), p.Penalty, p.LastError) {
-			out = append(out, p)
-		}
-	}
-	return out
+	return keepIf(ps, func(p node.PeerInfo) bool {
+		return matches(f, p.Addr, p.NodeID, p.Agent, string(p.Status), p.Penalty, p.LastError)
+	})
 }
 
 // showMessages gives the Messages view its rows, filtered.
 func (m *Model) showMessages() {
 	m.msgs.setRows(&m.state)
 	if f := m.filterFor(focusMessages); f != "" {
-		kept := m.msgs.rows[:0]
-		for _, r := range m.msgs.rows {
-			if matches(f, r.text, r.sender, m.msgs.who(r)) {
-				kept = append(kept, r)
-			}
-		}
-		m.msgs.rows = kept
+		m.msgs.rows = keepIf(m.msgs.rows, func(r msgRow) bool { return matches(f, r.text, r.sender, m.msgs.who(r)) })
 		m.msgs.Scroll(0)
 	}
 }
