@@ -262,31 +262,29 @@ const splitBan = 24 * time.Hour
 
 // Split cuts every link between the two halves: each node bans the other
 // half's nodes (their sessions close, their dials are refused).
-func (c *devnetCtl) Split(ctx context.Context) error {
-	c.mu.Lock()
-	if c.split {
-		c.mu.Unlock()
-		return errors.New("the network is already split")
-	}
-	c.split = true
-	all := c.indexes()
-	c.mu.Unlock()
-	c.log.Warn("devnet: network split by the user")
-	return c.applySplit(ctx, all, true)
-}
+func (c *devnetCtl) Split(ctx context.Context) error { return c.setSplit(ctx, true) }
 
 // Heal lifts the split: the halves reconnect, and the heavier chain wins.
-func (c *devnetCtl) Heal(ctx context.Context) error {
+func (c *devnetCtl) Heal(ctx context.Context) error { return c.setSplit(ctx, false) }
+
+func (c *devnetCtl) setSplit(ctx context.Context, split bool) error {
 	c.mu.Lock()
-	if !c.split {
+	if c.split == split {
 		c.mu.Unlock()
+		if split {
+			return errors.New("the network is already split")
+		}
 		return errors.New("the network is not split")
 	}
-	c.split = false
+	c.split = split
 	all := c.indexes()
 	c.mu.Unlock()
-	c.log.Warn("devnet: network healed by the user")
-	return c.applySplit(ctx, all, false)
+	if split {
+		c.log.Warn("devnet: network split by the user")
+	} else {
+		c.log.Warn("devnet: network healed by the user")
+	}
+	return c.applySplit(ctx, all, split)
 }
 
 func (c *devnetCtl) indexes() []int {

@@ -26,13 +26,7 @@ func TestDashboardMouse(t *testing.T) {
 	}
 	// At 100x30 the Peers pane is in the right column, under Mining.
 	s.typeText(sgrClick(70, 12))
-	deadline := time.Now().Add(5 * time.Second)
-	for focusedPane(s.screen()) != "Peers" {
-		if time.Now().After(deadline) {
-			t.Fatalf("a click on Peers did not focus it; screen:\n%s", s.screen())
-		}
-		time.Sleep(20 * time.Millisecond) // polling tmux; nothing to wait on
-	}
+	s.waitFocus(5*time.Second, "a click on Peers did not focus it", func(f string) bool { return f == "Peers" })
 	// The composer: its box is the three rows above the footer.
 	s.typeText(sgrClick(10, 27))
 	s.waitScreen(5*time.Second, "enter post")
@@ -54,13 +48,7 @@ func TestDashboardMouse(t *testing.T) {
 	// Tab shows that keys are read after the click; the click itself
 	// moved nothing: Tab goes from Chain to Peers.
 	s.keys("Tab")
-	deadline = time.Now().Add(5 * time.Second)
-	for focusedPane(s.screen()) == "Chain" {
-		if time.Now().After(deadline) {
-			t.Fatalf("Tab did not move the focus; screen:\n%s", s.screen())
-		}
-		time.Sleep(20 * time.Millisecond) // polling tmux; nothing to wait on
-	}
+	s.waitFocus(5*time.Second, "Tab did not move the focus", func(f string) bool { return f != "Chain" })
 	if f := focusedPane(s.screen()); f != "Peers" || strings.Contains(s.screen(), "enter post") {
 		t.Fatalf("with the mouse off, click then Tab focused %q (want Peers: the click must not count)", f)
 	}
@@ -148,4 +136,17 @@ func TestDashboardFilterAndNetworkView(t *testing.T) {
 	s.waitScreen(5*time.Second, "Chain", "Mining")
 	s.keys("q")
 	s.waitExit(15 * time.Second)
+}
+
+// waitFocus polls the screen until the focused pane's title satisfies ok,
+// failing with what after d.
+func (s *tmuxSession) waitFocus(d time.Duration, what string, ok func(string) bool) {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok(focusedPane(s.screen())) {
+		if time.Now().After(deadline) {
+			s.t.Fatalf("%s; screen:\n%s", what, s.screen())
+		}
+		time.Sleep(20 * time.Millisecond) // polling tmux; nothing to wait on
+	}
 }

@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"strings"
 	"time"
 
 	"github.com/meshchain/meshchain/chain"
@@ -184,7 +185,7 @@ func chart(vals []float64, w, h int, top float64) []string {
 	}
 	rows := make([][]rune, h)
 	for r := range rows {
-		rows[r] = []rune(spaces(len(vals)))
+		rows[r] = []rune(strings.Repeat(" ", len(vals)))
 	}
 	for c, v := range vals {
 		eighths := 0
@@ -202,14 +203,6 @@ func chart(vals []float64, w, h int, top float64) []string {
 		out[r] = string(rows[r])
 	}
 	return out
-}
-
-func spaces(n int) string {
-	b := make([]rune, n)
-	for i := range b {
-		b[i] = ' '
-	}
-	return string(b)
 }
 
 func maxOf(vals []float64) float64 {

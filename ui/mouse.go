@@ -2,6 +2,7 @@ package ui
 
 import (
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 )
 
 // A mouse, when Options.Mouse is on: a click focuses the pane under the
@@ -32,27 +33,10 @@ func (m *Model) areas() []area {
 	add := func(f focus, x, y, w, h int) { out = append(out, area{f, x, y, w, h}) }
 	var body int
 	switch {
-	case m.focus == focusDetail:
-		add(focusDetail, 0, y, m.detail.w, m.detail.h)
-		body = m.detail.h
-	case m.focus == focusDevnet:
-		add(focusDevnet, 0, y, m.devnet.w, m.devnet.h)
-		body = m.devnet.h
-	case m.focus == focusMessages:
-		add(focusMessages, 0, y, m.msgs.w, m.msgs.h)
-		body = m.msgs.h
-	case m.zoomed && m.focus == focusChain:
-		add(focusChain, 0, y, m.chain.w, m.chain.h)
-		body = m.chain.h
-	case m.zoomed && m.focus == focusPeers:
-		add(focusPeers, 0, y, m.peers.w, m.peers.h)
-		body = m.peers.h
-	case m.zoomed && m.focus == focusMining:
-		add(focusMining, 0, y, m.miner.w, m.miner.h)
-		body = m.miner.h
-	case m.zoomed && m.focus == focusEvents:
-		add(focusEvents, 0, y, m.log.w, m.log.h)
-		body = m.log.h
+	case m.fullPane() != nil:
+		// Sized by layout to the whole body.
+		body = max(4, h-headerHeight-3-lipgloss.Height(m.footer(w)))
+		add(m.focus, 0, y, w, body)
 	case m.peersWide:
 		top := max(m.chain.h, m.miner.h)
 		add(focusChain, 0, y, m.chain.w, m.chain.h)

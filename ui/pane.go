@@ -61,6 +61,21 @@ func (p *detailPane) help(k keyMap) []key.Binding {
 	return []key.Binding{scrollKey, k.Close}
 }
 
+// fullPane is the pane that fills the body on its own (a detail, the
+// devnet or Messages view, or the focused pane zoomed); nil when the panes
+// share the body.
+func (m *Model) fullPane() pane {
+	switch m.focus {
+	case focusDetail, focusDevnet, focusMessages:
+		return m.paneFor(m.focus)
+	case focusChain, focusPeers, focusMining, focusEvents:
+		if m.zoomed {
+			return m.paneFor(m.focus)
+		}
+	}
+	return nil
+}
+
 // paneFor is the pane that takes the keys of focus f; nil for the inputs.
 func (m *Model) paneFor(f focus) pane {
 	if m.net.open && f != focusComposer && f != focusAddPeer {

@@ -595,30 +595,14 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		}
 	}
 	if m.focus == focusMessages {
-		if ok, cmd := m.messagesKey(msg); ok {
-			return cmd
-		}
-		if key.Matches(msg, k.Close) {
-			m.focus = m.messagesFrom
-		} else {
-			m.scrollKeys(msg, &m.msgs)
-		}
-		return nil
+		return m.viewKeys(msg, m.messagesKey, &m.msgs, m.messagesFrom)
 	}
 	if key.Matches(msg, k.Messages) {
 		m.openMessages()
 		return nil
 	}
 	if m.focus == focusDevnet {
-		if ok, cmd := m.devnetKey(msg); ok {
-			return cmd
-		}
-		if key.Matches(msg, k.Close) {
-			m.focus = m.devnetFrom
-		} else {
-			m.scrollKeys(msg, &m.devnet)
-		}
-		return nil
+		return m.viewKeys(msg, m.devnetKey, &m.devnet, m.devnetFrom)
 	}
 	if m.opts.Devnet != nil && key.Matches(msg, k.Devnet) {
 		m.openDevnet()
@@ -649,6 +633,21 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	if p := m.paneFor(m.focus); p != nil {
+		m.scrollKeys(msg, p)
+	}
+	return nil
+}
+
+// viewKeys routes a key in a view opened over the panes (devnet,
+// Messages): the view's own keys first, Esc back to the pane it was opened
+// from, else scrolling.
+func (m *Model) viewKeys(msg tea.KeyPressMsg, own func(tea.KeyPressMsg) (bool, tea.Cmd), p pane, from focus) tea.Cmd {
+	if ok, cmd := own(msg); ok {
+		return cmd
+	}
+	if key.Matches(msg, m.keys.Close) {
+		m.focus = from
+	} else {
 		m.scrollKeys(msg, p)
 	}
 	return nil
@@ -973,33 +972,9 @@ func (m *Model) layout() {
 	if m.state.Mining != nil && m.state.Mining.HashRate > 0 {
 		m.miner.lastRate = m.state.Mining.HashRate
 	}
-	if m.focus == focusDetail {
-		m.detail.SetSize(w, body)
+	if p := m.fullPane(); p != nil {
+		p.SetSize(w, body)
 		return
-	}
-	if m.focus == focusDevnet {
-		m.devnet.SetSize(w, body)
-		return
-	}
-	if m.focus == focusMessages {
-		m.msgs.SetSize(w, body)
-		return
-	}
-	if m.zoomed {
-		switch m.focus {
-		case focusChain:
-			m.chain.SetSize(w, body)
-			return
-		case focusPeers:
-			m.peers.SetSize(w, body)
-			return
-		case focusMining:
-			m.miner.SetSize(w, body)
-			return
-		case focusEvents:
-			m.log.SetSize(w, body)
-			return
-		}
 	}
 	// Chain on the left, mining over peers on the right, events across the
 	// bottom so their sentences get the full width.
@@ -1087,20 +1062,8 @@ func (m Model) View() tea.View {
 			parts = append(parts, m.helpView(w, body))
 		case m.net.open:
 			parts = append(parts, m.netView(w, h))
-		case m.focus == focusDetail:
-			parts = append(parts, m.detail.View())
-		case m.focus == focusDevnet:
-			parts = append(parts, m.devnet.View())
-		case m.focus == focusMessages:
-			parts = append(parts, m.msgs.View())
-		case m.zoomed && m.focus == focusChain:
-			parts = append(parts, m.chain.View())
-		case m.zoomed && m.focus == focusPeers:
-			parts = append(parts, m.peers.View())
-		case m.zoomed && m.focus == focusMining:
-			parts = append(parts, m.miner.View())
-		case m.zoomed && m.focus == focusEvents:
-			parts = append(parts, m.log.View())
+		case m.fullPane() != nil:
+			parts = append(parts, m.fullPane().View())
 		case m.peersWide:
 			top := lipgloss.JoinHorizontal(lipgloss.Top, m.chain.View(), m.miner.View())
 			parts = append(parts, top, m.peers.View(), m.log.View())
