@@ -263,8 +263,31 @@ func TestPeerSetHammered(t *testing.T) {
 	waitFor(t, 60*time.Second, "every session gone", func() bool {
 		return len(onlinePeers(s)) == 0 && len(s.peerSet().list) == 0 && s.liveConns.Load() == 0
 	})
-	// The dispatcher has every event once the set is empty: detach queued
-	// the last offline before the session's connection count dropped.
+	// Detach queued each session's offline before the set emptied; the
+	// dispatcher hands the queue to the handler on its own goroutine, so
+	// wait until it has delivered every offline (a lost one times out).
+	stillOnline := func() int {
+		on := map[string]int{}
+		for _, ev := range h.eventLog() {
+			switch ev.Kind {
+			case PeerOnline:
+				on[ev.Peer.ID]++
+			case PeerOffline:
+				on[ev.Peer.ID]--
+			}
+		}
+		n := 0
+		for _, c := range on {
+			if c != 0 {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for stillOnline() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // polling the handler's log; the dispatcher has no wait for it
+	}
 	online := map[string]bool{}
 	var onlines int
 	for _, ev := range h.eventLog() {
