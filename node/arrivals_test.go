@@ -152,3 +152,66 @@ func arrivalBench(b *testing.B) (*Node, []chain.Block) {
 	blocks := mineChain(b, chain.Genesis(testDifficulty), arrivalsKept, "arrival", testDifficulty)
 	return &Node{events: newBroker()}, blocks
 }
+
+// TestEchoOfAMinedBlockIsTimed: a copy of a block mined here that a peer
+// relays back says how long after the find it came (LagMS, no First),
+// as a relayed block's later copy does. Before the mined block's arrival
+// was noted, the echo came with no lag, and the dashboard guessed one
+// from event times. a's link to c is slow, so c hears the block from b
+// first and relays it on to a.
+func TestEchoOfAMinedBlockIsTimed(t *testing.T) {
+	c := startNode(t, "c")
+	cAddr := c.Addr()
+	b := startNode(t, "b", withPeers(cAddr))
+	a := startNode(t, "a", withPeers(b.Addr(), cAddr), withDelay(func(to string) time.Duration {
+		if to == cAddr {
+			return 150 * time.Millisecond
+		}
+		return 0
+	}))
+	for _, nd := range []*testNode{a, b, c} {
+		nd.eventually(nd.name+" online with both others", 20*time.Second, func() bool {
+			n := 0
+			for _, pi := range nd.Peers() {
+				if pi.Status == PeerOnlineStatus {
+					n++
+				}
+			}
+			return n == 2
+		})
+	}
+	a.post("echoed")
+	mined := a.waitFor("mined", 30*time.Second, minedMessage("echoed")).(BlockMined)
+	echo := a.waitFor("the echo from c", 30*time.Second, func(p Payload) bool {
+		e, ok := p.(BlockSeenAgain)
+		return ok && e.Hash == mined.Hash
+	}).(BlockSeenAgain)
+	if echo.First != "" {
+		t.Errorf("first %q, want none: the block was mined here", echo.First)
+	}
+	if echo.LagMS == nil || *echo.LagMS <= 0 {
+		t.Fatalf("lag %v, want the time since the find", echo.LagMS)
+	}
+	t.Logf("echo from %s %.3f ms after the find", echo.Peer, *echo.LagMS)
+}
+
+// TestFetchedBlocksAreMarked: a block that came in a blocks answer was
+// asked for, not raced for (block_accepted says fetched); a relayed one is
+// not marked, so the dashboard counts only relays toward "first".
+func TestFetchedBlocksAreMarked(t *testing.T) {
+	a := startNode(t, "a", withoutListen())
+	blocks := mineChain(t, chain.Genesis(testDifficulty), 3, "fetched", testDifficulty)
+	peer := netpeers.PeerRef{ID: "someone", Addr: "192.0.2.1:8333"}
+	(*handler)(a.Node).HandleFrame(peer, netpeers.BlockMsg{Block: blocks[0]})
+	relayed := a.waitFor("the relayed block", 10*time.Second, isKind("block_accepted")).(BlockAccepted)
+	if relayed.Hash != blocks[0].Hash || relayed.Fetched {
+		t.Fatalf("relayed block accepted as %+v, want %s not fetched", relayed, blocks[0].Hash)
+	}
+	(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: blocks[1:]})
+	for _, b := range blocks[1:] {
+		e := a.waitFor("a fetched block", 10*time.Second, isKind("block_accepted")).(BlockAccepted)
+		if e.Hash != b.Hash || !e.Fetched {
+			t.Fatalf("fetched block accepted as %+v, want %s fetched", e, b.Hash)
+		}
+	}
+}

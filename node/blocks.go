@@ -282,7 +282,7 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 		onBest := n.index.OnBest(a.Node)
 		n.emit(BlockAccepted{Height: a.Node.Height, Hash: a.Node.Hash.String(), PrevHash: a.Block.PrevHash,
 			Sender: a.Block.Sender, Message: a.Block.Message, TimeStamp: a.Block.TimeStamp,
-			MessageID: a.Node.MessageID.String(), Peer: from.Addr, OnBest: onBest})
+			MessageID: a.Node.MessageID.String(), Peer: from.Addr, OnBest: onBest, Fetched: how == fromBatch})
 	}
 	if len(disconnected) > 0 {
 		n.emit(Reorg{Depth: len(disconnected), OldTip: oldTip.Hash.String(), NewTip: newTip.Hash.String(),
@@ -515,6 +515,9 @@ func (n *Node) minedBlock(fb foundBlock) {
 	b.ProofOfWork = j.attempts.Load()
 	b.Hash = fb.hash.String()
 	elapsed := time.Since(j.started).Seconds()
+	// Its first arrival is now: the copies peers relay back report how
+	// late they came (BlockSeenAgain.LagMS), as for a block relayed here.
+	n.arrivals.note(fb.hash, time.Now(), "")
 	if _, err := n.acceptChecked([]chain.Block{b}, []*chain.Parsed{minedParsed(&b, fb.hash)}, netpeers.PeerRef{}, fromMiner); err != nil {
 		if errors.Is(err, errStore) {
 			return // not saved: the loop stops, and the message stays pending on disk

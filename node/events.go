@@ -118,6 +118,10 @@ type BlockAccepted struct {
 	MessageID string `json:"message_id"`
 	Peer      string `json:"peer,omitempty"` // empty when mined here
 	OnBest    bool   `json:"on_best"`
+	// Fetched: it came in a blocks answer (a sync round or the fetch of a
+	// missing parent), asked for, not relayed: it says nothing about which
+	// peer is quickest to relay.
+	Fetched bool `json:"fetched,omitempty"`
 }
 
 // BlockSeenAgain: a block the node already held came again, from another
@@ -125,8 +129,9 @@ type BlockAccepted struct {
 // reported by BlockAccepted. First and LagMS say who delivered it first and
 // how many milliseconds later this copy arrived, both taken as the frames
 // came off their sessions; they are left out when the first arrival is not
-// remembered (a block mined here, fetched by sync, or long ago). The event
-// may be dropped for a slow reader, like mining progress.
+// remembered (a block fetched by sync, or long ago). For a block mined here
+// First is empty and LagMS counts from when it was found. The event may be
+// dropped for a slow reader, like mining progress.
 type BlockSeenAgain struct {
 	Hash   string   `json:"hash"`
 	Height uint64   `json:"height"`

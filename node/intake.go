@@ -375,7 +375,7 @@ func (n *Node) noteTooFarAhead(blocks []chain.Block, err error) {
 // index, and its copies take the loop's path as before.
 type seenBlocks struct {
 	mu   sync.Mutex
-	has  map[chain.Hash]arrival // first arrival; zero for a block mined here or fetched
+	has  map[chain.Hash]arrival // first arrival; zero for a block fetched
 	ring []chain.Hash           // oldest at next once full
 	next int
 }

@@ -97,7 +97,7 @@ func TestSpreadFromEvents(t *testing.T) {
 // a race, and do not count as delivered first.
 func TestSpreadLeavesOutSyncedBlocks(t *testing.T) {
 	s, a := seeded(t)
-	b := chainOf("a", 4, 5, a[3].Hash, aliceKey)
+	b := chainOf("a", 4, 6, a[3].Hash, aliceKey)
 	s.Apply(node.Event{Payload: node.SyncStarted{Peer: "127.0.0.1:8334"}})
 	ev := accepted(b[0], true)
 	acc := ev.Payload.(node.BlockAccepted)
@@ -107,8 +107,15 @@ func TestSpreadLeavesOutSyncedBlocks(t *testing.T) {
 	acc2 := accepted(b[1], true).Payload.(node.BlockAccepted)
 	acc2.Peer = "127.0.0.1:8334"
 	s.Apply(node.Event{Payload: acc2})
+	// A missing parent fetched outside a sync round: asked for too.
+	acc3 := accepted(b[2], true).Payload.(node.BlockAccepted)
+	acc3.Peer, acc3.Fetched = "127.0.0.1:8334", true
+	s.Apply(node.Event{Payload: acc3})
 	if s.spread.block(b[0].Hash) != nil {
 		t.Error("a block fetched by sync was recorded as raced for")
+	}
+	if s.spread.block(b[2].Hash) != nil {
+		t.Error("a block fetched outside a sync round was recorded as raced for")
 	}
 	if d := s.spread.delivery("127.0.0.1:8334"); d.Relayed != 1 || d.Delivered != 1 || d.First != 1 {
 		t.Errorf("delivery %+v, want the relayed block only", d)

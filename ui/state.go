@@ -105,7 +105,9 @@ func (s *State) Apply(ev node.Event) (resnapshot bool) {
 	case node.BlockAccepted:
 		b := node.BlockSummary{Height: e.Height, Hash: e.Hash, PrevHash: e.PrevHash, Sender: e.Sender,
 			TimeStamp: e.TimeStamp, Message: e.Message, MessageID: e.MessageID}
-		if !s.Sync.Syncing {
+		// Blocks asked for (a sync round, a missing parent) were not raced
+		// for: they say nothing about which peer relays quickest.
+		if !s.Sync.Syncing && !e.Fetched {
 			s.spread.first(e.Hash, e.Height, e.Peer, e.Peer == "", ev.Time)
 		}
 		switch {
