@@ -32,6 +32,13 @@ func (m *Model) copyables() []copyable {
 		}
 		add("address", p.addr)
 	}
+	if m.net.open {
+		// The network view draws the spread of the Chain pane's selection.
+		if b, ok := m.chain.Selected(); ok {
+			block(b.Hash, b.Sender, b.MessageID)
+		}
+		return out
+	}
 	switch m.focus {
 	case focusChain:
 		if b, ok := m.chain.Selected(); ok {

@@ -62,7 +62,8 @@ func (m Model) netView(w, h int) string {
 // netKey opens and closes the view and, while it is open, takes the keys it
 // uses: the arrows select the block whose spread is drawn, Enter opens it.
 // Keys of other panes are not passed on (they would act on rows out of
-// sight); quitting, help, writing, sync and adding a peer still work.
+// sight); quitting, help, writing, sync, adding a peer and y (the selected
+// block) still work, and D and m open their views in its place.
 func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	k := m.keys
 	if !m.net.open {
@@ -87,7 +88,11 @@ func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		key.Matches(msg, k.PageDown), key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
 		m.scrollKeys(msg, &m.chain)
 	case key.Matches(msg, k.Quit), key.Matches(msg, k.Help), key.Matches(msg, k.Compose),
-		key.Matches(msg, k.Sync), key.Matches(msg, k.AddPeer):
+		key.Matches(msg, k.Sync), key.Matches(msg, k.AddPeer), key.Matches(msg, k.Copy):
+		return false, nil // y copies the selected block's hash (copyables)
+	case key.Matches(msg, k.Devnet), key.Matches(msg, k.Messages):
+		// The other views over the body: the network view gives way.
+		m.net.open = false
 		return false, nil
 	}
 	return true, nil

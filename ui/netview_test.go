@@ -256,6 +256,24 @@ func TestNetViewKeys(t *testing.T) {
 	if m.confirm != nil {
 		t.Fatal("d asked to disconnect a peer out of sight")
 	}
+	// y copies the hash of the block whose spread is drawn, whatever
+	// pane had the focus.
+	m.focus = focusPeers
+	sel, _ := m.chain.Selected()
+	m, cmd := update(m, keyText("y"))
+	if got := clipboardText(t, cmd); got != sel.Hash || sel.Height != 19 {
+		t.Fatalf("y in the network view copied %q, want block 19's hash %q", got, sel.Hash)
+	}
+	m.focus = focusChain
+	// m opens the Messages view in its place; w comes back to it.
+	m, _ = update(m, keyText("m"))
+	if m.net.open || m.focus != focusMessages {
+		t.Fatalf("m: network open %v, focus %v; want the Messages view", m.net.open, m.focus)
+	}
+	m, _ = update(m, keyEsc, keyText("w"))
+	if !m.net.open {
+		t.Fatal("w did not open the network view again")
+	}
 	m, _ = update(m, keyEsc)
 	if m.net.open {
 		t.Fatal("esc did not close the network view")
