@@ -19,8 +19,9 @@ import (
 // ui.DevnetControl. Node 1 is the dashboard's own node: it can be moved
 // to a half and given other latencies, but not stopped.
 type devnetCtl struct {
-	log    *slog.Logger
-	delays *delayTable
+	log     *slog.Logger
+	delays  *delayTable
+	spreads spreadLog
 
 	mu    sync.Mutex
 	ctx   context.Context // the devnet's: set by start
@@ -112,6 +113,7 @@ func (c *devnetCtl) start(ctx context.Context) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ctx = ctx
+	c.watch(ctx, 0, c.nodes[0])
 	for i := 1; i < len(c.nodes); i++ {
 		c.runLocked(i)
 	}
@@ -122,6 +124,7 @@ func (c *devnetCtl) runLocked(i int) {
 	r := &nodeRun{cancel: cancel, done: make(chan struct{})}
 	c.runs[i] = r
 	n := c.nodes[i]
+	c.watch(ctx, i, n)
 	go func() {
 		defer close(r.done)
 		if err := n.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
@@ -340,4 +343,151 @@ func (c *devnetCtl) SetDelay(ctx context.Context, i, j int, d time.Duration) err
 		}
 	}
 	return nil
+}
+
+// spreadsKept is how many blocks' ways across the devnet are remembered.
+const spreadsKept = 512
+
+// spreadLog is how the newest blocks reached each devnet node, from the
+// nodes' own events (issue 12 §1: the network view replays it).
+type spreadLog struct {
+	mu     sync.Mutex
+	byHash map[string]*devSpread
+	order  []string // oldest first
+}
+
+// devSpread is one block at every node that reported it.
+type devSpread struct {
+	height uint64
+	at     map[int]devArrival
+}
+
+type devArrival struct {
+	at      time.Time
+	from    int // -1: mined there, fetched, or from an address not in the devnet
+	mined   bool
+	fetched bool
+}
+
+// note records block hash reaching node i; its first report is kept.
+func (l *spreadLog) note(hash string, height uint64, i int, a devArrival) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.byHash == nil {
+		l.byHash = map[string]*devSpread{}
+	}
+	s := l.byHash[hash]
+	if s == nil {
+		s = &devSpread{height: height, at: map[int]devArrival{}}
+		l.byHash[hash] = s
+		l.order = append(l.order, hash)
+		if len(l.order) > spreadsKept {
+			delete(l.byHash, l.order[0])
+			l.order = append(l.order[:0:0], l.order[1:]...)
+		}
+	}
+	if _, ok := s.at[i]; !ok {
+		s.at[i] = a
+	}
+}
+
+// spread is block hash's way across n nodes, times after the node that
+// mined it (or, when that is not known, the first node that had it).
+func (l *spreadLog) spread(hash string, n int) (ui.DevnetSpread, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.byHash[hash]
+	if s == nil {
+		return ui.DevnetSpread{}, false
+	}
+	out := ui.DevnetSpread{Hash: hash, Height: s.height, Origin: -1, Reached: make([]ui.DevnetArrival, n)}
+	var t0 time.Time
+	for i, a := range s.at {
+		if a.mined {
+			out.Origin, t0 = i, a.at
+		}
+	}
+	if out.Origin < 0 {
+		for _, a := range s.at {
+			if t0.IsZero() || a.at.Before(t0) {
+				t0 = a.at
+			}
+		}
+	}
+	for i, a := range s.at {
+		if i < 0 || i >= n {
+			continue
+		}
+		out.Reached[i] = ui.DevnetArrival{Reached: true, At: max(0, a.at.Sub(t0)), From: a.from, Fetched: a.fetched}
+	}
+	for i := range out.Reached {
+		if !out.Reached[i].Reached {
+			out.Reached[i].From = -1
+		}
+	}
+	return out, true
+}
+
+// watch records the blocks node i takes in, from its events, until ctx
+// ends (a restarted node is watched again).
+func (c *devnetCtl) watch(ctx context.Context, i int, n *node.Node) {
+	byAddr := map[string]int{}
+	for j, cfg := range c.cfgs {
+		byAddr[cfg.Listen] = j
+	}
+	events := n.Subscribe(ctx)
+	go func() {
+		for ev := range events {
+			e, ok := ev.Payload.(node.BlockAccepted)
+			if !ok {
+				continue
+			}
+			a := devArrival{at: ev.Time, from: -1, mined: e.Peer == "", fetched: e.Fetched}
+			if j, ok := byAddr[e.Peer]; ok && !e.Fetched {
+				a.from = j
+			}
+			c.spreads.note(e.Hash, e.Height, i, a)
+		}
+	}()
+}
+
+// Links is every pair of nodes with its latency, up when either has the
+// other online.
+func (c *devnetCtl) Links() []ui.DevnetLink {
+	c.mu.Lock()
+	cfgs := c.cfgs
+	running := make([]*node.Node, len(c.nodes))
+	for i, n := range c.nodes {
+		if i == 0 || c.runs[i] != nil {
+			running[i] = n
+		}
+	}
+	c.mu.Unlock()
+	index := map[string]int{}
+	for j, cfg := range cfgs {
+		index[cfg.Listen] = j
+	}
+	up := map[[2]int]bool{}
+	for i, n := range running {
+		if n == nil {
+			continue
+		}
+		for _, p := range n.Peers() {
+			if j, ok := index[p.Addr]; ok && p.Status == node.PeerOnlineStatus && running[j] != nil {
+				up[[2]int{min(i, j), max(i, j)}] = true
+			}
+		}
+	}
+	var out []ui.DevnetLink
+	for a := range cfgs {
+		for b := a + 1; b < len(cfgs); b++ {
+			out = append(out, ui.DevnetLink{A: a, B: b, Delay: c.delays.of(cfgs[a].Listen, cfgs[b].Listen), Up: up[[2]int{a, b}]})
+		}
+	}
+	return out
+}
+
+// Spread is how block hash reached each node.
+func (c *devnetCtl) Spread(hash string) (ui.DevnetSpread, bool) {
+	return c.spreads.spread(hash, len(c.cfgs))
 }

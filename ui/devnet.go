@@ -22,6 +22,38 @@ type DevnetControl interface {
 	Heal(ctx context.Context) error
 	// SetDelay sets the one-way latency of the link between nodes i and j.
 	SetDelay(ctx context.Context, i, j int, d time.Duration) error
+	// Links is every pair of nodes that may connect, with the latency
+	// injected on it and whether a session is up now (issue 12 §1).
+	Links() []DevnetLink
+	// Spread is how the block hash reached every node: false when no node
+	// reported it.
+	Spread(hash string) (DevnetSpread, bool)
+}
+
+// DevnetLink is a link between nodes A and B (0-based, A < B).
+type DevnetLink struct {
+	A, B  int
+	Delay time.Duration // one way, the same both ways
+	Up    bool          // a session between them is online
+}
+
+// DevnetSpread is a block's way across the devnet: the node that mined it
+// and, for each node, when the block reached it after that and from which
+// node. Times are the nodes' block_mined and block_accepted events, all on
+// one clock (the devnet is one process).
+type DevnetSpread struct {
+	Hash    string
+	Height  uint64
+	Origin  int // the node that mined it; -1 when not seen
+	Reached []DevnetArrival
+}
+
+// DevnetArrival is the block at one node.
+type DevnetArrival struct {
+	Reached bool
+	At      time.Duration // after the origin found it (or the first node had it)
+	From    int           // the node it came from; -1 when mined there, fetched or unknown
+	Fetched bool          // asked for (sync, a missing parent), not relayed
 }
 
 // DevnetNode is one devnet node as the devnet view shows it.

@@ -15,9 +15,32 @@ import (
 
 // fakeDevnet records the calls and keeps the nodes' state as they change.
 type fakeDevnet struct {
-	mu    sync.Mutex
-	nodes []DevnetNode
-	calls []string
+	mu      sync.Mutex
+	nodes   []DevnetNode
+	calls   []string
+	down    map[[2]int]bool         // links without a session
+	spreads map[string]DevnetSpread // by block hash
+}
+
+// Links is every pair, 10 ms per hop of node number between them.
+func (f *fakeDevnet) Links() []DevnetLink {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []DevnetLink
+	for a := range f.nodes {
+		for b := a + 1; b < len(f.nodes); b++ {
+			out = append(out, DevnetLink{A: a, B: b, Delay: time.Duration(10*(b-a)) * time.Millisecond,
+				Up: f.nodes[a].Running && f.nodes[b].Running && !f.down[[2]int{a, b}]})
+		}
+	}
+	return out
+}
+
+func (f *fakeDevnet) Spread(hash string) (DevnetSpread, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, ok := f.spreads[hash]
+	return s, ok
 }
 
 func newFakeDevnet() *fakeDevnet {

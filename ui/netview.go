@@ -36,6 +36,8 @@ type netPane struct {
 	block  node.BlockSummary // the Chain pane's selection
 	picked bool              // block is set
 	recent []node.BlockSummary
+	graph  devGraph // in a devnet: drawn instead of the radar unless graph.radar
+	devnet bool
 }
 
 var _ pane = (*netPane)(nil)
@@ -45,8 +47,16 @@ func (p *netPane) Scroll(int)       {} // the arrows move the Chain pane's selec
 func (p *netPane) visible() int     { return max(1, p.h-2) }
 func (p *netPane) help(k keyMap) []key.Binding {
 	move := key.NewBinding(key.WithKeys("up", "down"), key.WithHelp("↑↓/jk", "select block"))
-	return []key.Binding{move, relabel(k.Open, "block detail"), relabel(k.Network, "close")}
+	out := []key.Binding{move, relabel(k.Open, "block detail")}
+	if p.devnet {
+		out = append(out, graphRadarKey)
+	}
+	return append(out, relabel(k.Network, "close"))
 }
+
+// graphRadarKey switches, in a devnet, between the devnet's graph and
+// this node's radar.
+var graphRadarKey = key.NewBinding(key.WithKeys("v"), key.WithHelp("v", "devnet graph/radar"))
 
 // netView hands the pane the model's state and draws it in the body.
 func (m Model) netView(w, h int) string {
@@ -56,7 +66,58 @@ func (m Model) netView(w, h int) string {
 	p.peers, p.spread = m.state.Peers, m.state.spread
 	p.block, p.picked = m.chain.Selected()
 	p.recent = m.state.Recent(keepSpread)
+	p.graph, p.devnet = m.graph, m.opts.Devnet != nil
+	p.graph.nodes = m.devnet.nodes
 	return p.View()
+}
+
+// graphShown: the network view is open in a devnet and shows its graph.
+func (m *Model) graphShown() bool {
+	return m.net.open && m.opts.Devnet != nil && !m.graph.radar
+}
+
+// refreshGraph reads the spread of the Chain pane's selection from the
+// devnet; another block's replay starts from the beginning.
+func (m *Model) refreshGraph() {
+	if m.opts.Devnet == nil {
+		return
+	}
+	b, ok := m.chain.Selected()
+	var sp DevnetSpread
+	if ok {
+		sp, ok = m.opts.Devnet.Spread(b.Hash)
+	}
+	if !ok {
+		m.graph.spread, m.graph.has = DevnetSpread{}, false
+		return
+	}
+	if !m.graph.has || sp.Hash != m.graph.spread.Hash {
+		m.graph.start = m.graph.now
+	}
+	m.graph.spread, m.graph.has = sp, true
+}
+
+// replay schedules the replay's next frame, unless one is on its way.
+func (m *Model) replay() tea.Cmd {
+	if m.graph.ticking || !m.graphShown() {
+		return nil
+	}
+	m.graph.ticking = true
+	return graphTick()
+}
+
+// openGraph readies the devnet graph as the view opens or comes back
+// from the radar: the links and nodes now, the selection's spread, the
+// replay's frames.
+func (m *Model) openGraph() tea.Cmd {
+	if !m.graphShown() {
+		return nil
+	}
+	m.graph.links = m.opts.Devnet.Links()
+	m.devnet.nodes = m.opts.Devnet.Nodes()
+	m.graph.now = m.now()
+	m.refreshGraph()
+	return m.replay()
 }
 
 // netKey opens and closes the view and, while it is open, takes the keys it
@@ -69,7 +130,7 @@ func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	if !m.net.open {
 		if key.Matches(msg, k.Network) {
 			m.net.open = true
-			return true, nil
+			return true, m.openGraph()
 		}
 		return false, nil
 	}
@@ -87,6 +148,10 @@ func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	case key.Matches(msg, k.Up), key.Matches(msg, k.Down), key.Matches(msg, k.PageUp),
 		key.Matches(msg, k.PageDown), key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
 		m.scrollKeys(msg, &m.chain)
+		m.refreshGraph()
+	case m.opts.Devnet != nil && key.Matches(msg, graphRadarKey):
+		m.graph.radar = !m.graph.radar
+		return true, m.openGraph()
 	case key.Matches(msg, k.Quit), key.Matches(msg, k.Help), key.Matches(msg, k.Compose),
 		key.Matches(msg, k.Sync), key.Matches(msg, k.AddPeer), key.Matches(msg, k.Copy):
 		return false, nil // y copies the selected block's hash (copyables)
@@ -355,6 +420,10 @@ func (p *netPane) View() string {
 		if pi.Status == node.PeerOnlineStatus {
 			online++
 		}
+	}
+	if p.devnet && !p.graph.radar {
+		gw := clamp(w*3/5, min(w, 40), w-24)
+		return p.graphView(gw, w-gw)
 	}
 	title := fmt.Sprintf("Network %d/%d online", online, len(p.peers))
 	var lines []string

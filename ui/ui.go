@@ -185,7 +185,8 @@ type Model struct {
 	log      eventsPane
 	compose  composer
 	detail   detailPane
-	net      netPane // the Network view (w), over the body while open
+	net      netPane  // the Network view (w), over the body while open
+	graph    devGraph // in a devnet, the network view's graph of the devnet
 	showHelp bool
 	zoomed   bool // the focused pane fills the body
 	// peersWide: the peers table has a full-width row (see layout).
@@ -250,7 +251,7 @@ func New(n Node, opts Options) Model {
 		log:     eventsPane{st: st},
 		compose: newComposer(st),
 		detail:  detailPane{st: st},
-		net:     netPane{st: st},
+		net:     netPane{st: st, devnet: opts.Devnet != nil},
 		now:     time.Now,
 		loc:     time.Local,
 		state:   NewState(),
@@ -421,6 +422,17 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.devnet.nodes = m.opts.Devnet.Nodes()
 			m.devnet.sample()
 			m.devnet.Scroll(0)
+			if m.graphShown() {
+				m.graph.links = m.opts.Devnet.Links()
+			}
+		}
+
+	case graphTickMsg:
+		m.graph.ticking = false
+		if m.graphShown() {
+			m.graph.now = m.now()
+			m.refreshGraph()
+			cmds = append(cmds, m.replay())
 		}
 
 	case devnetDoneMsg:

@@ -1,0 +1,426 @@
+package ui
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+)
+
+// devGraph is the devnet drawn as the graph it is, in the network view
+// (issue 12 §1): every node on a ring, every link with the latency
+// injected on it (dotted while it is down, as across a split), and the
+// spread of the block selected in the Chain pane replayed across it: the
+// node that mined it, then each link the block took, drawn as it travels,
+// each node lit as the block reaches it, in slow motion, again and again.
+//
+// Its data comes from the devnet (DevnetControl.Links and Spread), read in
+// Update: the links with each second's tick, the spread with each frame of
+// the replay.
+type devGraph struct {
+	nodes  []DevnetNode
+	links  []DevnetLink
+	spread DevnetSpread
+	has    bool // spread is set
+
+	// The replay: start is when it began (zero: drawn complete, as in a
+	// still), now the latest frame's time.
+	start, now time.Time
+	ticking    bool // a graphTickMsg is on its way
+	radar      bool // v: this node's radar instead of the devnet graph
+}
+
+// The replay shows a spread of any length in replayPlay, then holds the
+// complete picture for replayHold before it starts again.
+const (
+	replayPlay  = 2500 * time.Millisecond
+	replayHold  = 1500 * time.Millisecond
+	replayFrame = 50 * time.Millisecond
+)
+
+// graphTickMsg is a frame of the replay.
+type graphTickMsg struct{}
+
+func graphTick() tea.Cmd {
+	return tea.Tick(replayFrame, func(time.Time) tea.Msg { return graphTickMsg{} })
+}
+
+// total is how long the block took to reach the last node it reached.
+func (g *devGraph) total() time.Duration {
+	var t time.Duration
+	for _, a := range g.spread.Reached {
+		if a.Reached {
+			t = max(t, a.At)
+		}
+	}
+	return t
+}
+
+// replayAt is the moment of the spread the frame shows, and whether the
+// spread is shown complete.
+func (g *devGraph) replayAt() (time.Duration, bool) {
+	total := g.total()
+	if g.start.IsZero() || total <= 0 || !g.now.After(g.start) {
+		return total, true
+	}
+	e := g.now.Sub(g.start) % (replayPlay + replayHold)
+	if e >= replayPlay {
+		return total, true
+	}
+	return time.Duration(float64(total) * float64(e) / float64(replayPlay)), false
+}
+
+// Glyphs of the graph, readable without colour.
+const (
+	glyphOrigin  = "★" // mined the block
+	glyphReached = "●"
+	glyphWaiting = "○"
+	glyphStopped = "✕"
+	glyphLinkOff = "·"
+	glyphTravel  = "•"
+)
+
+// graphCell is a position on the canvas.
+type graphCell struct{ X, Y int }
+
+// placeNodes puts n nodes on an ellipse that fills a w×h canvas, node 1 at
+// the left and the rest clockwise, each at the same place in every frame.
+// The ellipse leaves room for a label of labelW cells on either side.
+func placeNodes(n, w, h, labelW int) []graphCell {
+	if n == 1 {
+		return []graphCell{{w / 2, h / 2}}
+	}
+	// A whole-cell centre: nodes opposite each other stay on one row.
+	cx, cy := float64((w-1)/2), float64((h-1)/2)
+	rx := max(1, cx-float64(labelW))
+	ry := max(1, cy)
+	out := make([]graphCell, n)
+	for i := range n {
+		a := math.Pi + 2*math.Pi*float64(i)/float64(n)
+		out[i] = graphCell{int(math.Round(cx + rx*math.Cos(a))), int(math.Round(cy + ry*math.Sin(a)))}
+	}
+	return out
+}
+
+// linePath is the cells from a to b, both ends left out.
+func linePath(a, b graphCell) []graphCell {
+	dx, dy := b.X-a.X, b.Y-a.Y
+	steps := max(abs(dx), abs(dy))
+	var out []graphCell
+	seen := map[graphCell]bool{a: true, b: true}
+	for s := 1; s < steps; s++ {
+		c := graphCell{a.X + int(math.Round(float64(dx*s)/float64(steps))), a.Y + int(math.Round(float64(dy*s)/float64(steps)))}
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func abs(v int) int {
+	if v < 0 {
+		return -v
+	}
+	return v
+}
+
+// lineGlyph is the stroke of a line from a to b (a cell is about twice as
+// tall as wide).
+func lineGlyph(a, b graphCell) string {
+	dx, dy := float64(b.X-a.X)/2, float64(b.Y-a.Y)
+	ang := math.Atan2(dy, dx) * 180 / math.Pi
+	if ang < 0 {
+		ang += 180
+	}
+	switch {
+	case ang < 22.5 || ang >= 157.5:
+		return "─"
+	case ang < 67.5:
+		return "╲"
+	case ang < 112.5:
+		return "│"
+	}
+	return "╱"
+}
+
+// graphLines is the canvas, w×h.
+func (p *netPane) graphLines(w, h int) []string {
+	g := p.graph
+	n := len(g.nodes)
+	if n == 0 || w < 12 || h < 5 {
+		return []string{p.st.Dim.Render("no devnet nodes")}
+	}
+	grid := make([][]string, h)
+	for y := range grid {
+		grid[y] = make([]string, w)
+		for x := range grid[y] {
+			grid[y][x] = " "
+		}
+	}
+	put := func(x, y int, s string) {
+		if y >= 0 && y < h && x >= 0 && x < w {
+			grid[y][x] = s
+		}
+	}
+	now, complete := g.replayAt()
+	reached := func(i int) (DevnetArrival, bool) {
+		if !g.has || i >= len(g.spread.Reached) {
+			return DevnetArrival{}, false
+		}
+		a := g.spread.Reached[i]
+		return a, a.Reached && (complete || a.At <= now)
+	}
+	labelW := len(fmt.Sprint(n)) + 1 + len("+000ms")
+	pos := placeNodes(n, w, h, labelW)
+	// Cells a label may not take: the nodes and their own labels.
+	taken := map[graphCell]bool{}
+	for _, c := range pos {
+		for dx := -1; dx <= labelW+1; dx++ {
+			taken[graphCell{c.X + dx, c.Y}] = true
+		}
+	}
+	// Links: all of them on a small devnet; on a big one only the ones
+	// the block took, or the picture is a ball of string.
+	drawAll := n <= 12
+	type edge struct {
+		l    DevnetLink
+		path []graphCell
+	}
+	var edges []edge
+	for _, l := range g.links {
+		if l.A >= n || l.B >= n {
+			continue
+		}
+		edges = append(edges, edge{l, linePath(pos[l.A], pos[l.B])})
+	}
+	if drawAll {
+		for _, e := range edges {
+			if e.l.Up {
+				continue
+			}
+			for _, c := range e.path {
+				put(c.X, c.Y, p.st.Dim.Render(glyphLinkOff))
+			}
+		}
+		for _, e := range edges {
+			if !e.l.Up {
+				continue
+			}
+			s := p.st.Dim.Render(lineGlyph(pos[e.l.A], pos[e.l.B]))
+			for _, c := range e.path {
+				put(c.X, c.Y, s)
+			}
+		}
+	}
+	// The block on its way: along each link it took, as far as it got.
+	travelled := map[[2]int]bool{}
+	if g.has {
+		for j, a := range g.spread.Reached {
+			if j >= n || !a.Reached || a.From < 0 || a.From >= n {
+				continue
+			}
+			from, ok := reached(a.From)
+			if !ok {
+				continue
+			}
+			// The link's own cells (drawn from its lower node), walked
+			// from the sender.
+			path := linePath(pos[min(a.From, j)], pos[max(a.From, j)])
+			if a.From > j {
+				slices.Reverse(path)
+			}
+			f := 1.0
+			if !complete && a.At > from.At {
+				f = min(1, max(0, float64(now-from.At)/float64(a.At-from.At)))
+			}
+			k := int(math.Round(f * float64(len(path))))
+			for _, c := range path[:k] {
+				put(c.X, c.Y, p.st.OK.Bold(true).Render(glyphTravel))
+			}
+			travelled[[2]int{min(a.From, j), max(a.From, j)}] = true
+		}
+	}
+	// Latencies, one way: the links the block took first, then the rest,
+	// each where it fits along its line.
+	sort.SliceStable(edges, func(i, j int) bool {
+		ki := [2]int{edges[i].l.A, edges[i].l.B}
+		kj := [2]int{edges[j].l.A, edges[j].l.B}
+		return travelled[ki] && !travelled[kj]
+	})
+	for _, e := range edges {
+		if !drawAll && !travelled[[2]int{e.l.A, e.l.B}] {
+			continue
+		}
+		text := lagText(e.l.Delay)
+		// Off the middle first: on a ring, lines cross there.
+		for _, f := range []float64{0.3, 0.7, 0.5, 0.2, 0.8, 0.4, 0.6} {
+			if len(e.path) == 0 {
+				break
+			}
+			c := e.path[int(f*float64(len(e.path)-1))]
+			x0 := c.X - len(text)/2
+			fits := x0 >= 0 && x0+len(text) <= w
+			for dx := -1; fits && dx <= len(text); dx++ {
+				fits = !taken[graphCell{x0 + dx, c.Y}]
+			}
+			if !fits {
+				continue
+			}
+			for dx, r := range text {
+				put(x0+dx, c.Y, p.st.Dim.Render(string(r)))
+				taken[graphCell{x0 + dx, c.Y}] = true
+			}
+			break
+		}
+	}
+	// The nodes, their numbers and when the block reached them.
+	for i, c := range pos {
+		nd := g.nodes[i]
+		glyph, style := glyphWaiting, p.st.Warn
+		a, ok := reached(i)
+		switch {
+		case !nd.Running:
+			glyph, style = glyphStopped, p.st.Dim
+		case ok && g.has && g.spread.Origin == i:
+			glyph, style = glyphOrigin, p.st.Title
+		case ok:
+			glyph, style = glyphReached, p.st.OK.Bold(true)
+		case !g.has:
+			glyph, style = glyphReached, p.st.OK
+		}
+		label := fmt.Sprint(i + 1)
+		if ok && g.spread.Origin != i {
+			label += " +" + lagText(a.At)
+		}
+		x := c.X
+		if x+1+len(label) > w { // no room on the right: the label goes left
+			x = max(0, w-1-len(label))
+		}
+		put(x, c.Y, style.Render(glyph))
+		for dx, r := range label {
+			put(x+1+dx, c.Y, style.Render(string(r)))
+		}
+	}
+	out := make([]string, h)
+	for y := range grid {
+		out[y] = strings.Join(grid[y], "")
+	}
+	return out
+}
+
+// graphKey explains the graph's glyphs, as long as fits in w.
+func graphKey(w int) string {
+	return firstFit(w,
+		glyphOrigin+" mined it "+glyphReached+" reached "+glyphWaiting+" not yet "+glyphStopped+" stopped "+glyphTravel+" the block's way "+glyphLinkOff+" link down · latency one way",
+		glyphOrigin+" mined "+glyphReached+" reached "+glyphWaiting+" not yet "+glyphStopped+" stopped "+glyphLinkOff+" link down",
+		glyphOrigin+" mined "+glyphReached+" has it "+glyphWaiting+" not yet "+glyphStopped+" off",
+		glyphOrigin+" mined "+glyphReached+" has "+glyphWaiting+" not yet")
+}
+
+// graphTitle is the graph box's title and note.
+func (p *netPane) graphTitle() (string, string) {
+	g := p.graph
+	running, up := 0, 0
+	for _, nd := range g.nodes {
+		if nd.Running {
+			running++
+		}
+	}
+	for _, l := range g.links {
+		if l.Up {
+			up++
+		}
+	}
+	title := fmt.Sprintf("Devnet %d/%d nodes, %d links up", running, len(g.nodes), up)
+	if !g.has {
+		return title, "no block selected"
+	}
+	now, complete := g.replayAt()
+	if complete {
+		return title, fmt.Sprintf("#%s reached all in %s", commas(g.spread.Height), lagText(g.total()))
+	}
+	return title, fmt.Sprintf("#%s replay +%s of %s", commas(g.spread.Height), lagText(now), lagText(g.total()))
+}
+
+// arrivalLines is the level-order picture across the devnet: the node
+// that mined the block, then every node in the order the block reached
+// it, with the node it came from and the link's latency.
+func (p *netPane) arrivalLines(w, rows int) []string {
+	g := p.graph
+	if !g.has {
+		return []string{p.st.Dim.Render(fit("select a block in Chain (↑↓) to see its way", w))}
+	}
+	delay := map[[2]int]time.Duration{}
+	for _, l := range g.links {
+		delay[[2]int{l.A, l.B}] = l.Delay
+	}
+	type row struct {
+		i int
+		a DevnetArrival
+	}
+	var rs []row
+	missing := 0
+	for i, a := range g.spread.Reached {
+		if a.Reached {
+			rs = append(rs, row{i, a})
+		} else {
+			missing++
+		}
+	}
+	sort.SliceStable(rs, func(i, j int) bool { return rs[i].a.At < rs[j].a.At })
+	name := func(i int) string {
+		if i >= 0 && i < len(g.nodes) {
+			return Sanitize(g.nodes[i].Name)
+		}
+		return fmt.Sprintf("node%d", i+1)
+	}
+	out := []string{p.st.ColHeader.Render(fit(fmt.Sprintf("%-8s %7s  %s", "node", "after", "came from"), w))}
+	for k, r := range rs {
+		if len(out) == rows-1 && len(rs)-k > 1 {
+			out = append(out, p.st.Dim.Render(fmt.Sprintf("%d more", len(rs)-k)))
+			break
+		}
+		how := ""
+		switch {
+		case r.i == g.spread.Origin:
+			how = "mined it"
+		case r.a.Fetched:
+			how = "fetched (sync)"
+		case r.a.From >= 0:
+			how = "← " + name(r.a.From)
+			if d, ok := delay[[2]int{min(r.i, r.a.From), max(r.i, r.a.From)}]; ok {
+				how = firstFit(w-18, how+fmt.Sprintf(" (%s link)", lagText(d)), how+" "+lagText(d), how)
+			}
+		default:
+			how = "?"
+		}
+		out = append(out, fit(fmt.Sprintf("%-8s %7s  %s", name(r.i), "+"+lagText(r.a.At), how), w))
+	}
+	if missing > 0 && len(out) < rows {
+		out = append(out, p.st.Dim.Render(fit(fmt.Sprintf("%d not reached (stopped, or across a split)", missing), w)))
+	}
+	return out
+}
+
+// graphView is the network view in a devnet: the graph on the left, the
+// block's way across it and its spread at this node on the right.
+func (p *netPane) graphView(radarW, rightW int) string {
+	h := p.h
+	title, note := p.graphTitle()
+	left := p.st.box(title, note, p.st.Dim.Render(graphKey(radarW-6)), p.graphLines(radarW-4, h-2), radarW, h, true)
+	wayH := clamp(len(p.graph.nodes)+4, 5, h/2)
+	spreadH := h - wayH
+	way := p.st.box("Its way across the devnet", "", p.st.Dim.Render("v radar"), p.arrivalLines(rightW-4, wayH-2), rightW, wayH, false)
+	spreadTitle := "At this node"
+	if p.picked {
+		spreadTitle = fmt.Sprintf("At this node: #%s %s", commas(p.block.Height), shortHash(p.block.Hash))
+	}
+	sp := p.st.box(spreadTitle, "", p.st.Dim.Render("↑↓ block"), p.spreadLines(rightW-4, spreadH-2), rightW, spreadH, false)
+	return lipgloss.JoinHorizontal(lipgloss.Top, left, lipgloss.JoinVertical(lipgloss.Left, way, sp))
+}

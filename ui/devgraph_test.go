@@ -1,0 +1,252 @@
+package ui
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
+)
+
+// graphSpread is block 19's way across the fake devnet: node3 mined it,
+// node4 had it 10 ms later and node2 20 ms later, both from node3; node1
+// 35 ms after the find, from node2.
+func graphSpread() DevnetSpread {
+	return DevnetSpread{Hash: hashAt("best-19"), Height: 19, Origin: 2, Reached: []DevnetArrival{
+		{Reached: true, At: 35 * time.Millisecond, From: 1},
+		{Reached: true, At: 20 * time.Millisecond, From: 2},
+		{Reached: true, At: 0, From: -1},
+		{Reached: true, At: 10 * time.Millisecond, From: 2},
+	}}
+}
+
+// graphModel is the dashboard of the fake devnet with the network view
+// open on block 19, at w×h.
+func graphModel(t *testing.T, w, h int) (Model, *fakeDevnet) {
+	t.Helper()
+	dn := newFakeDevnet()
+	dn.spreads = map[string]DevnetSpread{hashAt("best-19"): graphSpread()}
+	f := newFakeNode(busySnapshot())
+	m := testModelOpts(f, Options{Title: "devnet node 1 of 4", Devnet: dn})
+	m, _ = update(m, snapshotMsg{snap: f.snap, req: 0})
+	m, _ = update(m, tea.WindowSizeMsg{Width: w, Height: h}, keyText("w"), keyText("j"))
+	if b, _ := m.chain.Selected(); b.Height != 19 || !m.net.open {
+		t.Fatalf("network view open %v on block %d, want block 19", m.net.open, b.Height)
+	}
+	return m, dn
+}
+
+// TestGraphShowsTheDevnetAndTheBlocksWay: in a devnet, w draws every node
+// and link with its latency, the selected block's way across it in
+// level order (who mined it, then each node with the node it came from),
+// and v switches to this node's radar and back.
+func TestGraphShowsTheDevnetAndTheBlocksWay(t *testing.T) {
+	m, _ := graphModel(t, 160, 48)
+	out := ansi.Strip(m.View().Content)
+	for _, want := range []string{
+		"Devnet 4/4 nodes, 6 links up", "#19 reached all in 35ms",
+		"★3", "●1 +35ms", "●2 +20ms", "●4 +10ms", // the nodes, lit, with their arrival
+		"10ms", "20ms", "30ms", // link latencies
+		"node3     +0.0ms  mined it",
+		"node4      +10ms  ← node3 (10ms link)",
+		"node2      +20ms  ← node3 (10ms link)",
+		"node1      +35ms  ← node2 (10ms link)",
+		"At this node: #19",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the devnet graph lacks %q:\n%s", want, out)
+		}
+	}
+	// The way is listed in arrival order.
+	if i3, i4, i1 := strings.Index(out, "node3     +0.0ms"), strings.Index(out, "node4      +10ms"), strings.Index(out, "node1      +35ms"); !(i3 < i4 && i4 < i1) {
+		t.Errorf("arrivals out of order (%d, %d, %d)", i3, i4, i1)
+	}
+	m, _ = update(m, keyText("v"))
+	out = ansi.Strip(m.View().Content)
+	if !strings.Contains(out, "Network 3/6 online") || strings.Contains(out, "Devnet 4/4") {
+		t.Fatalf("v did not switch to the radar:\n%s", out)
+	}
+	m, _ = update(m, keyText("v"), keyText("?"))
+	if out = ansi.Strip(m.View().Content); !strings.Contains(out, "devnet graph/radar") {
+		t.Errorf("? does not list v:\n%s", out)
+	}
+}
+
+// TestGraphReplaysTheSpread: halfway through the replay's play time, the
+// nodes the block had reached by then are lit and the others wait; the
+// link it is crossing is drawn part of the way; after the play time the
+// picture is complete, and it starts again.
+func TestGraphReplaysTheSpread(t *testing.T) {
+	m, _ := graphModel(t, 160, 48)
+	t0 := fixedNow
+	m.graph.start = t0
+	at := func(d time.Duration) string {
+		m.graph.now = t0.Add(d)
+		p := m.net
+		p.graph = m.graph
+		p.graph.nodes = m.devnet.nodes
+		return ansi.Strip(strings.Join(p.graphLines(90, 40), "\n"))
+	}
+	// 15 ms of the spread's 35: node3 and node4 have it.
+	frame := at(replayPlay * 15 / 35)
+	for _, want := range []string{"★3", "●4 +10ms", "○2", "○1"} {
+		if !strings.Contains(frame, want) {
+			t.Errorf("at +15ms the graph lacks %q:\n%s", want, frame)
+		}
+	}
+	if strings.Contains(frame, "+35ms") {
+		t.Errorf("node1 lit before the block reached it:\n%s", frame)
+	}
+	travel := strings.Count(frame, glyphTravel)
+	complete := at(replayPlay + time.Millisecond)
+	for _, want := range []string{"●1 +35ms", "●2 +20ms"} {
+		if !strings.Contains(complete, want) {
+			t.Errorf("after the play time the graph lacks %q:\n%s", want, complete)
+		}
+	}
+	if all := strings.Count(complete, glyphTravel); travel == 0 || travel >= all {
+		t.Errorf("the block's way: %d cells at +15ms, %d complete; want some, then more", travel, all)
+	}
+	// After the hold it plays again from the start.
+	if again := at(replayPlay + replayHold + time.Millisecond); !strings.Contains(again, "○1") || !strings.Contains(again, "○4") {
+		t.Errorf("the replay did not start again:\n%s", again)
+	}
+}
+
+// TestGraphReplayTicksOnlyWhileShown: the replay's frames come while the
+// graph is shown and stop once the view closes or shows the radar, and
+// another block's replay starts from its beginning.
+func TestGraphReplayTicksOnlyWhileShown(t *testing.T) {
+	dn := newFakeDevnet()
+	dn.spreads = map[string]DevnetSpread{hashAt("best-19"): graphSpread()}
+	f := newFakeNode(busySnapshot())
+	m := testModelOpts(f, Options{Devnet: dn})
+	m, _ = update(m, snapshotMsg{snap: f.snap, req: 0}, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m, cmd := update(m, keyText("w"))
+	if cmd == nil || !m.graph.ticking {
+		t.Fatal("opening the graph scheduled no frame")
+	}
+	if _, cmd = update(m, graphTickMsg{}); cmd == nil {
+		t.Fatal("a frame while the graph is shown scheduled no next one")
+	}
+	m, _ = update(m, keyText("j"))
+	if !m.graph.has || m.graph.spread.Height != 19 || !m.graph.start.Equal(m.graph.now) {
+		t.Fatalf("selecting block 19: has %v height %d start %v now %v", m.graph.has, m.graph.spread.Height, m.graph.start, m.graph.now)
+	}
+	m, _ = update(m, keyText("v"))
+	if m, cmd = update(m, graphTickMsg{}); cmd != nil || m.graph.ticking {
+		t.Error("frames go on while the radar is shown")
+	}
+	m, cmd = update(m, keyText("v"))
+	if cmd == nil {
+		t.Error("back to the graph: no frame scheduled")
+	}
+	m, _ = update(m, keyEsc)
+	if _, cmd = update(m, graphTickMsg{}); cmd != nil {
+		t.Error("frames go on after the view closed")
+	}
+}
+
+// TestGraphLinksDownAndStoppedNodes: a link without a session is dotted
+// (as across a split), a stopped node is marked and its arrivals say why
+// it was not reached.
+func TestGraphLinksDownAndStoppedNodes(t *testing.T) {
+	m, dn := graphModel(t, 160, 48)
+	dn.mu.Lock()
+	dn.nodes[3].Running = false
+	dn.down = map[[2]int]bool{{0, 2}: true}
+	sp := graphSpread()
+	sp.Reached[3] = DevnetArrival{From: -1}
+	dn.spreads[sp.Hash] = sp
+	dn.mu.Unlock()
+	m, _ = update(m, tickMsg{}, graphTickMsg{})
+	out := ansi.Strip(m.View().Content)
+	for _, want := range []string{"Devnet 3/4 nodes, 2 links up", glyphStopped + "4", "1 not reached (stopped, or across a split)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("graph lacks %q:\n%s", want, out)
+		}
+	}
+	// Node 1 (left) and node 3 (right) are joined by dots only.
+	p := m.net
+	p.graph = m.graph
+	p.graph.nodes = m.devnet.nodes
+	lines := p.graphLines(60, 20)
+	pos := placeNodes(4, 60, 20, len("4 +000ms")+1)
+	path := linePath(pos[0], pos[2])
+	dots := 0
+	for _, c := range path {
+		if cell := ansi.Strip(ansi.Cut(lines[c.Y], c.X, c.X+1)); cell == glyphLinkOff {
+			dots++
+		}
+	}
+	if dots < len(path)/2 {
+		t.Errorf("the down link node1–node3 has %d dots over %d cells:\n%s", dots, len(path), ansi.Strip(strings.Join(lines, "\n")))
+	}
+}
+
+// TestGraphPlacement: every node of devnets of 2 to 16 nodes has a cell
+// of its own inside the canvas at the view's sizes, the same in every
+// frame; node 1 is at the left.
+func TestGraphPlacement(t *testing.T) {
+	for _, size := range [][2]int{{44, 18}, {90, 44}} {
+		for n := 2; n <= 16; n++ {
+			pos := placeNodes(n, size[0], size[1], 9)
+			seen := map[graphCell]bool{}
+			for i, c := range pos {
+				if c.X < 0 || c.X >= size[0] || c.Y < 0 || c.Y >= size[1] {
+					t.Errorf("%dx%d, %d nodes: node %d at %v, off the canvas", size[0], size[1], n, i+1, c)
+				}
+				if seen[c] {
+					t.Errorf("%dx%d, %d nodes: node %d shares %v", size[0], size[1], n, i+1, c)
+				}
+				seen[c] = true
+				if c.X < pos[0].X {
+					t.Errorf("%dx%d, %d nodes: node %d left of node 1", size[0], size[1], n, i+1)
+				}
+			}
+			if again := placeNodes(n, size[0], size[1], 9); fmt.Sprint(again) != fmt.Sprint(pos) {
+				t.Errorf("placement moved between frames")
+			}
+		}
+	}
+}
+
+// TestGraphFitsEverySize: every line of the view fits the terminal, from
+// the smallest drawn to a large one, with 4 and with 24 nodes.
+func TestGraphFitsEverySize(t *testing.T) {
+	for _, n := range []int{4, 24} {
+		for _, size := range [][2]int{{60, 16}, {80, 24}, {120, 40}, {200, 60}} {
+			m, dn := graphModel(t, size[0], size[1])
+			dn.mu.Lock()
+			for i := len(dn.nodes); i < n; i++ {
+				dn.nodes = append(dn.nodes, DevnetNode{Name: fmt.Sprintf("node%d", i+1), Running: true, Half: -1})
+			}
+			dn.mu.Unlock()
+			m, _ = update(m, tickMsg{}, graphTickMsg{})
+			for i, l := range strings.Split(m.View().Content, "\n") {
+				if w := ansi.StringWidth(l); w > size[0] {
+					t.Errorf("%d nodes at %dx%d: line %d is %d wide", n, size[0], size[1], i, w)
+				}
+			}
+		}
+	}
+}
+
+func TestGoldenDevnetGraph80(t *testing.T)  { goldenDevnetGraph(t, 80, 24) }
+func TestGoldenDevnetGraph160(t *testing.T) { goldenDevnetGraph(t, 160, 48) }
+
+func goldenDevnetGraph(t *testing.T, w, h int) {
+	f := newFakeNode(busySnapshot())
+	dn := newFakeDevnet()
+	dn.spreads = map[string]DevnetSpread{hashAt("best-19"): graphSpread()}
+	hs := startHarnessOpts(t, f, w, h, Options{Title: "devnet node 1 of 4", Devnet: dn})
+	hs.waitUntil("first snapshot", loaded(0))
+	hs.tm.Type("wj")
+	hs.waitUntil("the devnet graph on block 19", func(m Model) bool {
+		return m.net.open && m.graph.has && m.graph.spread.Height == 19
+	})
+	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
