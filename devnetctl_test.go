@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meshchain/meshchain/node"
+	"github.com/meshchain/meshchain/ui"
 )
 
 // waitFor polls cond (node state read from memory) until it holds, failing
@@ -170,4 +171,99 @@ func assertOnce(t *testing.T, ctx context.Context, n *node.Node, msgs ...string)
 			t.Errorf("%q is on the best chain %d times: %s", m, count, strings.Join(all, " | "))
 		}
 	}
+}
+
+// TestDevnetGraphOfRealNodes: on four real nodes, the graph the network
+// view draws (issue 12 §1) is the devnet's own: six links, each with the
+// latency the devnet injects, up while both ends are online with each
+// other and down across a split; a block posted on node 3 is recorded
+// as mined there and reaching every other node from a node of the devnet,
+// later than the find.
+func TestDevnetGraphOfRealNodes(t *testing.T) {
+	ctl, err := newDevnetCtl(t.TempDir(), 4, 8, 1, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	first := make(chan error, 1)
+	go func() { first <- ctl.nodes[0].Run(ctx) }()
+	ctl.start(ctx)
+	defer func() {
+		cancel()
+		<-first
+		ctl.nodes[0].Close()
+		ctl.wait()
+	}()
+	upLinks := func() (up int, cross int) {
+		for _, l := range ctl.Links() {
+			if l.Up {
+				up++
+				if ctl.half(l.A) != ctl.half(l.B) {
+					cross++
+				}
+			}
+		}
+		return up, cross
+	}
+	waitFor(t, 30*time.Second, "all six links up", func() bool { up, _ := upLinks(); return up == 6 })
+	for _, l := range ctl.Links() {
+		if want := ctl.delays.of(ctl.cfgs[l.A].Listen, ctl.cfgs[l.B].Listen); l.Delay != want || l.A >= l.B {
+			t.Errorf("link %d–%d: delay %v, want %v", l.A+1, l.B+1, l.Delay, want)
+		}
+	}
+
+	if err := ctl.node(2).Post(ctx, "graph me"); err != nil {
+		t.Fatal(err)
+	}
+	var hash string
+	waitFor(t, 60*time.Second, "the block at every node", func() bool {
+		tips := map[string]bool{}
+		for _, n := range ctl.Nodes() {
+			if n.Height != 1 {
+				return false
+			}
+			tips[n.Tip] = true
+			hash = n.Tip
+		}
+		return len(tips) == 1
+	})
+	var sp ui.DevnetSpread
+	waitFor(t, 10*time.Second, "the spread recorded at every node", func() bool {
+		var ok bool
+		sp, ok = ctl.Spread(hash)
+		if !ok {
+			return false
+		}
+		for _, a := range sp.Reached {
+			if !a.Reached {
+				return false
+			}
+		}
+		return true
+	})
+	if sp.Origin != 2 || sp.Height != 1 || sp.Reached[2].At != 0 || sp.Reached[2].From != -1 {
+		t.Fatalf("spread %+v: want node 3 as its origin at +0", sp)
+	}
+	for j, a := range sp.Reached {
+		if j == 2 {
+			continue
+		}
+		if a.From < 0 || a.From > 3 || a.From == j || a.Fetched || a.At <= 0 || a.At > 10*time.Second {
+			t.Errorf("node %d: %+v, want relayed from another devnet node after the find", j+1, a)
+		}
+	}
+	t.Logf("spread: %+v", sp.Reached)
+	if _, ok := ctl.Spread(strings.Repeat("0", 64)); ok {
+		t.Error("a spread for a block no node has")
+	}
+
+	// Across a split, the four links between the halves go down.
+	if err := ctl.Split(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 20*time.Second, "only the links inside the halves up", func() bool { up, cross := upLinks(); return up == 2 && cross == 0 })
+	if err := ctl.Heal(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "all six links up after the heal", func() bool { up, _ := upLinks(); return up == 6 })
 }

@@ -84,6 +84,31 @@ func TestDashboardDevnetControls(t *testing.T) {
 	s.waitExit(20 * time.Second)
 }
 
+// TestDashboardDevnetGraph: w in `meshchain devnet` draws the devnet as a
+// graph with its links and the way of the block just mined here, node 1
+// as its origin and every other node reached from a node of the devnet;
+// v switches to the radar and back.
+func TestDashboardDevnetGraph(t *testing.T) {
+	s := startTmux(t, 140, 40, "devnet", "-n", "4", "--difficulty", "10", "--data-dir", t.TempDir())
+	s.waitScreen(30*time.Second, "devnet node 1 of 4", "peers 3/3 online")
+	s.post("over the graph")
+	s.keys("w")
+	scr := s.waitScreen(20*time.Second, "Devnet 4/4 nodes, 6 links up", "Its way across the devnet", "node1", "mined it", "reached all in")
+	for _, want := range []string{"★1", "← node", "link)"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("the graph lacks %q:\n%s", want, scr)
+		}
+	}
+	s.keys("v")
+	s.waitScreen(10*time.Second, "Network 3/3 online", "log scale")
+	s.keys("v")
+	s.waitScreen(10*time.Second, "Devnet 4/4 nodes")
+	s.keys("w")
+	s.waitScreen(5*time.Second, "Events")
+	s.keys("q")
+	s.waitExit(20 * time.Second)
+}
+
 // TestDashboardMessagesView: m in the real binary lists the message just
 // mined as yours, n on it says it is you, Esc returns.
 func TestDashboardMessagesView(t *testing.T) {

@@ -97,11 +97,21 @@ func placeNodes(n, w, h, labelW int) []graphCell {
 	}
 	// A whole-cell centre: nodes opposite each other stay on one row.
 	cx, cy := float64((w-1)/2), float64((h-1)/2)
+	angle := func(i int) float64 { return math.Pi + 2*math.Pi*float64(i)/float64(n) }
+	// The ellipse is stretched so that its top and bottom nodes reach the
+	// canvas's edges (with 6 nodes none sits straight above the centre).
+	top := 0.0
+	for i := range n {
+		top = max(top, math.Abs(math.Sin(angle(i))))
+	}
 	rx := max(1, cx-float64(labelW))
 	ry := max(1, cy)
+	if top > 0.1 {
+		ry /= top
+	}
 	out := make([]graphCell, n)
 	for i := range n {
-		a := math.Pi + 2*math.Pi*float64(i)/float64(n)
+		a := angle(i)
 		out[i] = graphCell{int(math.Round(cx + rx*math.Cos(a))), int(math.Round(cy + ry*math.Sin(a)))}
 	}
 	return out

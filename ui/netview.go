@@ -531,6 +531,20 @@ func (p *netPane) spreadLines(w, rows int) []string {
 		}
 		return Sanitize(addr)
 	}
+	if p.devnet && !p.graph.radar {
+		// Beside the devnet's graph, peers go by their node numbers.
+		labels = map[string]string{}
+		names := map[string]string{}
+		for i, nd := range p.graph.nodes {
+			labels[nd.Addr], names[nd.Addr] = fmt.Sprint(i+1), Sanitize(nd.Name)
+		}
+		who = func(addr string) string {
+			if n, ok := names[addr]; ok {
+				return n
+			}
+			return Sanitize(addr)
+		}
+	}
 	var out []string
 	var bs *blockSpread
 	if p.picked {
