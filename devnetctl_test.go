@@ -26,13 +26,11 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// TestDevnetControls drives issue 12 §5's controls on four real nodes on
-// loopback: split → two tips → heal → one tip with every message on it
-// once (the losing half's message mined again); stop a node, post while it
-// is away, start it and see it catch up; change a link's latency and see
-// the round trip follow.
-func TestDevnetControls(t *testing.T) {
-	ctl, err := newDevnetCtl(t.TempDir(), 4, 8, 1, slog.New(slog.DiscardHandler))
+// runDevnetCtl starts a devnet of n real nodes on loopback (difficulty 8,
+// one mining thread each), stopped when the test ends.
+func runDevnetCtl(t *testing.T, n int) (*devnetCtl, context.Context) {
+	t.Helper()
+	ctl, err := newDevnetCtl(t.TempDir(), n, 8, 1, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,12 +38,22 @@ func TestDevnetControls(t *testing.T) {
 	first := make(chan error, 1)
 	go func() { first <- ctl.nodes[0].Run(ctx) }()
 	ctl.start(ctx)
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		<-first
 		ctl.nodes[0].Close()
 		ctl.wait()
-	}()
+	})
+	return ctl, ctx
+}
+
+// TestDevnetControls drives issue 12 §5's controls on four real nodes on
+// loopback: split → two tips → heal → one tip with every message on it
+// once (the losing half's message mined again); stop a node, post while it
+// is away, start it and see it catch up; change a link's latency and see
+// the round trip follow.
+func TestDevnetControls(t *testing.T) {
+	ctl, ctx := runDevnetCtl(t, 4)
 	online := func(i int) int { return ctl.Nodes()[i].Online }
 	waitFor(t, 30*time.Second, "every node online with the three others", func() bool {
 		for i := range 4 {
@@ -180,20 +188,7 @@ func assertOnce(t *testing.T, ctx context.Context, n *node.Node, msgs ...string)
 // as mined there and reaching every other node from a node of the devnet,
 // later than the find.
 func TestDevnetGraphOfRealNodes(t *testing.T) {
-	ctl, err := newDevnetCtl(t.TempDir(), 4, 8, 1, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	first := make(chan error, 1)
-	go func() { first <- ctl.nodes[0].Run(ctx) }()
-	ctl.start(ctx)
-	defer func() {
-		cancel()
-		<-first
-		ctl.nodes[0].Close()
-		ctl.wait()
-	}()
+	ctl, ctx := runDevnetCtl(t, 4)
 	upLinks := func() (up int, cross int) {
 		for _, l := range ctl.Links() {
 			if l.Up {

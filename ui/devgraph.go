@@ -5,7 +5,6 @@ import (
 	"math"
 	"slices"
 	"sort"
-	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -166,18 +165,8 @@ func (p *netPane) graphLines(w, h int) []string {
 	if n == 0 || w < 12 || h < 5 {
 		return []string{p.st.Dim.Render("no devnet nodes")}
 	}
-	grid := make([][]string, h)
-	for y := range grid {
-		grid[y] = make([]string, w)
-		for x := range grid[y] {
-			grid[y][x] = " "
-		}
-	}
-	put := func(x, y int, s string) {
-		if y >= 0 && y < h && x >= 0 && x < w {
-			grid[y][x] = s
-		}
-	}
+	grid := newCanvas(w, h)
+	put := grid.put
 	now, complete := g.replayAt()
 	reached := func(i int) (DevnetArrival, bool) {
 		if !g.has || i >= len(g.spread.Reached) {
@@ -317,11 +306,7 @@ func (p *netPane) graphLines(w, h int) []string {
 			put(x+1+dx, c.Y, style.Render(string(r)))
 		}
 	}
-	out := make([]string, h)
-	for y := range grid {
-		out[y] = strings.Join(grid[y], "")
-	}
-	return out
+	return grid.lines()
 }
 
 // graphKey explains the graph's glyphs, as long as fits in w.

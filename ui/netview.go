@@ -342,23 +342,43 @@ func placePeers(peers []node.PeerInfo, w, h int) (netGeometry, []netSpot) {
 	return g, spots
 }
 
+// canvas is a grid of cells, each one rendered glyph, that the network
+// view's drawings (the radar, the devnet graph) are put on.
+type canvas [][]string
+
+func newCanvas(w, h int) canvas {
+	c := make(canvas, h)
+	for y := range c {
+		c[y] = make([]string, w)
+		for x := range c[y] {
+			c[y][x] = " "
+		}
+	}
+	return c
+}
+
+// put sets one cell; a cell outside the canvas is left out.
+func (c canvas) put(x, y int, s string) {
+	if y >= 0 && y < len(c) && x >= 0 && x < len(c[y]) {
+		c[y][x] = s
+	}
+}
+
+func (c canvas) lines() []string {
+	out := make([]string, len(c))
+	for y := range c {
+		out[y] = strings.Join(c[y], "")
+	}
+	return out
+}
+
 // radar draws the canvas: rings with their scale, this node, the peers.
 func (p *netPane) radar(w, h int) []string {
 	if w < 8 || h < 3 {
 		return nil
 	}
-	grid := make([][]string, h)
-	for y := range grid {
-		grid[y] = make([]string, w)
-		for x := range grid[y] {
-			grid[y][x] = " "
-		}
-	}
-	put := func(x, y int, s string) {
-		if y >= 0 && y < h && x >= 0 && x < w {
-			grid[y][x] = s
-		}
-	}
+	grid := newCanvas(w, h)
+	put := grid.put
 	g, spots := placePeers(p.peers, w, h)
 	for _, ring := range netRings {
 		r := g.distance(ring.rtt)
@@ -382,11 +402,7 @@ func (p *netPane) radar(w, h int) []string {
 		put(s.X, s.Y, style.Render(s.Glyph))
 		put(s.X+1, s.Y, style.Render(s.Label))
 	}
-	out := make([]string, h)
-	for y := range grid {
-		out[y] = strings.Join(grid[y], "")
-	}
-	return out
+	return grid.lines()
 }
 
 func (p *netPane) glyphStyle(s node.PeerStatus) lipgloss.Style {
