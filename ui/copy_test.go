@@ -93,7 +93,7 @@ func TestCopyWritesOSC52(t *testing.T) {
 	evs := busyEvents()
 	f := newFakeNode(busySnapshot(), evs...)
 	hs := startHarness(t, f, goldenW, goldenH)
-	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.waitUntil("snapshot and events", allLoaded(evs))
 	var hash string
 	hs.waitUntil("a selected block", func(m Model) bool {
 		b, ok := m.chain.Selected()

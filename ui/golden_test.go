@@ -110,15 +110,32 @@ func TestGoldenBusyDevnet(t *testing.T) {
 	evs := busyEvents()
 	f := newFakeNode(busySnapshot(), evs...)
 	hs := startHarness(t, f, goldenW, goldenH)
-	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.waitUntil("snapshot and events", allLoaded(evs))
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
 }
+
+// busyGolden is the dashboard itself, with the busy devnet's events, at
+// w×h: at 160x48 the mining pane's spare rows hold the charts.
+func busyGolden(t *testing.T, w, h int) {
+	evs := busyEvents()
+	f := newFakeNode(busySnapshot(), evs...)
+	hs := startHarness(t, f, w, h)
+	hs.waitUntil("snapshot and events", allLoaded(evs))
+	out := hs.finish()
+	if w >= 160 && !strings.Contains(out, "hash rate, last 5 min") {
+		t.Errorf("no hash rate chart at %dx%d:\n%s", w, h, out)
+	}
+	teatest.RequireEqualOutput(t, []byte(out))
+}
+
+func TestGoldenBusyDevnet80(t *testing.T)  { busyGolden(t, 80, 24) }
+func TestGoldenBusyDevnet160(t *testing.T) { busyGolden(t, 160, 48) }
 
 func TestGoldenForkTree(t *testing.T) {
 	evs := busyEvents()
 	f := newFakeNode(busySnapshot(), evs...)
 	hs := startHarness(t, f, goldenW, goldenH)
-	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.waitUntil("snapshot and events", allLoaded(evs))
 	hs.tm.Type("t")
 	hs.waitUntil("tree view", func(m Model) bool { return m.chain.treeMode })
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
@@ -190,7 +207,7 @@ func TestGoldenSmallTerminal(t *testing.T) {
 	evs := busyEvents()
 	f := newFakeNode(busySnapshot(), evs...)
 	hs := startHarness(t, f, 80, 24)
-	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.waitUntil("snapshot and events", allLoaded(evs))
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
 }
 
@@ -199,8 +216,30 @@ func TestGoldenPeersRow(t *testing.T) {
 	evs := busyEvents()
 	f := newFakeNode(busySnapshot(), evs...)
 	hs := startHarness(t, f, 120, 40)
-	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.waitUntil("snapshot and events", allLoaded(evs))
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+// allLoaded holds once the snapshot and every one of evs are in: the
+// events pane lists those it shows, and the charts have the last hash
+// rate (a mining progress the pane does not list, folded after the last
+// listed event).
+func allLoaded(evs []node.Event) func(Model) bool {
+	var last time.Time
+	for _, ev := range evs {
+		switch ev.Payload.(type) {
+		case node.MiningProgress, node.BlockMined, node.MiningIdle:
+			last = ev.Time
+		}
+	}
+	shown := loaded(countShown(evs))
+	return func(m Model) bool {
+		if !shown(m) {
+			return false
+		}
+		n := len(m.hist.rates)
+		return last.IsZero() || n > 0 && m.hist.rates[n-1].at.Equal(last)
+	}
 }
 
 // countShown is how many of evs the events pane lists.

@@ -141,7 +141,7 @@ func goldenMessages(t *testing.T, w, h int) {
 		MessageID: hexOf("to-alice"), Peer: "127.0.0.1:8334", OnBest: true}})
 	f := newFakeNode(snap, evs...)
 	hs := startHarness(t, f, w, h)
-	hs.waitUntil("snapshot and events", loaded(countShown(evs)))
+	hs.waitUntil("snapshot and events", allLoaded(evs))
 	hs.tm.Type("m")
 	hs.waitUntil("messages view", func(m Model) bool { return m.focus == focusMessages })
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))

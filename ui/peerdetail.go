@@ -164,8 +164,14 @@ func (p *detailPane) selectedBan() (node.BanInfo, bool) {
 }
 
 // clock is t as a wall-clock time in the pane's zone.
+// clock is t's time of day, with its date when that is not today's (a
+// week's ban, a session up since yesterday).
 func (p *detailPane) clock(t time.Time) string {
-	return t.In(p.location()).Format("15:04:05")
+	t, now := t.In(p.location()), p.now.In(p.location())
+	if y, m, d := t.Date(); y != now.Year() || m != now.Month() || d != now.Day() {
+		return t.Format("Jan 2 15:04:05")
+	}
+	return t.Format("15:04:05")
 }
 
 // byteSize is n bytes for people: 512 B, 4.2 KiB, 1.3 MiB.

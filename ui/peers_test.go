@@ -241,13 +241,16 @@ func TestGoldenPeersBanPrompt80(t *testing.T)  { peersTableGolden(t, 80, 24) }
 func TestGoldenPeersBanPrompt160(t *testing.T) { peersTableGolden(t, 160, 48) }
 
 // TestGoldenBansList: B lists the bans in force with their reasons.
-func TestGoldenBansList(t *testing.T) {
+func TestGoldenBansList(t *testing.T)    { bansListGolden(t, 80, 24) }
+func TestGoldenBansList160(t *testing.T) { bansListGolden(t, 160, 48) }
+
+func bansListGolden(t *testing.T, w, h int) {
 	f := newFakeNode(busySnapshot())
 	f.bans = []node.BanInfo{
 		{Addr: "198.51.100.4:8333", Reason: "banned by the user", Until: fixedNow.Add(7 * 24 * time.Hour), ByUser: true},
 		{Addr: "203.0.113.9:8333", Reason: "InvalidSignature: block #19", Until: fixedNow.Add(10 * time.Minute)},
 	}
-	hs := startHarness(t, f, 80, 24)
+	hs := startHarness(t, f, w, h)
 	hs.waitUntil("snapshot", loaded(0))
 	hs.tm.Send(keyTab)
 	hs.waitUntil("bans read", func(m Model) bool { return m.focus == focusPeers })
