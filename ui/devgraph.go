@@ -338,6 +338,16 @@ func (p *netPane) graphTitle() (string, string) {
 	}
 	now, complete := g.replayAt()
 	if complete {
+		reached := 0
+		for _, a := range g.spread.Reached {
+			if a.Reached {
+				reached++
+			}
+		}
+		if reached < len(g.nodes) {
+			// Still on its way, or cut off: not "all".
+			return title, fmt.Sprintf("#%s reached %d of %d in %s", commas(g.spread.Height), reached, len(g.nodes), lagText(g.total()))
+		}
 		return title, fmt.Sprintf("#%s reached all in %s", commas(g.spread.Height), lagText(g.total()))
 	}
 	return title, fmt.Sprintf("#%s replay +%s of %s", commas(g.spread.Height), lagText(now), lagText(g.total()))
@@ -398,7 +408,7 @@ func (p *netPane) arrivalLines(w, rows int) []string {
 		out = append(out, fit(fmt.Sprintf("%-8s %7s  %s", name(r.i), "+"+lagText(r.a.At), how), w))
 	}
 	if missing > 0 && len(out) < rows {
-		out = append(out, p.st.Dim.Render(fit(fmt.Sprintf("%d not reached (stopped, or across a split)", missing), w)))
+		out = append(out, p.st.Dim.Render(fit(fmt.Sprintf("%d not reached yet (or stopped, or across a split)", missing), w)))
 	}
 	return out
 }

@@ -164,7 +164,7 @@ func TestGraphLinksDownAndStoppedNodes(t *testing.T) {
 	dn.mu.Unlock()
 	m, _ = update(m, tickMsg{}, graphTickMsg{})
 	out := ansi.Strip(m.View().Content)
-	for _, want := range []string{"Devnet 3/4 nodes, 2 links up", glyphStopped + "4", "1 not reached (stopped, or across a split)"} {
+	for _, want := range []string{"Devnet 3/4 nodes, 2 links up", glyphStopped + "4", "1 not reached yet (or stopped, or across a split)", "#19 reached 3 of 4 in"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("graph lacks %q:\n%s", want, out)
 		}
