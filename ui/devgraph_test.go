@@ -69,6 +69,14 @@ func TestGraphShowsTheDevnetAndTheBlocksWay(t *testing.T) {
 	if !strings.Contains(out, "Network 3/6 online") || strings.Contains(out, "Devnet 4/4") {
 		t.Fatalf("v did not switch to the radar:\n%s", out)
 	}
+	// The radar names devnet nodes by their numbers (by address order,
+	// 10.0.0.7 would be 1 and node2 would be 2 by chance); a peer outside
+	// the devnet is +.
+	for _, want := range []string{"2  127.0.0.1:8334", "3  127.0.0.1:8335", "+  10.0.0.7:8333"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the devnet radar's table lacks %q:\n%s", want, out)
+		}
+	}
 	m, _ = update(m, keyText("v"), keyText("?"))
 	if out = ansi.Strip(m.View().Content); !strings.Contains(out, "devnet graph/radar") {
 		t.Errorf("? does not list v:\n%s", out)

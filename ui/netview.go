@@ -294,12 +294,34 @@ func peerLabels(peers []node.PeerInfo) map[string]string {
 		addrs = append(addrs, pi.Addr)
 	}
 	sort.Strings(addrs)
-	const keys = "123456789abcdefghijklmnopqrstuvwxyz"
 	out := make(map[string]string, len(addrs))
 	for i, a := range addrs {
 		out[a] = "+"
-		if i < len(keys) {
-			out[a] = keys[i : i+1]
+		if i < len(labelKeys) {
+			out[a] = labelKeys[i : i+1]
+		}
+	}
+	return out
+}
+
+// labelKeys are the one-cell labels the radar gives peers, in order.
+const labelKeys = "123456789abcdefghijklmnopqrstuvwxyz"
+
+// labels are the peers' labels: in a devnet each node's own number (node
+// 3 is 3; node 10 is a, as in peerLabels), so the radar, its table and
+// the spread name a node as the devnet graph and its controls do; a peer
+// outside the devnet is "+". Elsewhere peerLabels.
+func (p *netPane) labels() map[string]string {
+	if !p.devnet || len(p.graph.nodes) == 0 {
+		return peerLabels(p.peers)
+	}
+	out := make(map[string]string, len(p.peers))
+	for _, pi := range p.peers {
+		out[pi.Addr] = "+"
+	}
+	for i, nd := range p.graph.nodes {
+		if _, ok := out[nd.Addr]; ok && i < len(labelKeys) {
+			out[nd.Addr] = labelKeys[i : i+1]
 		}
 	}
 	return out
@@ -308,10 +330,9 @@ func peerLabels(peers []node.PeerInfo) map[string]string {
 // placePeers puts every peer on a w×h canvas. Peers are placed in address
 // order; one whose cell (or its label's) is taken moves to the nearest free
 // one, so two peers at the same place stay apart.
-func placePeers(peers []node.PeerInfo, w, h int) (netGeometry, []netSpot) {
+func placePeers(peers []node.PeerInfo, labels map[string]string, w, h int) (netGeometry, []netSpot) {
 	g := radarGeometry(w, h)
 	nearest := nearestOnline(peers)
-	labels := peerLabels(peers)
 	ordered := append([]node.PeerInfo(nil), peers...)
 	sort.Slice(ordered, func(i, j int) bool { return ordered[i].Addr < ordered[j].Addr })
 	taken := map[[2]int]bool{{g.cx, g.cy}: true, {g.cx + 1, g.cy}: true}
@@ -379,7 +400,7 @@ func (p *netPane) radar(w, h int) []string {
 	}
 	grid := newCanvas(w, h)
 	put := grid.put
-	g, spots := placePeers(p.peers, w, h)
+	g, spots := placePeers(p.peers, p.labels(), w, h)
 	for _, ring := range netRings {
 		r := g.distance(ring.rtt)
 		steps := int(16*r) + 8
@@ -471,7 +492,7 @@ func (p *netPane) legend(w, rows int) []string {
 	peers := append([]node.PeerInfo(nil), p.peers...)
 	sort.SliceStable(peers, func(i, j int) bool { return sortLatency.less(peers[i], peers[j]) })
 	nearest := nearestOnline(peers)
-	labels := peerLabels(peers)
+	labels := p.labels()
 	addrW := len("address")
 	for _, pi := range peers {
 		addrW = max(addrW, lipgloss.Width(Sanitize(pi.Addr)))
@@ -540,7 +561,7 @@ func (p *netPane) legend(w, rows int) []string {
 // that delivered it first, then every later copy with its lag and a bar;
 // below, the newest blocks one line each.
 func (p *netPane) spreadLines(w, rows int) []string {
-	labels := peerLabels(p.peers)
+	labels := p.labels()
 	who := func(addr string) string {
 		if l, ok := labels[addr]; ok {
 			return l + " " + Sanitize(addr)

@@ -153,7 +153,7 @@ func TestPlacementNearerIsNearer(t *testing.T) {
 		online("10.0.0.4:8333", 5*time.Millisecond),
 	}
 	for _, size := range [][2]int{{33, 16}, {81, 40}, {150, 60}} {
-		g, spots := placePeers(peers, size[0], size[1])
+		g, spots := placePeers(peers, peerLabels(peers), size[0], size[1])
 		byRTT := append([]node.PeerInfo(nil), peers...)
 		slices.SortFunc(byRTT, func(a, b node.PeerInfo) int { return int(a.SmoothRTT - b.SmoothRTT) })
 		prev := -1.0
@@ -180,13 +180,13 @@ func TestPlacementStableAcrossFrames(t *testing.T) {
 		online("10.0.0.2:8333", 40*time.Millisecond),
 		online("192.168.0.9:8333", 120*time.Millisecond),
 	}
-	_, first := placePeers(peers, 81, 40)
+	_, first := placePeers(peers, peerLabels(peers), 81, 40)
 	later := []node.PeerInfo{
 		online("192.168.0.9:8333", 20*time.Millisecond), // nearer now
 		online("10.0.0.2:8333", 40*time.Millisecond),
 		online("10.0.0.1:8333", 3*time.Millisecond),
 	}
-	_, second := placePeers(later, 81, 40)
+	_, second := placePeers(later, peerLabels(later), 81, 40)
 	for _, addr := range []string{"10.0.0.1:8333", "10.0.0.2:8333"} {
 		a, b := spotOf(t, first, addr), spotOf(t, second, addr)
 		if a.X != b.X || a.Y != b.Y || a.Label != b.Label {
@@ -202,7 +202,7 @@ func TestPlacementStableAcrossFrames(t *testing.T) {
 // have their own glyphs, readable without colour.
 func TestRadarGlyphs(t *testing.T) {
 	peers := busySnapshot().Peers
-	_, spots := placePeers(peers, 81, 40)
+	_, spots := placePeers(peers, peerLabels(peers), 81, 40)
 	want := map[string]string{
 		"127.0.0.1:8334":    glyphNearest, // 1.2 ms, the nearest online
 		"127.0.0.1:8335":    glyphOnline,
