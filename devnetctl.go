@@ -442,7 +442,13 @@ func (c *devnetCtl) watch(ctx context.Context, i int, n *node.Node) {
 			if !ok {
 				continue
 			}
-			a := devArrival{at: ev.Time, from: -1, mined: e.Peer == "", fetched: e.Fetched}
+			// Timed from the arrival (or the find) where the node knows it,
+			// not the event, which waits for the checks and the store.
+			at := e.Arrived
+			if at.IsZero() {
+				at = ev.Time
+			}
+			a := devArrival{at: at, from: -1, mined: e.Peer == "", fetched: e.Fetched}
 			if j, ok := byAddr[e.Peer]; ok && !e.Fetched {
 				a.from = j
 			}

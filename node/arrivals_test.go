@@ -200,18 +200,27 @@ func TestEchoOfAMinedBlockIsTimed(t *testing.T) {
 // not marked, so the dashboard counts only relays toward "first".
 func TestFetchedBlocksAreMarked(t *testing.T) {
 	a := startNode(t, "a", withoutListen())
-	blocks := mineChain(t, chain.Genesis(testDifficulty), 3, "fetched", testDifficulty)
+	blocks := mineChain(t, chain.Genesis(testDifficulty), 4, "fetched", testDifficulty)
 	peer := netpeers.PeerRef{ID: "someone", Addr: "192.0.2.1:8333"}
+	relayer := netpeers.PeerRef{ID: "relayer", Addr: "192.0.2.2:8333"}
+	before := time.Now()
 	(*handler)(a.Node).HandleFrame(peer, netpeers.BlockMsg{Block: blocks[0]})
 	relayed := a.waitFor("the relayed block", 10*time.Second, isKind("block_accepted")).(BlockAccepted)
-	if relayed.Hash != blocks[0].Hash || relayed.Fetched {
-		t.Fatalf("relayed block accepted as %+v, want %s not fetched", relayed, blocks[0].Hash)
+	if relayed.Hash != blocks[0].Hash || relayed.Fetched || relayed.Arrived.Before(before) {
+		t.Fatalf("relayed block accepted as %+v, want %s not fetched, arrived after %v", relayed, blocks[0].Hash, before)
 	}
-	(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: blocks[1:]})
-	for _, b := range blocks[1:] {
+	// Block 4 comes relayed before its parents: an orphan, taken in when
+	// the blocks answer brings 2 and 3. It was relayed, by its relayer.
+	(*handler)(a.Node).HandleFrame(relayer, netpeers.BlockMsg{Block: blocks[3]})
+	(*handler)(a.Node).HandleFrame(peer, netpeers.Blocks{Blocks: blocks[1:3]})
+	for _, b := range blocks[1:3] {
 		e := a.waitFor("a fetched block", 10*time.Second, isKind("block_accepted")).(BlockAccepted)
-		if e.Hash != b.Hash || !e.Fetched {
-			t.Fatalf("fetched block accepted as %+v, want %s fetched", e, b.Hash)
+		if e.Hash != b.Hash || !e.Fetched || !e.Arrived.IsZero() {
+			t.Fatalf("fetched block accepted as %+v, want %s fetched, no arrival", e, b.Hash)
 		}
+	}
+	e := a.waitFor("the relayed orphan", 10*time.Second, isKind("block_accepted")).(BlockAccepted)
+	if e.Hash != blocks[3].Hash || e.Fetched || e.Peer != relayer.Addr || e.Arrived.Before(relayed.Arrived) {
+		t.Fatalf("relayed orphan accepted as %+v, want %s relayed by %s, not fetched, with its arrival", e, blocks[3].Hash, relayer.Addr)
 	}
 }

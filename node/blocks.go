@@ -280,9 +280,17 @@ func (n *Node) commit(oldTip *chain.Node, accepted []chain.Accepted, from netpee
 
 	for _, a := range accepted {
 		onBest := n.index.OnBest(a.Node)
+		// A blocks answer can connect orphans that were relayed to us: those
+		// have a first arrival and count as relayed, by the peer that
+		// relayed them; the rest as fetched.
+		first, peer := n.arrivals.first[a.Node.Hash], from.Addr
+		if first.peer != "" {
+			peer = first.peer
+		}
 		n.emit(BlockAccepted{Height: a.Node.Height, Hash: a.Node.Hash.String(), PrevHash: a.Block.PrevHash,
 			Sender: a.Block.Sender, Message: a.Block.Message, TimeStamp: a.Block.TimeStamp,
-			MessageID: a.Node.MessageID.String(), Peer: from.Addr, OnBest: onBest, Fetched: how == fromBatch})
+			MessageID: a.Node.MessageID.String(), Peer: peer, OnBest: onBest,
+			Fetched: how == fromBatch && first.at.IsZero(), Arrived: first.at})
 	}
 	if len(disconnected) > 0 {
 		n.emit(Reorg{Depth: len(disconnected), OldTip: oldTip.Hash.String(), NewTip: newTip.Hash.String(),

@@ -122,6 +122,10 @@ type BlockAccepted struct {
 	// missing parent), asked for, not relayed: it says nothing about which
 	// peer is quickest to relay.
 	Fetched bool `json:"fetched,omitempty"`
+	// Arrived is when the block's first copy came off its session, or when
+	// it was found here; left out for a fetched block. The event itself is
+	// stamped later, once the block is checked and stored.
+	Arrived time.Time `json:"arrived,omitzero"`
 }
 
 // BlockSeenAgain: a block the node already held came again, from another
