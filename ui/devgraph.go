@@ -49,11 +49,14 @@ func graphTick() tea.Cmd {
 	return tea.Tick(replayFrame, func(time.Time) tea.Msg { return graphTickMsg{} })
 }
 
-// total is how long the block took to reach the last node it reached.
+// total is how long the block took to reach the last node it reached by
+// relay. A node that fetched it (by sync, after a restart or a heal) may
+// have it minutes later: that is not part of the spread, and is shown only
+// in the complete picture.
 func (g *devGraph) total() time.Duration {
 	var t time.Duration
 	for _, a := range g.spread.Reached {
-		if a.Reached {
+		if a.Reached && !a.Fetched {
 			t = max(t, a.At)
 		}
 	}
@@ -167,25 +170,43 @@ func (p *netPane) graphLines(w, h int) []string {
 	}
 	grid := newCanvas(w, h)
 	put := grid.put
+	// Each glyph is styled once a frame, not once a cell.
+	dim, trail := inkOf(p.st.Dim), p.st.OK.Bold(true).Render(glyphTravel)
 	now, complete := g.replayAt()
 	reached := func(i int) (DevnetArrival, bool) {
 		if !g.has || i >= len(g.spread.Reached) {
 			return DevnetArrival{}, false
 		}
 		a := g.spread.Reached[i]
-		return a, a.Reached && (complete || a.At <= now)
+		return a, a.Reached && (complete || !a.Fetched && a.At <= now)
 	}
 	labelW := len(fmt.Sprint(n)) + 1 + len("+000ms")
 	pos := placeNodes(n, w, h, labelW)
 	// Cells a label may not take: the nodes and their own labels.
 	taken := map[graphCell]bool{}
 	for _, c := range pos {
-		for dx := -1; dx <= labelW+1; dx++ {
+		from := -1
+		if c.X+1+labelW > w { // no room on the right: its label goes left
+			from = -labelW - 1
+		}
+		for dx := from; dx <= labelW+1; dx++ {
 			taken[graphCell{c.X + dx, c.Y}] = true
 		}
 	}
+	// A link's cells, from its lower node, made when first needed.
+	paths := map[[2]int][]graphCell{}
+	path := func(a, b int) []graphCell {
+		k := [2]int{min(a, b), max(a, b)}
+		p, ok := paths[k]
+		if !ok {
+			p = linePath(pos[k[0]], pos[k[1]])
+			paths[k] = p
+		}
+		return p
+	}
 	// Links: all of them on a small devnet; on a big one only the ones
-	// the block took, or the picture is a ball of string.
+	// the block took, or the picture is a ball of string (and 64 nodes
+	// have 2,016 links to trace each frame).
 	drawAll := n <= 12
 	type edge struct {
 		l    DevnetLink
@@ -193,18 +214,21 @@ func (p *netPane) graphLines(w, h int) []string {
 	}
 	var edges []edge
 	for _, l := range g.links {
-		if l.A >= n || l.B >= n {
+		if l.A >= n || l.B >= n || l.A == l.B {
 			continue
 		}
-		edges = append(edges, edge{l, linePath(pos[l.A], pos[l.B])})
+		edges = append(edges, edge{l: l})
 	}
 	if drawAll {
+		for i := range edges {
+			edges[i].path = path(edges[i].l.A, edges[i].l.B)
+		}
 		for _, e := range edges {
 			if e.l.Up {
 				continue
 			}
 			for _, c := range e.path {
-				put(c.X, c.Y, p.st.Dim.Render(glyphLinkOff))
+				put(c.X, c.Y, dim(glyphLinkOff))
 			}
 		}
 		for _, e := range edges {
@@ -230,17 +254,17 @@ func (p *netPane) graphLines(w, h int) []string {
 			}
 			// The link's own cells (drawn from its lower node), walked
 			// from the sender.
-			path := linePath(pos[min(a.From, j)], pos[max(a.From, j)])
+			way := slices.Clone(path(a.From, j))
 			if a.From > j {
-				slices.Reverse(path)
+				slices.Reverse(way)
 			}
 			f := 1.0
 			if !complete && a.At > from.At {
 				f = min(1, max(0, float64(now-from.At)/float64(a.At-from.At)))
 			}
-			k := int(math.Round(f * float64(len(path))))
-			for _, c := range path[:k] {
-				put(c.X, c.Y, p.st.OK.Bold(true).Render(glyphTravel))
+			k := int(math.Round(f * float64(len(way))))
+			for _, c := range way[:k] {
+				put(c.X, c.Y, trail)
 			}
 			travelled[[2]int{min(a.From, j), max(a.From, j)}] = true
 		}
@@ -256,6 +280,7 @@ func (p *netPane) graphLines(w, h int) []string {
 		if !drawAll && !travelled[[2]int{e.l.A, e.l.B}] {
 			continue
 		}
+		e.path = path(e.l.A, e.l.B)
 		text := lagText(e.l.Delay)
 		// Off the middle first: on a ring, lines cross there.
 		for _, f := range []float64{0.3, 0.7, 0.5, 0.2, 0.8, 0.4, 0.6} {
@@ -272,13 +297,38 @@ func (p *netPane) graphLines(w, h int) []string {
 				continue
 			}
 			for dx, r := range text {
-				put(x0+dx, c.Y, p.st.Dim.Render(string(r)))
+				put(x0+dx, c.Y, dim(string(r)))
 				taken[graphCell{x0 + dx, c.Y}] = true
 			}
 			break
 		}
 	}
-	// The nodes, their numbers and when the block reached them.
+	// The nodes, their numbers and when the block reached them. Every
+	// glyph first, then the labels where they do not cover another node
+	// or label: right of the node, else left, else the number alone.
+	glyphAt := map[graphCell]bool{}
+	for _, c := range pos {
+		glyphAt[c] = true
+	}
+	labelled := map[graphCell]bool{}
+	free := func(x, y, n int) bool {
+		if x < 0 || x+n > w {
+			return false
+		}
+		for dx := range n {
+			if c := (graphCell{x + dx, y}); glyphAt[c] || labelled[c] {
+				return false
+			}
+		}
+		return true
+	}
+	type nodeLabel struct {
+		c     graphCell
+		texts []string
+		ink   func(string) string
+	}
+	inks := map[string]func(string) string{}
+	var labels []nodeLabel
 	for i, c := range pos {
 		nd := g.nodes[i]
 		glyph, style := glyphWaiting, p.st.Warn
@@ -293,17 +343,36 @@ func (p *netPane) graphLines(w, h int) []string {
 		case !g.has:
 			glyph, style = glyphReached, p.st.OK
 		}
-		label := fmt.Sprint(i + 1)
-		if ok && g.spread.Origin != i {
-			label += " +" + lagText(a.At)
+		num := fmt.Sprint(i + 1)
+		texts := []string{num}
+		switch {
+		case ok && a.Fetched:
+			texts = []string{num + " sync", num}
+		case ok && g.spread.Origin != i:
+			texts = []string{num + " +" + lagText(a.At), num}
 		}
-		x := c.X
-		if x+1+len(label) > w { // no room on the right: the label goes left
-			x = max(0, w-1-len(label))
+		ink := inks[glyph]
+		if ink == nil {
+			ink = inkOf(style)
+			inks[glyph] = ink
 		}
-		put(x, c.Y, style.Render(glyph))
-		for dx, r := range label {
-			put(x+1+dx, c.Y, style.Render(string(r)))
+		put(c.X, c.Y, ink(glyph))
+		labels = append(labels, nodeLabel{c, texts, ink})
+	}
+	for _, l := range labels {
+	place:
+		for _, text := range l.texts {
+			n := len([]rune(text))
+			for _, x := range []int{l.c.X + 1, l.c.X - n} {
+				if !free(x, l.c.Y, n) {
+					continue
+				}
+				for dx, r := range []rune(text) {
+					put(x+dx, l.c.Y, l.ink(string(r)))
+					labelled[graphCell{x + dx, l.c.Y}] = true
+				}
+				break place
+			}
 		}
 	}
 	return grid.lines()

@@ -133,18 +133,29 @@ func TestGraphReplayTicksOnlyWhileShown(t *testing.T) {
 	f := newFakeNode(busySnapshot())
 	m := testModelOpts(f, Options{Devnet: dn})
 	m, _ = update(m, snapshotMsg{snap: f.snap, req: 0}, tea.WindowSizeMsg{Width: 120, Height: 40})
-	m, cmd := update(m, keyText("w"))
+	// Block 20, selected, has no way recorded: nothing moves.
+	m, _ = update(m, keyText("w"))
+	if m.graph.ticking {
+		t.Fatal("opening the graph on a block with no way scheduled frames")
+	}
+	m, cmd := update(m, keyText("j"))
 	if cmd == nil || !m.graph.ticking {
-		t.Fatal("opening the graph scheduled no frame")
+		t.Fatal("selecting block 19 scheduled no frame")
 	}
-	if _, cmd = update(m, graphTickMsg{}); cmd == nil {
-		t.Fatal("a frame while the graph is shown scheduled no next one")
-	}
-	m, _ = update(m, keyText("j"))
 	if !m.graph.has || m.graph.spread.Height != 19 || !m.graph.start.Equal(m.graph.now) {
 		t.Fatalf("selecting block 19: has %v height %d start %v now %v", m.graph.has, m.graph.spread.Height, m.graph.start, m.graph.now)
 	}
-	m, _ = update(m, keyText("v"))
+	if m, cmd = update(m, graphTickMsg{}); cmd == nil {
+		t.Fatal("a frame while the graph is shown scheduled no next one")
+	}
+	m, _ = update(m, keyText("?"))
+	if m, cmd = update(m, graphTickMsg{}); cmd != nil || m.graph.ticking {
+		t.Error("frames go on under the help")
+	}
+	if m, cmd = update(m, keyEsc); cmd == nil {
+		t.Error("the help closed: no frame scheduled")
+	}
+	m, _ = update(m, graphTickMsg{}, keyText("v"))
 	if m, cmd = update(m, graphTickMsg{}); cmd != nil || m.graph.ticking {
 		t.Error("frames go on while the radar is shown")
 	}
@@ -155,6 +166,85 @@ func TestGraphReplayTicksOnlyWhileShown(t *testing.T) {
 	m, _ = update(m, keyEsc)
 	if _, cmd = update(m, graphTickMsg{}); cmd != nil {
 		t.Error("frames go on after the view closed")
+	}
+}
+
+// TestGraphFramesStartWhenTheWayGrows: a block that has reached only the
+// node that mined it has nothing to replay, so no frames; once the devnet
+// records it at another node, the second's tick starts them.
+func TestGraphFramesStartWhenTheWayGrows(t *testing.T) {
+	dn := newFakeDevnet()
+	sp := graphSpread()
+	only := sp
+	only.Reached = []DevnetArrival{{From: -1}, {From: -1}, {Reached: true, From: -1}, {From: -1}}
+	dn.spreads = map[string]DevnetSpread{sp.Hash: only}
+	f := newFakeNode(busySnapshot())
+	m := testModelOpts(f, Options{Devnet: dn})
+	m, _ = update(m, snapshotMsg{snap: f.snap, req: 0}, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m, _ = update(m, keyText("w"), keyText("j"))
+	if !m.graph.has || m.graph.ticking {
+		t.Fatalf("a way of one node: has %v, frames scheduled %v", m.graph.has, m.graph.ticking)
+	}
+	if out := ansi.Strip(m.View().Content); !strings.Contains(out, "#19 reached 1 of 4 in") {
+		t.Errorf("the title does not say the block reached 1 of 4:\n%s", out)
+	}
+	dn.mu.Lock()
+	dn.spreads[sp.Hash] = sp
+	dn.mu.Unlock()
+	m, _ = update(m, tickMsg{})
+	if !m.graph.ticking {
+		t.Fatal("the way grew, a second passed, and no frame was scheduled")
+	}
+}
+
+// TestGraphFetchedArrivalIsNotReplayed: a node that fetched the block
+// minutes later (it was stopped, or across a split) does not stretch the
+// replay: the relayed way plays in its usual time, and the fetching node
+// is lit, marked sync, only in the complete picture.
+func TestGraphFetchedArrivalIsNotReplayed(t *testing.T) {
+	m, dn := graphModel(t, 160, 48)
+	sp := graphSpread()
+	sp.Reached[0] = DevnetArrival{Reached: true, At: 5 * time.Minute, From: -1, Fetched: true}
+	dn.mu.Lock()
+	dn.spreads[sp.Hash] = sp
+	dn.mu.Unlock()
+	m, _ = update(m, graphTickMsg{})
+	t0 := m.graph.now
+	m.graph.start = t0
+	if got := m.graph.total(); got != 20*time.Millisecond {
+		t.Fatalf("the replay spans %v, want the relayed way's 20ms", got)
+	}
+	draw := func(d time.Duration) string {
+		m.graph.now = t0.Add(d)
+		p := m.net
+		p.graph = m.graph
+		p.graph.nodes = m.devnet.nodes
+		return ansi.Strip(strings.Join(p.graphLines(100, 30), "\n"))
+	}
+	if mid := draw(replayPlay * 3 / 4); !strings.Contains(mid, glyphWaiting+"1") || strings.Contains(mid, "sync") {
+		t.Errorf("three quarters into the replay the fetching node is lit:\n%s", mid)
+	}
+	if done := draw(replayPlay + replayHold/2); !strings.Contains(done, glyphReached+"1 sync") {
+		t.Errorf("the complete picture does not show node 1 as fetched:\n%s", done)
+	}
+}
+
+// TestGraphRadarPickStartsTheReplayAnew: a block picked while the radar is
+// shown replays from its beginning when the graph comes back, however long
+// the radar was up.
+func TestGraphRadarPickStartsTheReplayAnew(t *testing.T) {
+	m, _ := graphModel(t, 160, 48)
+	clock := fixedNow
+	m.now = func() time.Time { return clock }
+	m, _ = update(m, keyText("v"), keyText("k")) // block 20: no way
+	clock = clock.Add(10 * time.Minute)
+	m, _ = update(m, keyText("j"), keyText("v")) // block 19 again, then the graph
+	if !m.graph.start.Equal(clock) {
+		t.Fatalf("the replay started at %v, want %v (when the block was picked)", m.graph.start, clock)
+	}
+	m.graph.now = clock.Add(replayPlay / 4)
+	if at, complete := m.graph.replayAt(); complete || at > 10*time.Millisecond {
+		t.Errorf("a quarter of the play time after the pick, the replay is at +%v (complete %v), want +8.75ms of 35ms", at, complete)
 	}
 }
 
@@ -257,4 +347,81 @@ func goldenDevnetGraph(t *testing.T, w, h int) {
 		return m.net.open && m.graph.has && m.graph.spread.Height == 19
 	})
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
+}
+
+// TestGraphBigDevnetKeepsEveryNode: on a crowded ring no node's glyph is
+// covered by another's label, and every node keeps at least its number.
+func TestGraphBigDevnetKeepsEveryNode(t *testing.T) {
+	for _, n := range []int{20, 40} {
+		for _, size := range [][2]int{{56, 20}, {80, 24}, {160, 48}} {
+			m, dn := graphModel(t, 160, 48)
+			dn.mu.Lock()
+			sp := graphSpread()
+			for i := len(dn.nodes); i < n; i++ {
+				dn.nodes = append(dn.nodes, DevnetNode{Name: fmt.Sprintf("node%d", i+1), Running: true, Half: -1})
+				sp.Reached = append(sp.Reached, DevnetArrival{Reached: true, At: time.Duration(i) * 7 * time.Millisecond, From: 2})
+			}
+			dn.spreads[sp.Hash] = sp
+			dn.mu.Unlock()
+			m, _ = update(m, tickMsg{}, graphTickMsg{})
+			p := m.net
+			p.graph = m.graph
+			p.graph.nodes = m.devnet.nodes
+			p.graph.start = time.Time{} // the complete picture
+			w, h := size[0], size[1]
+			lines := p.graphLines(w, h)
+			labelW := len(fmt.Sprint(n)) + 1 + len("+000ms")
+			pos := placeNodes(n, w, h, labelW)
+			distinct := map[graphCell]bool{}
+			for _, c := range pos {
+				distinct[c] = true
+			}
+			glyphs := 0
+			for c := range distinct {
+				cell := ansi.Strip(ansi.Cut(lines[c.Y], c.X, c.X+1))
+				if cell == glyphOrigin || cell == glyphReached || cell == glyphWaiting || cell == glyphStopped {
+					glyphs++
+				} else {
+					t.Errorf("%d nodes at %dx%d: the node at %v is drawn as %q", n, w, h, c, cell)
+				}
+			}
+			text := ansi.Strip(strings.Join(lines, "\n"))
+			for i := range n {
+				num := fmt.Sprint(i + 1)
+				c := pos[i]
+				row := []rune(ansi.Strip(lines[c.Y]))
+				right := string(row[min(len(row), c.X+1):min(len(row), c.X+1+len(num))])
+				left := string(row[max(0, c.X-len(num)-len(" +000ms")):c.X])
+				if right != num && !strings.Contains(left, num) && len(distinct) == n {
+					t.Errorf("%d nodes at %dx%d: node %d at %v has no number beside it (row %q)", n, w, h, i+1, c, string(row))
+				}
+			}
+			if t.Failed() {
+				t.Logf("%d nodes at %dx%d:\n%s", n, w, h, text)
+				return
+			}
+		}
+	}
+}
+
+// BenchmarkGraph64: one frame of the devnet graph of 64 nodes (2,016
+// links) at 200x60, mid-replay.
+//
+//	go test -run '^$' -bench Graph64 -count 5 ./ui/
+func BenchmarkGraph64(b *testing.B) {
+	m, dn := graphModel(&testing.T{}, 200, 60)
+	dn.mu.Lock()
+	sp := graphSpread()
+	for i := len(dn.nodes); i < 64; i++ {
+		dn.nodes = append(dn.nodes, DevnetNode{Name: fmt.Sprintf("node%d", i+1), Running: true, Half: -1})
+		sp.Reached = append(sp.Reached, DevnetArrival{Reached: true, At: time.Duration(i) * 3 * time.Millisecond, From: (i * 7) % i})
+	}
+	dn.spreads[sp.Hash] = sp
+	dn.mu.Unlock()
+	m, _ = update(m, tickMsg{}, graphTickMsg{})
+	m.graph.now = m.graph.start.Add(replayPlay / 2)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = m.View()
+	}
 }

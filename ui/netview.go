@@ -92,14 +92,21 @@ func (m *Model) refreshGraph() {
 		return
 	}
 	if !m.graph.has || sp.Hash != m.graph.spread.Hash {
+		// From the beginning, now (the last frame's time may be long
+		// past when the block was picked on the radar).
+		m.graph.now = m.now()
 		m.graph.start = m.graph.now
 	}
 	m.graph.spread, m.graph.has = sp, true
 }
 
-// replay schedules the replay's next frame, unless one is on its way.
+// replay schedules the replay's next frame, unless one is on its way or
+// nothing would move: the graph hidden (by the radar, the help or another
+// view), no block's way to show, or one that has reached no other node
+// yet. The second's tick looks again (refreshGraph), so a way that grows
+// starts the frames.
 func (m *Model) replay() tea.Cmd {
-	if m.graph.ticking || !m.graphShown() {
+	if m.graph.ticking || !m.graphShown() || m.showHelp || !m.graph.has || m.graph.total() <= 0 {
 		return nil
 	}
 	m.graph.ticking = true
@@ -137,6 +144,7 @@ func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 	switch {
 	case m.showHelp && key.Matches(msg, k.Close):
 		m.showHelp = false
+		return true, m.replay()
 	case key.Matches(msg, k.Network), key.Matches(msg, k.Close):
 		m.net.open = false
 	case key.Matches(msg, k.Open):
@@ -149,6 +157,7 @@ func (m *Model) netKey(msg tea.KeyPressMsg) (bool, tea.Cmd) {
 		key.Matches(msg, k.PageDown), key.Matches(msg, k.Top), key.Matches(msg, k.Bottom):
 		m.scrollKeys(msg, &m.chain)
 		m.refreshGraph()
+		return true, m.replay()
 	case m.opts.Devnet != nil && key.Matches(msg, graphRadarKey):
 		m.graph.radar = !m.graph.radar
 		return true, m.openGraph()
@@ -175,7 +184,8 @@ func (m *Model) netMouse(msg tea.MouseMsg) tea.Cmd {
 	case tea.MouseWheelDown:
 		m.chain.Scroll(1)
 	}
-	return nil
+	m.refreshGraph()
+	return m.replay()
 }
 
 // The radar's scale: round trips from netMinRTT (the innermost ring) to
@@ -385,6 +395,20 @@ func (c canvas) put(x, y int, s string) {
 	}
 }
 
+// inkOf renders text in st, each text once: drawing cell by cell, the
+// same few glyphs are asked for thousands of times a frame.
+func inkOf(st lipgloss.Style) func(string) string {
+	done := map[string]string{}
+	return func(s string) string {
+		r, ok := done[s]
+		if !ok {
+			r = st.Render(s)
+			done[s] = r
+		}
+		return r
+	}
+}
+
 func (c canvas) lines() []string {
 	out := make([]string, len(c))
 	for y := range c {
@@ -401,12 +425,13 @@ func (p *netPane) radar(w, h int) []string {
 	grid := newCanvas(w, h)
 	put := grid.put
 	g, spots := placePeers(p.peers, p.labels(), w, h)
+	dim := inkOf(p.st.Dim)
 	for _, ring := range netRings {
 		r := g.distance(ring.rtt)
 		steps := int(16*r) + 8
 		for i := 0; i < steps; i++ {
 			x, y := g.at(r, 2*math.Pi*float64(i)/float64(steps))
-			put(x, y, p.st.Dim.Render(glyphRing))
+			put(x, y, dim(glyphRing))
 		}
 	}
 	// Each ring's figure sits on it, right of the top; peers are placed
@@ -414,7 +439,7 @@ func (p *netPane) radar(w, h int) []string {
 	for _, ring := range netRings {
 		x, y := g.ringLabel(ring.rtt)
 		for i, c := range ring.label {
-			put(x+i, y, p.st.Dim.Render(string(c)))
+			put(x+i, y, dim(string(c)))
 		}
 	}
 	put(g.cx, g.cy, p.st.Title.Render(glyphSelf))
@@ -570,7 +595,6 @@ func (p *netPane) spreadLines(w, rows int) []string {
 	}
 	if p.devnet && !p.graph.radar {
 		// Beside the devnet's graph, peers go by their node numbers.
-		labels = map[string]string{}
 		names := map[string]string{}
 		for i, nd := range p.graph.nodes {
 			labels[nd.Addr], names[nd.Addr] = fmt.Sprint(i+1), Sanitize(nd.Name)

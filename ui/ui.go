@@ -424,6 +424,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.devnet.Scroll(0)
 			if m.graphShown() {
 				m.graph.links = m.opts.Devnet.Links()
+				m.refreshGraph()
+				cmds = append(cmds, m.replay())
 			}
 		}
 
