@@ -38,6 +38,27 @@ func linkDelay(a, b string) time.Duration {
 	return time.Duration(5+binary.BigEndian.Uint32(sum[:4])%296) * time.Millisecond
 }
 
+// openListeners listens on n free loopback ports and keeps them open, to
+// be handed to the nodes that will serve on them (node.Config.Listener):
+// reservePorts' ports are free again until a node listens, and another
+// process (a test, a dial's local port) may take one meanwhile.
+func openListeners(n int) ([]net.Listener, []string, error) {
+	var ls []net.Listener
+	var addrs []string
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return nil, nil, err
+		}
+		ls = append(ls, l)
+		addrs = append(addrs, l.Addr().String())
+	}
+	return ls, addrs, nil
+}
+
 // reservePorts finds n free loopback ports.
 func reservePorts(n int) ([]string, error) {
 	var ls []net.Listener

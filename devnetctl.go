@@ -74,7 +74,7 @@ func (t *delayTable) set(a, b string, d time.Duration) {
 // newDevnetCtl opens n devnet nodes on free loopback ports, node k dialling
 // nodes 1 to k-1, each link with its one-way delay.
 func newDevnetCtl(root string, n int, difficulty uint32, threads int, log *slog.Logger) (*devnetCtl, error) {
-	addrs, err := reservePorts(n)
+	lns, addrs, err := openListeners(n)
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +94,17 @@ func newDevnetCtl(root string, n int, difficulty uint32, threads int, log *slog.
 		})
 	}
 	for i := range c.cfgs {
-		nd, err := node.Open(c.cfgs[i])
+		// The first run serves on the port held open since it was chosen;
+		// a restart (Start) listens on it again.
+		cfg := c.cfgs[i]
+		cfg.Listener = lns[i]
+		nd, err := node.Open(cfg)
 		if err != nil {
 			for _, opened := range c.nodes {
 				opened.Close()
+			}
+			for _, l := range lns {
+				l.Close()
 			}
 			return nil, fmt.Errorf("devnet node %d: %w", i+1, err)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,15 @@ func runDevnetCtl(t *testing.T, n int) (*devnetCtl, context.Context) {
 	ctl, err := newDevnetCtl(t.TempDir(), n, 8, 1, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Each node's port stays taken from when it is chosen: were it free
+	// until the node listens, another process could take it, and the
+	// devnet's nodes would dial a stranger (CI failed so, twice).
+	for _, cfg := range ctl.cfgs {
+		if l, err := net.Listen("tcp", cfg.Listen); err == nil {
+			l.Close()
+			t.Fatalf("%s: the port %s is free before the node runs", cfg.Name, cfg.Listen)
+		}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	first := make(chan error, 1)
@@ -211,7 +221,7 @@ func TestDevnetGraphOfRealNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var hash string
-	waitFor(t, 60*time.Second, "the block at every node", func() bool {
+	atEvery := func() bool {
 		tips := map[string]bool{}
 		for _, n := range ctl.Nodes() {
 			if n.Height != 1 {
@@ -221,7 +231,17 @@ func TestDevnetGraphOfRealNodes(t *testing.T) {
 			hash = n.Tip
 		}
 		return len(tips) == 1
-	})
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(60 * time.Second); !atEvery(); <-tick.C {
+		if time.Now().After(deadline) {
+			for _, n := range ctl.Nodes() {
+				t.Logf("%s: running %v height %d tip %s online %d", n.Name, n.Running, n.Height, n.Tip, n.Online)
+			}
+			t.Fatal("timed out after 60 s waiting for the block at every node")
+		}
+	}
 	var sp ui.DevnetSpread
 	waitFor(t, 10*time.Second, "the spread recorded at every node", func() bool {
 		var ok bool

@@ -193,9 +193,14 @@ type PeerInfo struct {
 
 // Config is the transport's configuration; zero fields take the defaults below.
 type Config struct {
-	Listen  string // "host:port"; "" = no server (dial only)
-	Genesis string // our genesis hash hex; peers of another genesis are refused
-	NodeID  string // 64 hex; with NodeKey, hex(SHA-256(its public key)) (may be left empty)
+	Listen string // "host:port"; "" = no server (dial only)
+	// Listener, when set, is Listen already listening: the server serves
+	// on it (and closes it) instead of listening itself, so the port is
+	// never free between being chosen and being served (a devnet picks its
+	// ports before it starts its nodes).
+	Listener net.Listener
+	Genesis  string // our genesis hash hex; peers of another genesis are refused
+	NodeID   string // 64 hex; with NodeKey, hex(SHA-256(its public key)) (may be left empty)
 	// NodeKey proves NodeID to peers (PROTOCOL.md "Authenticated node
 	// ids"). Nil: hellos carry no node_key, and peers take this node for an
 	// unauthenticated tool; only tests and tools run so.
@@ -478,6 +483,10 @@ func (s *Server) Listen() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ln != nil {
+		return nil
+	}
+	if s.cfg.Listener != nil {
+		s.ln, s.cfg.Listener = s.cfg.Listener, nil
 		return nil
 	}
 	if s.cfg.Listen == "" {

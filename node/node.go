@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -32,8 +33,12 @@ const Version = "0.1.0"
 
 // Config is everything a node needs to start.
 type Config struct {
-	DataDir      string
-	Listen       string // "" = do not accept peers
+	DataDir string
+	Listen  string // "" = do not accept peers
+	// Listener, when set, is Listen already open: Run serves on it and
+	// closes it (netpeers.Config.Listener). Used once: a node opened
+	// again with the same Config listens on Listen itself.
+	Listener     net.Listener
 	Peers        []string
 	Difficulty   uint32
 	Threads      int           // mining threads; 0 = all cores
@@ -391,6 +396,7 @@ func (n *Node) netConfig() netpeers.Config {
 		Agent:        "meshchain/" + Version,
 		Peers:        n.cfg.Peers,
 		MaxPeers:     n.cfg.MaxPeers,
+		Listener:     n.cfg.Listener,
 		PingInterval: n.cfg.PingInterval,
 		LinkDelay:    n.cfg.LinkDelay,
 		Book:         bookAdapter{n.store},
