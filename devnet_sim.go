@@ -257,7 +257,7 @@ func tmpfsDir() string {
 // nodes, drawn with the seed, and finds the rest through peer gossip up to
 // MaxPeers sessions; every link it dials gets the model's delay.
 func startSim(cfg simConfig) (*simNet, error) {
-	addrs, err := reservePorts(cfg.Nodes)
+	lns, addrs, err := openListeners(cfg.Nodes)
 	if err != nil {
 		return nil, err
 	}
@@ -278,6 +278,7 @@ func startSim(cfg simConfig) (*simNet, error) {
 		nd, err := node.Open(node.Config{
 			DataDir:    filepath.Join(cfg.Root, fmt.Sprintf("node%d", i+1)),
 			Listen:     addrs[i],
+			Listener:   lns[i],
 			Peers:      seeds,
 			Difficulty: cfg.Difficulty,
 			Threads:    1,
@@ -294,6 +295,9 @@ func startSim(cfg simConfig) (*simNet, error) {
 		if err != nil {
 			for _, opened := range s.nodes {
 				opened.Close()
+			}
+			for _, l := range lns {
+				l.Close()
 			}
 			return nil, fmt.Errorf("simulation node %d: %w", i+1, err)
 		}
