@@ -39,6 +39,15 @@ func graphModel(t *testing.T, w, h int) (Model, *fakeDevnet) {
 	return m, dn
 }
 
+// graphPane is the network view's pane as m draws it, for a test to draw
+// the graph's canvas at a size of its own.
+func graphPane(m Model) netPane {
+	p := m.net
+	p.graph = m.graph
+	p.graph.nodes = m.devnet.nodes
+	return p
+}
+
 // TestGraphShowsTheDevnetAndTheBlocksWay: in a devnet, w draws every node
 // and link with its latency, the selected block's way across it in
 // level order (who mined it, then each node with the node it came from),
@@ -93,9 +102,7 @@ func TestGraphReplaysTheSpread(t *testing.T) {
 	m.graph.start = t0
 	at := func(d time.Duration) string {
 		m.graph.now = t0.Add(d)
-		p := m.net
-		p.graph = m.graph
-		p.graph.nodes = m.devnet.nodes
+		p := graphPane(m)
 		return ansi.Strip(strings.Join(p.graphLines(90, 40), "\n"))
 	}
 	// 15 ms of the spread's 35: node3 and node4 have it.
@@ -216,9 +223,7 @@ func TestGraphFetchedArrivalIsNotReplayed(t *testing.T) {
 	}
 	draw := func(d time.Duration) string {
 		m.graph.now = t0.Add(d)
-		p := m.net
-		p.graph = m.graph
-		p.graph.nodes = m.devnet.nodes
+		p := graphPane(m)
 		return ansi.Strip(strings.Join(p.graphLines(100, 30), "\n"))
 	}
 	if mid := draw(replayPlay * 3 / 4); !strings.Contains(mid, glyphWaiting+"1") || strings.Contains(mid, "sync") {
@@ -268,9 +273,7 @@ func TestGraphLinksDownAndStoppedNodes(t *testing.T) {
 		}
 	}
 	// Node 1 (left) and node 3 (right) are joined by dots only.
-	p := m.net
-	p.graph = m.graph
-	p.graph.nodes = m.devnet.nodes
+	p := graphPane(m)
 	lines := p.graphLines(60, 20)
 	pos := placeNodes(4, 60, 20, len("4 +000ms")+1)
 	path := linePath(pos[0], pos[2])
@@ -364,9 +367,7 @@ func TestGraphBigDevnetKeepsEveryNode(t *testing.T) {
 			dn.spreads[sp.Hash] = sp
 			dn.mu.Unlock()
 			m, _ = update(m, tickMsg{}, graphTickMsg{})
-			p := m.net
-			p.graph = m.graph
-			p.graph.nodes = m.devnet.nodes
+			p := graphPane(m)
 			p.graph.start = time.Time{} // the complete picture
 			w, h := size[0], size[1]
 			lines := p.graphLines(w, h)
