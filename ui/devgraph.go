@@ -407,17 +407,26 @@ func (p *netPane) graphTitle() (string, string) {
 	}
 	now, complete := g.replayAt()
 	if complete {
-		reached := 0
+		reached, fetched := 0, 0
 		for _, a := range g.spread.Reached {
 			if a.Reached {
 				reached++
+				if a.Fetched {
+					fetched++
+				}
 			}
+		}
+		// The time is the relayed way's; nodes that fetched it later
+		// are counted apart.
+		bySync := ""
+		if fetched > 0 {
+			bySync = fmt.Sprintf(", %d by sync", fetched)
 		}
 		if reached < len(g.nodes) {
 			// Still on its way, or cut off: not "all".
-			return title, fmt.Sprintf("#%s reached %d of %d in %s", commas(g.spread.Height), reached, len(g.nodes), lagText(g.total()))
+			return title, fmt.Sprintf("#%s reached %d of %d in %s%s", commas(g.spread.Height), reached, len(g.nodes), lagText(g.total()), bySync)
 		}
-		return title, fmt.Sprintf("#%s reached all in %s", commas(g.spread.Height), lagText(g.total()))
+		return title, fmt.Sprintf("#%s reached all in %s%s", commas(g.spread.Height), lagText(g.total()), bySync)
 	}
 	return title, fmt.Sprintf("#%s replay +%s of %s", commas(g.spread.Height), lagText(now), lagText(g.total()))
 }

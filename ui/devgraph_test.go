@@ -232,6 +232,11 @@ func TestGraphFetchedArrivalIsNotReplayed(t *testing.T) {
 	if done := draw(replayPlay + replayHold/2); !strings.Contains(done, glyphReached+"1 sync") {
 		t.Errorf("the complete picture does not show node 1 as fetched:\n%s", done)
 	}
+	m.graph.now = t0.Add(replayPlay + replayHold/2)
+	pane := graphPane(m)
+	if _, note := pane.graphTitle(); note != "#19 reached all in 20ms, 1 by sync" {
+		t.Errorf("the complete picture's title is %q, want the relayed way's time and the sync apart", note)
+	}
 }
 
 // TestGraphRadarPickStartsTheReplayAnew: a block picked while the radar is
