@@ -76,10 +76,32 @@ func TestDashboardDevnetControls(t *testing.T) {
 	s.waitScreen(15*time.Second, "link node1–node4")
 	s.keys("Escape")
 	s.waitScreen(5*time.Second, "Events")
-	scr := s.waitScreen(5*time.Second, "devnet")
-	if n := len(paneLines(scr, " devnet ")); n < 3 {
-		t.Errorf("the events pane shows %d devnet actions, want the newest at least 3:\n%s", n, scr)
+	// Peer events from the relinks can push the actions out of the
+	// pane's rows: zoom it and filter it (Tab to Events, z, / devnet).
+	for i := 0; focusedPane(s.screen()) != "Events"; i++ {
+		if i == 4 {
+			t.Fatalf("Tab did not reach Events:\n%s", s.screen())
+		}
+		was := focusedPane(s.screen())
+		s.keys("Tab")
+		s.waitFocus(5*time.Second, "Tab did not move the focus", func(f string) bool { return f != was })
 	}
+	s.keys("z", "/")
+	s.typeText("devnet")
+	// Every action, once the filter has all six letters.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) { // polling tmux
+		scr := s.screen()
+		n := len(paneLines(scr, " devnet    "))
+		if strings.Contains(scr, "/devnet ") && n >= 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the events pane filtered to devnet actions shows %d, want split, heal, stop, start and the latency:\n%s", n, scr)
+		}
+	}
+	s.keys("Escape")
+	// A key right behind Esc reads as Alt+key: wait for the filter to go.
+	s.waitScreen(5*time.Second, "? more")
 	s.keys("q")
 	s.waitExit(20 * time.Second)
 }

@@ -112,6 +112,13 @@ func (tn *testNode) waitFor(what string, d time.Duration, match func(Payload) bo
 				return ev.Payload
 			}
 		case <-deadline:
+			// What the node said last, to tell a stall from a refusal.
+			tn.mu.Lock()
+			tail := tn.log[max(0, len(tn.log)-40):]
+			for _, ev := range tail {
+				tn.t.Logf("%s: %s %s %+v", tn.name, ev.Time.Format("15:04:05.000"), ev.Payload.Kind(), ev.Payload)
+			}
+			tn.mu.Unlock()
 			tn.t.Fatalf("%s: no %s within %v (height %d)", tn.name, what, d, tn.height())
 			return nil
 		}

@@ -293,6 +293,9 @@ func TestSyncAnswerOfASecondPeerIsKept(t *testing.T) {
 		t.Fatal("the round never asked the staller")
 	}
 	// Now the server announces the heavier chain: the round's hedge asks it.
+	// Its session with the node must be in its set first, or Broadcast
+	// sends to nobody (the node sees it online a little earlier).
+	waitServing(t, server.srv, 1)
 	tip := full[len(full)-1]
 	server.srv.Broadcast(netpeers.Tip{Height: tip.Number, Tip: tip.Hash, Work: chainStatus(full).Work}, "")
 	l.waitTip(tip.Hash, 30*time.Second)
@@ -301,6 +304,28 @@ func TestSyncAnswerOfASecondPeerIsKept(t *testing.T) {
 	for _, ev := range l.log {
 		if bt, ok := ev.Payload.(SyncBacktrack); ok {
 			t.Logf("backtrack from %s: %s", bt.Peer, bt.Reason)
+		}
+	}
+}
+
+// waitServing waits until srv has n sessions online: Broadcast reaches
+// only those.
+func waitServing(t *testing.T, srv *netpeers.Server, n int) {
+	t.Helper()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); ; <-tick.C {
+		online := 0
+		for _, p := range srv.Peers() {
+			if p.Status == string(PeerOnlineStatus) {
+				online++
+			}
+		}
+		if online >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server has %d sessions online after 10 s, want %d", online, n)
 		}
 	}
 }
