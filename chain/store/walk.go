@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -21,10 +20,10 @@ type bestRaw struct {
 	height uint64
 	key    []byte // the height key, copied only when malformed
 	hash   []byte
+	rec    []byte // the record in bbolt's mapping, still to be copied
 	json   string // the record, copied out of bbolt
 	found  bool   // false when the block is missing
-	get    bool   // the block is still to be looked up
-	getErr error  // the lookup met a damaged page
+	getErr error  // the lookup (or the copy) met a damaged page
 
 	block  *chain.Block
 	parsed *chain.Parsed // block.Parse(), when asked for and it parsed
@@ -35,8 +34,6 @@ type bestRaw struct {
 type walkBuf struct {
 	raws  []bestRaw
 	parse bool           // also run chain.Block.Parse in the decoders
-	db    *bolt.DB       // where the decoders look the blocks up ...
-	txID  int            // ... in a read transaction of this snapshot
 	wg    sync.WaitGroup // the batch's decoders
 }
 
@@ -58,12 +55,6 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 // b.Parse() result, computed on all CPUs with the decoding (an open spends
 // most of its time there otherwise). p is nil when the block does not
 // parse; fn then meets the error itself by parsing it.
-//
-// The blocks are also looked up on all CPUs, each decoder in a read
-// transaction of its own, begun while the walk's is open. So no write may
-// run on the store meanwhile, from any goroutine: bbolt's remap for a
-// growing file would wait for the walk's transaction while the walk waits
-// for a decoder's to begin. A node's load at open is the one user.
 func (s *Store) ForEachBestParsed(fn func(height uint64, b *chain.Block, p *chain.Parsed) error) error {
 	return s.forEachBest(true, fn)
 }
@@ -81,23 +72,27 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 	var c *bolt.Cursor
 	var blocks *bolt.Bucket
 	var k, v []byte
+	var hint uint64
 	err := guard(func() error {
-		best, err := bucket(tx, bucketBest)
+		bs, err := buckets(tx, bucketBest, bucketBlocks, bucketMeta)
 		if err != nil {
 			return err
 		}
-		if blocks, err = bucket(tx, bucketBlocks); err != nil {
-			return err
+		blocks = bs[1]
+		if top, ok, err := readTop(bs[2]); err == nil && ok {
+			hint = top
 		}
-		c = best.Cursor()
+		c = bs[0].Cursor()
 		k, v = c.Seek(heightKey(1))
 		return nil
 	})
 	if err != nil {
 		return s.opError(op, err)
 	}
-	// read fills buf with the next entries, copied so they outlive the
-	// guard and can be decoded on other goroutines.
+	recs := scanRecords(blocks, hint)
+	// read fills buf with the next entries: each with its record as it
+	// lies in bbolt's mapping, which the decoders copy out (the walk's
+	// transaction keeps the mapping in place until they are done).
 	read := func(buf *walkBuf) error {
 		buf.raws = buf.raws[:0]
 		return guard(func() error {
@@ -105,12 +100,15 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 				r := bestRaw{hash: append([]byte{}, v...)}
 				if len(k) == 8 {
 					r.height = binary.BigEndian.Uint64(k)
-					// The decoders look the block up: 100,000 random
-					// lookups in the blocks bucket are a third of an
-					// open's time, too much for one goroutine.
-					r.get = len(v) == len(chain.Hash{})
-					if r.get && !parse {
-						r.lookup(blocks)
+					if len(v) == len(chain.Hash{}) {
+						if j, ok := recs[chain.Hash(v)]; ok {
+							r.rec, r.found = j, true
+						} else {
+							// Not in the scan (or no scan): the lookup
+							// says what bbolt holds, missing or a
+							// damaged page.
+							r.lookup(blocks)
+						}
 					}
 				} else {
 					r.key = append([]byte{}, k...)
@@ -124,8 +122,8 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 	// A read that fails (a damaged page) keeps the entries it copied
 	// before the failure; they and every batch before them still reach fn,
 	// so the caller learns the whole readable prefix, and then the error.
-	cur := &walkBuf{parse: parse, db: s.db, txID: tx.ID()}
-	next := &walkBuf{parse: parse, db: s.db, txID: tx.ID()}
+	cur := &walkBuf{parse: parse}
+	next := &walkBuf{parse: parse}
 	defer cur.wg.Wait()
 	defer next.wg.Wait()
 	readErr := read(cur)
@@ -141,12 +139,6 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 		cur.wg.Wait()
 		for i := range cur.raws {
 			r := &cur.raws[i]
-			if r.get {
-				// A decoder could not open a read transaction of this
-				// snapshot (a write came between): look it up here.
-				r.getErr = guard(func() error { r.lookup(blocks); return nil })
-				r.decode(parse)
-			}
 			if r.getErr != nil {
 				return s.opError(op, fmt.Errorf("after height %d: %w", want-1, r.getErr))
 			}
@@ -171,39 +163,46 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 	return nil
 }
 
-// decode starts looking up and decoding the batch's blocks on every CPU,
-// each decoder in a read transaction of its own (a bbolt transaction is
-// not for several goroutines) of the walk's snapshot; buf.wg.Wait waits
-// for them. An entry a decoder could not look up keeps get set.
+// scanRecords reads the blocks bucket once in key order and returns where
+// each record lies in bbolt's mapping, by hash: 100,000 lookups by hash
+// in random order cost several times this one pass (every lookup descends
+// the tree and binary-searches its pages). The slices stay valid while tx
+// is open. hint is how many blocks the best chain holds. A damaged page
+// (bbolt panics) gives nil: the walk then looks every block up itself and
+// meets the damage where it lies, after handing fn the blocks below it.
+func scanRecords(blocks *bolt.Bucket, hint uint64) map[chain.Hash][]byte {
+	var recs map[chain.Hash][]byte
+	err := guard(func() error {
+		recs = make(map[chain.Hash][]byte, min(hint, 1<<20)) // bounded: the hint may be damaged
+		c := blocks.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) == len(chain.Hash{}) && v != nil {
+				recs[chain.Hash(k)] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return recs
+}
+
+// decode starts copying out and decoding the batch's records on every
+// CPU; buf.wg.Wait waits for them.
 func (buf *walkBuf) decode() {
 	n := len(buf.raws)
 	workers := min(runtime.GOMAXPROCS(0), (n+63)/64)
 	for w := range workers {
 		buf.wg.Go(func() {
-			var tx *bolt.Tx
-			var blocks *bolt.Bucket
-			// Only ForEachBestParsed leaves the lookups to the decoders
-			// (see there why others must not begin transactions here).
-			_ = guard(func() (err error) {
-				if !buf.parse {
-					return nil
-				}
-				if tx, err = buf.db.Begin(false); err != nil {
-					return err
-				}
-				if tx.ID() != buf.txID {
-					return errors.New("another snapshot")
-				}
-				blocks, err = bucket(tx, bucketBlocks)
-				return err
-			})
-			if tx != nil {
-				defer func() { _ = guard(tx.Rollback) }()
-			}
 			for i := w; i < n; i += workers {
 				r := &buf.raws[i]
-				if r.get && blocks != nil {
-					if r.getErr = guard(func() error { r.lookup(blocks); return nil }); r.getErr != nil {
+				if r.rec != nil {
+					// The mapping is the file: a fault reading it is
+					// damage, as in any bbolt call.
+					r.getErr = guard(func() error { r.json = string(r.rec); return nil })
+					r.rec = nil
+					if r.getErr != nil {
 						continue
 					}
 				}
@@ -215,7 +214,6 @@ func (buf *walkBuf) decode() {
 
 // lookup copies r's block record out of blocks.
 func (r *bestRaw) lookup(blocks *bolt.Bucket) {
-	r.get = false
 	if j := blocks.Get(r.hash); j != nil {
 		r.json, r.found = string(j), true
 	}
@@ -223,7 +221,7 @@ func (r *bestRaw) lookup(blocks *bolt.Bucket) {
 
 // decode decodes r's record, and parses it if parse is set.
 func (r *bestRaw) decode(parse bool) {
-	if !r.found || r.get || r.getErr != nil || r.block != nil {
+	if !r.found || r.getErr != nil || r.block != nil {
 		return
 	}
 	// The store's own encoding decodes fast; anything else goes to the
