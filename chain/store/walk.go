@@ -260,7 +260,7 @@ func (r *bestRaw) check(want uint64) (*chain.Block, error) {
 		return nil, fmt.Errorf("height %d: block %s is missing: %w", want, h, ErrCorrupt)
 	case r.block.Number != want:
 		return nil, fmt.Errorf("height %d: block %s says it is at height %d: %w", want, h, r.block.Number, ErrCorrupt)
-	case r.block.Hash != h.String():
+	case !h.Matches(r.block.Hash):
 		return nil, fmt.Errorf("height %d: block stored as %s says its hash is %.64q: %w", want, h, r.block.Hash, ErrCorrupt)
 	}
 	return r.block, nil
