@@ -399,24 +399,33 @@ type Parsed struct {
 // It checks formats only; Validate applies the rules.
 func (b *Block) Parse() (*Parsed, error) {
 	var p Parsed
+	if err := b.ParseInto(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ParseInto is Parse into p, for a caller that keeps its Parsed values
+// itself. On an error p holds whatever was parsed before it.
+func (b *Block) ParseInto(p *Parsed) error {
 	var err error
 	if p.Prev, err = ParseHash(b.PrevHash); err != nil {
-		return nil, ruleErrorf(PreviousHashBlockError, "prev_hash: %v", err)
+		return ruleErrorf(PreviousHashBlockError, "prev_hash: %v", err)
 	}
 	if p.Time, err = ParseTime(b.TimeStamp); err != nil {
-		return nil, ruleErrorf(InvalidTimestamp, "%v", err)
+		return ruleErrorf(InvalidTimestamp, "%v", err)
 	}
 	if err := decodeLowerHex(p.Sender[:], b.Sender); err != nil {
-		return nil, ruleErrorf(InvalidSignature, "sender: %v", err)
+		return ruleErrorf(InvalidSignature, "sender: %v", err)
 	}
 	if err := decodeLowerHex(p.Signature[:], b.Signature); err != nil {
-		return nil, ruleErrorf(InvalidSignature, "signature: %v", err)
+		return ruleErrorf(InvalidSignature, "signature: %v", err)
 	}
 	p.MessageID = MessageID(p.Sender, p.Time, b.Message)
 	p.BodyHash = BodyHash(p.Sender, p.Signature, b.Message)
 	p.Header = NewHeader(b.Number, p.Prev, p.BodyHash, p.Time, b.Difficulty, b.Nonce)
 	p.Hash = p.Header.Hash()
-	return &p, nil
+	return nil
 }
 
 // GenesisTime is the timeStamp of every genesis block.

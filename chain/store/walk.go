@@ -19,7 +19,8 @@ const walkBatch = 1024
 type bestRaw struct {
 	height uint64
 	key    []byte // the height key, copied only when malformed
-	hash   []byte
+	hash   chain.Hash
+	hashN  int    // the entry's length, len(hash) when it is sound
 	rec    []byte // the record in bbolt's mapping, still to be copied
 	json   string // the record, copied out of bbolt
 	found  bool   // false when the block is missing
@@ -28,6 +29,11 @@ type bestRaw struct {
 	block  *chain.Block
 	parsed *chain.Parsed // block.Parse(), when asked for and it parsed
 	err    error         // why json did not decode into block
+
+	// For ForEachBestParsed, block and parsed point here: the batch's
+	// buffer holds them, and is reused once fn has seen them.
+	blockVal  chain.Block
+	parsedVal chain.Parsed
 }
 
 // walkBuf is one batch on its way from bbolt to fn.
@@ -55,6 +61,11 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 // b.Parse() result, computed on all CPUs with the decoding (an open spends
 // most of its time there otherwise). p is nil when the block does not
 // parse; fn then meets the error itself by parsing it.
+//
+// b and p are the walk's own and valid only until fn returns: the walk
+// reuses them for later blocks, so fn copies what it keeps (their strings
+// and arrays it may keep). An open allocates them for 100,000 blocks
+// otherwise, and the garbage raises the process's resident memory.
 func (s *Store) ForEachBestParsed(fn func(height uint64, b *chain.Block, p *chain.Parsed) error) error {
 	return s.forEachBest(true, fn)
 }
@@ -95,9 +106,13 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 	// transaction keeps the mapping in place until they are done).
 	read := func(buf *walkBuf) error {
 		buf.raws = buf.raws[:0]
-		return guard(func() error {
+		whole := 0 // entries read in full
+		err := guard(func() error {
 			for ; k != nil && len(buf.raws) < walkBatch; k, v = c.Next() {
-				r := bestRaw{hash: append([]byte{}, v...)}
+				buf.raws = buf.raws[:len(buf.raws)+1]
+				r := &buf.raws[len(buf.raws)-1]
+				*r = bestRaw{hashN: len(v)}
+				copy(r.hash[:], v)
 				if len(k) == 8 {
 					r.height = binary.BigEndian.Uint64(k)
 					if len(v) == len(chain.Hash{}) {
@@ -113,17 +128,19 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 				} else {
 					r.key = append([]byte{}, k...)
 				}
-				buf.raws = append(buf.raws, r)
+				whole++
 			}
 			return nil
 		})
+		buf.raws = buf.raws[:whole] // not one bbolt failed in the middle of
+		return err
 	}
 
 	// A read that fails (a damaged page) keeps the entries it copied
 	// before the failure; they and every batch before them still reach fn,
 	// so the caller learns the whole readable prefix, and then the error.
-	cur := &walkBuf{parse: parse}
-	next := &walkBuf{parse: parse}
+	cur := &walkBuf{parse: parse, raws: make([]bestRaw, 0, walkBatch)}
+	next := &walkBuf{parse: parse, raws: make([]bestRaw, 0, walkBatch)}
 	defer cur.wg.Wait()
 	defer next.wg.Wait()
 	readErr := read(cur)
@@ -214,7 +231,7 @@ func (buf *walkBuf) decode() {
 
 // lookup copies r's block record out of blocks.
 func (r *bestRaw) lookup(blocks *bolt.Bucket) {
-	if j := blocks.Get(r.hash); j != nil {
+	if j := blocks.Get(r.hash[:]); j != nil {
 		r.json, r.found = string(j), true
 	}
 }
@@ -227,16 +244,19 @@ func (r *bestRaw) decode(parse bool) {
 	// The store's own encoding decodes fast; anything else goes to the
 	// strict decoder, called directly to skip json.Unmarshal's extra
 	// validation pass (it validates the whole input itself).
-	var b chain.Block
-	if !decodeStored(r.json, &b) {
+	b := &r.blockVal
+	if !parse {
+		b = new(chain.Block) // ForEachBest's callers may keep it
+	}
+	if !decodeStored(r.json, b) {
 		if err := b.UnmarshalJSON([]byte(r.json)); err != nil {
 			r.err = err
 			return
 		}
 	}
-	r.block = &b
-	if parse {
-		r.parsed, _ = b.Parse()
+	r.block = b
+	if parse && b.ParseInto(&r.parsedVal) == nil {
+		r.parsed = &r.parsedVal
 	}
 }
 
@@ -248,11 +268,10 @@ func (r *bestRaw) check(want uint64) (*chain.Block, error) {
 	if r.height != want {
 		return nil, fmt.Errorf("height %d is missing (the next stored height is %d): %w", want, r.height, ErrCorrupt)
 	}
-	var h chain.Hash
-	if len(r.hash) != len(h) {
-		return nil, fmt.Errorf("height %d: entry holds %d bytes, not a block hash: %w", want, len(r.hash), ErrCorrupt)
+	if r.hashN != len(r.hash) {
+		return nil, fmt.Errorf("height %d: entry holds %d bytes, not a block hash: %w", want, r.hashN, ErrCorrupt)
 	}
-	copy(h[:], r.hash)
+	h := r.hash
 	switch {
 	case r.err != nil:
 		return nil, fmt.Errorf("height %d: block %s does not decode (%v): %w", want, h, r.err, ErrCorrupt)
