@@ -73,19 +73,52 @@ func (h *Hash) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// Matches reports whether s is h's lowercase hex form, h.String() == s
+// without making the string.
+func (h Hash) Matches(s string) bool {
+	if len(s) != 2*len(h) {
+		return false
+	}
+	for i, c := range h {
+		if s[2*i] != lowerHexDigits[c>>4] || s[2*i+1] != lowerHexDigits[c&15] {
+			return false
+		}
+	}
+	return true
+}
+
+const lowerHexDigits = "0123456789abcdef"
+
+// lowerHexValue is each byte's value as a lowercase hex digit, 0xff for a
+// byte that is not one.
+var lowerHexValue = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for i, c := range []byte(lowerHexDigits) {
+		t[c] = byte(i)
+	}
+	return t
+}()
+
 // decodeLowerHex fills dst from exactly 2*len(dst) lowercase hex digits.
+// On an error, dst may be partly written.
 func decodeLowerHex(dst []byte, s string) error {
 	if len(s) != 2*len(dst) {
 		return fmt.Errorf("want %d hex digits, got %d characters", 2*len(dst), len(s))
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return fmt.Errorf("character %d (%q) is not lowercase hex", i, c)
+	for i := range dst {
+		hi, lo := lowerHexValue[s[2*i]], lowerHexValue[s[2*i+1]]
+		if hi|lo > 0x0f {
+			at := 2 * i
+			if hi <= 0x0f {
+				at++
+			}
+			return fmt.Errorf("character %d (%q) is not lowercase hex", at, s[at])
 		}
+		dst[i] = hi<<4 | lo
 	}
-	_, err := hex.Decode(dst, []byte(s))
-	return err
+	return nil
 }
 
 // Block is a block as it travels: a JSON object with the seed's field names.
@@ -199,6 +232,51 @@ func wireString(name string, raw *json.RawMessage) (string, error) {
 
 // ParseTime reads the exact timeStamp format and returns Unix milliseconds.
 func ParseTime(s string) (int64, error) {
+	if ms, ok := parseTimeCanonical(s); ok {
+		return ms, nil
+	}
+	return parseTimeStrict(s)
+}
+
+// parseTimeCanonical reads a timeStamp that is exactly in canonical form
+// (the digits of a real date and time, in range) without time.Parse and
+// the Format that checks the form. It reports false for anything else,
+// which parseTimeStrict then takes (or refuses, giving the error). What it
+// accepts, time.Parse accepts with the same time and Format gives back.
+func parseTimeCanonical(s string) (int64, bool) {
+	if len(s) != len(TimeLayout) || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+		s[13] != ':' || s[16] != ':' || s[19] != '.' || s[23] != 'Z' {
+		return 0, false
+	}
+	ok := true
+	num := func(from, to int) int {
+		v := 0
+		for i := from; i < to; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 7), num(8, 10)
+	hour, minute, sec, ms := num(11, 13), num(14, 16), num(17, 19), num(20, 23)
+	if !ok || month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || sec > 59 {
+		return 0, false
+	}
+	days := [13]int{0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31}[month]
+	if month == 2 && year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+		days = 29
+	}
+	if day > days {
+		return 0, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, ms*int(time.Millisecond), time.UTC).UnixMilli(), true
+}
+
+// parseTimeStrict is ParseTime by time.Parse, giving the errors.
+func parseTimeStrict(s string) (int64, error) {
 	if len(s) != len(TimeLayout) {
 		return 0, fmt.Errorf("timeStamp %q is not YYYY-MM-DDTHH:MM:SS.mmmZ", s)
 	}
@@ -321,24 +399,33 @@ type Parsed struct {
 // It checks formats only; Validate applies the rules.
 func (b *Block) Parse() (*Parsed, error) {
 	var p Parsed
+	if err := b.ParseInto(&p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// ParseInto is Parse into p, for a caller that keeps its Parsed values
+// itself. On an error p holds whatever was parsed before it.
+func (b *Block) ParseInto(p *Parsed) error {
 	var err error
 	if p.Prev, err = ParseHash(b.PrevHash); err != nil {
-		return nil, ruleErrorf(PreviousHashBlockError, "prev_hash: %v", err)
+		return ruleErrorf(PreviousHashBlockError, "prev_hash: %v", err)
 	}
 	if p.Time, err = ParseTime(b.TimeStamp); err != nil {
-		return nil, ruleErrorf(InvalidTimestamp, "%v", err)
+		return ruleErrorf(InvalidTimestamp, "%v", err)
 	}
 	if err := decodeLowerHex(p.Sender[:], b.Sender); err != nil {
-		return nil, ruleErrorf(InvalidSignature, "sender: %v", err)
+		return ruleErrorf(InvalidSignature, "sender: %v", err)
 	}
 	if err := decodeLowerHex(p.Signature[:], b.Signature); err != nil {
-		return nil, ruleErrorf(InvalidSignature, "signature: %v", err)
+		return ruleErrorf(InvalidSignature, "signature: %v", err)
 	}
 	p.MessageID = MessageID(p.Sender, p.Time, b.Message)
 	p.BodyHash = BodyHash(p.Sender, p.Signature, b.Message)
 	p.Header = NewHeader(b.Number, p.Prev, p.BodyHash, p.Time, b.Difficulty, b.Nonce)
 	p.Hash = p.Header.Hash()
-	return &p, nil
+	return nil
 }
 
 // GenesisTime is the timeStamp of every genesis block.

@@ -515,7 +515,8 @@ func (ix *Index) AppendStored(b *Block) (*Node, error) {
 // the caller has already computed (on other cores, while reading the
 // store). p must come from b itself; nil makes it AppendStored. The
 // checks are AppendStored's: link, hash, proof of work, difficulty and
-// duplicate messages; only the parsing moves.
+// duplicate messages; only the parsing moves. It keeps neither b nor p
+// (the store's walk reuses them).
 func (ix *Index) AppendStoredParsed(b *Block, p *Parsed) (*Node, error) {
 	if p == nil {
 		return ix.AppendStored(b)

@@ -90,7 +90,7 @@ func checkMessage(m string) error {
 func CheckMessage(m string) error { return checkMessage(m) }
 
 func checkHash(b *Block, p *Parsed) error {
-	if b.Hash != p.Hash.String() {
+	if !p.Hash.Matches(b.Hash) {
 		return ruleErrorf(InvalidBlockHash, "hash %.64q is not SHA-256 of the header (%s)", b.Hash, p.Hash)
 	}
 	if !MeetsDifficulty(p.Hash, b.Difficulty) {

@@ -565,12 +565,16 @@ func (n *Node) Block(ctx context.Context, hash string) (chain.Block, error) {
 
 // blockOf reads an indexed block back from the store.
 func (n *Node) blockOf(nd *chain.Node) (*chain.Block, error) {
-	if nd.Height == 0 && nd.Parent == nil {
+	if isGenesisNode(nd) {
 		g := chain.Genesis(n.cfg.Difficulty)
 		return &g, nil
 	}
 	return n.store.Block(nd.Hash)
 }
+
+// isGenesisNode reports whether nd is the index's genesis, which the store
+// does not hold.
+func isGenesisNode(nd *chain.Node) bool { return nd.Height == 0 && nd.Parent == nil }
 
 // Tip returns the best tip's height and hash.
 func (n *Node) Tip() (uint64, string) {

@@ -10,6 +10,13 @@ import (
 	"github.com/meshchain/meshchain/chain"
 )
 
+// releaseAfter is how many blocks Blocks reads before it lets the pages it
+// mapped go again (releaseMapped). Blocks scattered through the file each
+// map a page-cache folio (64 KiB or more on Linux 6, whatever MADV_RANDOM
+// says): the first snapshot's 1,000 blocks added 50-80 MB to the node's
+// resident memory, for 0.5 MB read.
+const releaseAfter = 64
+
 // Blocks reads many stored blocks by hash in one read transaction and
 // decodes them on all CPUs: a reorganisation of 10,000 blocks reads every
 // block it disconnects, which block by block (a transaction and a decode
@@ -32,6 +39,9 @@ func (s *Store) Blocks(hs []chain.Hash) (blocks []*chain.Block, errs []error) {
 				raws[i], found[i] = string(v), true
 			}
 			read = i + 1
+		}
+		if len(hs) >= releaseAfter {
+			s.releaseMapped(tx)
 		}
 		return nil
 	})

@@ -87,6 +87,14 @@ func (d *fastDec) str(dst *string) bool {
 	start := d.i + 1
 	ascii := true
 	j := start
+	// Eight bytes at a time while none of them can end the string or
+	// need a closer look (a quote, a backslash, a control character or
+	// a byte of a multi-byte character); the loop below takes the rest.
+	for ; j+8 <= len(d.s); j += 8 {
+		if needsLook(load64(d.s[j:])) {
+			break
+		}
+	}
 	for ; j < len(d.s); j++ {
 		c := d.s[j]
 		if c == '"' {
@@ -109,6 +117,22 @@ func (d *fastDec) str(dst *string) bool {
 	*dst = v
 	d.i = j + 1
 	return true
+}
+
+// load64 is s's first 8 bytes as a little-endian word (len(s) >= 8).
+func load64(s string) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// needsLook reports whether a byte of x may be a quote, a backslash, below
+// 0x20 or above 0x7f. It never misses one; it may flag a word that has
+// none (a borrow across bytes), which costs only the byte-wise look.
+func needsLook(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	zero := func(y uint64) uint64 { return (y - ones) & ^y & highs }
+	return (zero(x^(ones*'"')) | zero(x^(ones*'\\')) | (x-ones*0x20)&^x&highs | x&highs) != 0
 }
 
 // decodeRecord decodes a stored block record: the fast path for the

@@ -101,3 +101,39 @@ func FuzzDecodeStored(f *testing.F) {
 		checkDecodeStored(t, data)
 	})
 }
+
+// TestDecodeStoredEveryPosition puts each kind of byte the fast decoder
+// must look at (quote, backslash, control, multi-byte characters, valid
+// or not) at every position of messages of every length up to 40, so
+// each lands at each place of the decoder's 8-byte words, and holds the
+// decoder to the strict one on all of them.
+func TestDecodeStoredEveryPosition(t *testing.T) {
+	base := sampleBlock()
+	rec := string(storedRecord(t, base))
+	for n := 0; n <= 40; n++ {
+		plain := strings.Repeat("abcdefgh", 6)[:n]
+		b := base
+		b.Message = plain
+		if !checkDecodeStored(t, storedRecord(t, b)) {
+			t.Fatalf("plain %d-byte message not decoded fast", n)
+		}
+		for j := 0; j <= n; j++ {
+			for _, ins := range []string{`\"`, `\\`, `\n`, "\x01", "\x1f", "\x7f", "é", "\u2028", "\xff", "\xc3", `"`, "\x00"} {
+				raw := strings.Replace(rec, `"message":"hello"`, `"message":"`+plain[:j]+ins+plain[j:]+`"`, 1)
+				checkDecodeStored(t, []byte(raw))
+			}
+		}
+	}
+}
+
+func BenchmarkDecodeStored(b *testing.B) {
+	blk := sampleBlock()
+	blk.Message = "the quick brown fox jumps over the lazy dog, message number 12345"
+	rec := string(storedRecord(b, blk))
+	for b.Loop() {
+		var out chain.Block
+		if !decodeStored(rec, &out) {
+			b.Fatal("not decoded")
+		}
+	}
+}

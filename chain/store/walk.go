@@ -2,7 +2,6 @@ package store
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime"
 	"sync"
@@ -20,23 +19,27 @@ const walkBatch = 1024
 type bestRaw struct {
 	height uint64
 	key    []byte // the height key, copied only when malformed
-	hash   []byte
+	hash   chain.Hash
+	hashN  int    // the entry's length, len(hash) when it is sound
+	rec    []byte // the record in bbolt's mapping, still to be copied
 	json   string // the record, copied out of bbolt
 	found  bool   // false when the block is missing
-	get    bool   // the block is still to be looked up
-	getErr error  // the lookup met a damaged page
+	getErr error  // the lookup (or the copy) met a damaged page
 
 	block  *chain.Block
 	parsed *chain.Parsed // block.Parse(), when asked for and it parsed
 	err    error         // why json did not decode into block
+
+	// For ForEachBestParsed, block and parsed point here: the batch's
+	// buffer holds them, and is reused once fn has seen them.
+	blockVal  chain.Block
+	parsedVal chain.Parsed
 }
 
 // walkBuf is one batch on its way from bbolt to fn.
 type walkBuf struct {
 	raws  []bestRaw
 	parse bool           // also run chain.Block.Parse in the decoders
-	db    *bolt.DB       // where the decoders look the blocks up ...
-	txID  int            // ... in a read transaction of this snapshot
 	wg    sync.WaitGroup // the batch's decoders
 }
 
@@ -59,11 +62,10 @@ func (s *Store) ForEachBest(fn func(height uint64, b *chain.Block) error) error 
 // most of its time there otherwise). p is nil when the block does not
 // parse; fn then meets the error itself by parsing it.
 //
-// The blocks are also looked up on all CPUs, each decoder in a read
-// transaction of its own, begun while the walk's is open. So no write may
-// run on the store meanwhile, from any goroutine: bbolt's remap for a
-// growing file would wait for the walk's transaction while the walk waits
-// for a decoder's to begin. A node's load at open is the one user.
+// b and p are the walk's own and valid only until fn returns: the walk
+// reuses them for later blocks, so fn copies what it keeps (their strings
+// and arrays it may keep). An open allocates them for 100,000 blocks
+// otherwise, and the garbage raises the process's resident memory.
 func (s *Store) ForEachBestParsed(fn func(height uint64, b *chain.Block, p *chain.Parsed) error) error {
 	return s.forEachBest(true, fn)
 }
@@ -81,51 +83,64 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 	var c *bolt.Cursor
 	var blocks *bolt.Bucket
 	var k, v []byte
+	var hint uint64
 	err := guard(func() error {
-		best, err := bucket(tx, bucketBest)
+		bs, err := buckets(tx, bucketBest, bucketBlocks, bucketMeta)
 		if err != nil {
 			return err
 		}
-		if blocks, err = bucket(tx, bucketBlocks); err != nil {
-			return err
+		blocks = bs[1]
+		if top, ok, err := readTop(bs[2]); err == nil && ok {
+			hint = top
 		}
-		c = best.Cursor()
+		c = bs[0].Cursor()
 		k, v = c.Seek(heightKey(1))
 		return nil
 	})
 	if err != nil {
 		return s.opError(op, err)
 	}
-	// read fills buf with the next entries, copied so they outlive the
-	// guard and can be decoded on other goroutines.
+	recs := scanRecords(blocks, hint)
+	// read fills buf with the next entries: each with its record as it
+	// lies in bbolt's mapping, which the decoders copy out (the walk's
+	// transaction keeps the mapping in place until they are done).
 	read := func(buf *walkBuf) error {
 		buf.raws = buf.raws[:0]
-		return guard(func() error {
+		whole := 0 // entries read in full
+		err := guard(func() error {
 			for ; k != nil && len(buf.raws) < walkBatch; k, v = c.Next() {
-				r := bestRaw{hash: append([]byte{}, v...)}
+				buf.raws = buf.raws[:len(buf.raws)+1]
+				r := &buf.raws[len(buf.raws)-1]
+				*r = bestRaw{hashN: len(v)}
+				copy(r.hash[:], v)
 				if len(k) == 8 {
 					r.height = binary.BigEndian.Uint64(k)
-					// The decoders look the block up: 100,000 random
-					// lookups in the blocks bucket are a third of an
-					// open's time, too much for one goroutine.
-					r.get = len(v) == len(chain.Hash{})
-					if r.get && !parse {
-						r.lookup(blocks)
+					if len(v) == len(chain.Hash{}) {
+						if j, ok := recs[chain.Hash(v)]; ok {
+							r.rec, r.found = j, true
+						} else {
+							// Not in the scan (or no scan): the lookup
+							// says what bbolt holds, missing or a
+							// damaged page.
+							r.lookup(blocks)
+						}
 					}
 				} else {
 					r.key = append([]byte{}, k...)
 				}
-				buf.raws = append(buf.raws, r)
+				whole++
 			}
 			return nil
 		})
+		buf.raws = buf.raws[:whole] // not one bbolt failed in the middle of
+		return err
 	}
 
 	// A read that fails (a damaged page) keeps the entries it copied
 	// before the failure; they and every batch before them still reach fn,
 	// so the caller learns the whole readable prefix, and then the error.
-	cur := &walkBuf{parse: parse, db: s.db, txID: tx.ID()}
-	next := &walkBuf{parse: parse, db: s.db, txID: tx.ID()}
+	cur := &walkBuf{parse: parse, raws: make([]bestRaw, 0, walkBatch)}
+	next := &walkBuf{parse: parse, raws: make([]bestRaw, 0, walkBatch)}
 	defer cur.wg.Wait()
 	defer next.wg.Wait()
 	readErr := read(cur)
@@ -141,12 +156,6 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 		cur.wg.Wait()
 		for i := range cur.raws {
 			r := &cur.raws[i]
-			if r.get {
-				// A decoder could not open a read transaction of this
-				// snapshot (a write came between): look it up here.
-				r.getErr = guard(func() error { r.lookup(blocks); return nil })
-				r.decode(parse)
-			}
 			if r.getErr != nil {
 				return s.opError(op, fmt.Errorf("after height %d: %w", want-1, r.getErr))
 			}
@@ -171,39 +180,46 @@ func (s *Store) forEachBest(parse bool, fn func(height uint64, b *chain.Block, p
 	return nil
 }
 
-// decode starts looking up and decoding the batch's blocks on every CPU,
-// each decoder in a read transaction of its own (a bbolt transaction is
-// not for several goroutines) of the walk's snapshot; buf.wg.Wait waits
-// for them. An entry a decoder could not look up keeps get set.
+// scanRecords reads the blocks bucket once in key order and returns where
+// each record lies in bbolt's mapping, by hash: 100,000 lookups by hash
+// in random order cost several times this one pass (every lookup descends
+// the tree and binary-searches its pages). The slices stay valid while tx
+// is open. hint is how many blocks the best chain holds. A damaged page
+// (bbolt panics) gives nil: the walk then looks every block up itself and
+// meets the damage where it lies, after handing fn the blocks below it.
+func scanRecords(blocks *bolt.Bucket, hint uint64) map[chain.Hash][]byte {
+	var recs map[chain.Hash][]byte
+	err := guard(func() error {
+		recs = make(map[chain.Hash][]byte, min(hint, 1<<20)) // bounded: the hint may be damaged
+		c := blocks.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) == len(chain.Hash{}) && v != nil {
+				recs[chain.Hash(k)] = v
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return recs
+}
+
+// decode starts copying out and decoding the batch's records on every
+// CPU; buf.wg.Wait waits for them.
 func (buf *walkBuf) decode() {
 	n := len(buf.raws)
 	workers := min(runtime.GOMAXPROCS(0), (n+63)/64)
 	for w := range workers {
 		buf.wg.Go(func() {
-			var tx *bolt.Tx
-			var blocks *bolt.Bucket
-			// Only ForEachBestParsed leaves the lookups to the decoders
-			// (see there why others must not begin transactions here).
-			_ = guard(func() (err error) {
-				if !buf.parse {
-					return nil
-				}
-				if tx, err = buf.db.Begin(false); err != nil {
-					return err
-				}
-				if tx.ID() != buf.txID {
-					return errors.New("another snapshot")
-				}
-				blocks, err = bucket(tx, bucketBlocks)
-				return err
-			})
-			if tx != nil {
-				defer func() { _ = guard(tx.Rollback) }()
-			}
 			for i := w; i < n; i += workers {
 				r := &buf.raws[i]
-				if r.get && blocks != nil {
-					if r.getErr = guard(func() error { r.lookup(blocks); return nil }); r.getErr != nil {
+				if r.rec != nil {
+					// The mapping is the file: a fault reading it is
+					// damage, as in any bbolt call.
+					r.getErr = guard(func() error { r.json = string(r.rec); return nil })
+					r.rec = nil
+					if r.getErr != nil {
 						continue
 					}
 				}
@@ -215,30 +231,32 @@ func (buf *walkBuf) decode() {
 
 // lookup copies r's block record out of blocks.
 func (r *bestRaw) lookup(blocks *bolt.Bucket) {
-	r.get = false
-	if j := blocks.Get(r.hash); j != nil {
+	if j := blocks.Get(r.hash[:]); j != nil {
 		r.json, r.found = string(j), true
 	}
 }
 
 // decode decodes r's record, and parses it if parse is set.
 func (r *bestRaw) decode(parse bool) {
-	if !r.found || r.get || r.getErr != nil || r.block != nil {
+	if !r.found || r.getErr != nil || r.block != nil {
 		return
 	}
 	// The store's own encoding decodes fast; anything else goes to the
 	// strict decoder, called directly to skip json.Unmarshal's extra
 	// validation pass (it validates the whole input itself).
-	var b chain.Block
-	if !decodeStored(r.json, &b) {
+	b := &r.blockVal
+	if !parse {
+		b = new(chain.Block) // ForEachBest's callers may keep it
+	}
+	if !decodeStored(r.json, b) {
 		if err := b.UnmarshalJSON([]byte(r.json)); err != nil {
 			r.err = err
 			return
 		}
 	}
-	r.block = &b
-	if parse {
-		r.parsed, _ = b.Parse()
+	r.block = b
+	if parse && b.ParseInto(&r.parsedVal) == nil {
+		r.parsed = &r.parsedVal
 	}
 }
 
@@ -250,11 +268,10 @@ func (r *bestRaw) check(want uint64) (*chain.Block, error) {
 	if r.height != want {
 		return nil, fmt.Errorf("height %d is missing (the next stored height is %d): %w", want, r.height, ErrCorrupt)
 	}
-	var h chain.Hash
-	if len(r.hash) != len(h) {
-		return nil, fmt.Errorf("height %d: entry holds %d bytes, not a block hash: %w", want, len(r.hash), ErrCorrupt)
+	if r.hashN != len(r.hash) {
+		return nil, fmt.Errorf("height %d: entry holds %d bytes, not a block hash: %w", want, r.hashN, ErrCorrupt)
 	}
-	copy(h[:], r.hash)
+	h := r.hash
 	switch {
 	case r.err != nil:
 		return nil, fmt.Errorf("height %d: block %s does not decode (%v): %w", want, h, r.err, ErrCorrupt)
@@ -262,7 +279,7 @@ func (r *bestRaw) check(want uint64) (*chain.Block, error) {
 		return nil, fmt.Errorf("height %d: block %s is missing: %w", want, h, ErrCorrupt)
 	case r.block.Number != want:
 		return nil, fmt.Errorf("height %d: block %s says it is at height %d: %w", want, h, r.block.Number, ErrCorrupt)
-	case r.block.Hash != h.String():
+	case !h.Matches(r.block.Hash):
 		return nil, fmt.Errorf("height %d: block stored as %s says its hash is %.64q: %w", want, h, r.block.Hash, ErrCorrupt)
 	}
 	return r.block, nil
