@@ -403,6 +403,10 @@ func (p *netPane) graphTitle() (string, string) {
 	}
 	title := fmt.Sprintf("Devnet %d/%d nodes, %d links up", running, len(g.nodes), up)
 	if !g.has {
+		if p.picked {
+			// Genesis, or a block from before the devnet's nodes were watched.
+			return title, fmt.Sprintf("#%s: its way was not seen", commas(p.block.Height))
+		}
 		return title, "no block selected"
 	}
 	now, complete := g.replayAt()
@@ -437,6 +441,9 @@ func (p *netPane) graphTitle() (string, string) {
 func (p *netPane) arrivalLines(w, rows int) []string {
 	g := p.graph
 	if !g.has {
+		if p.picked {
+			return []string{p.st.Dim.Render(fit("its way across the devnet was not seen (genesis, or before it was watched): ↑↓ choose another", w))}
+		}
 		return []string{p.st.Dim.Render(fit("select a block in Chain (↑↓) to see its way", w))}
 	}
 	delay := map[[2]int]time.Duration{}

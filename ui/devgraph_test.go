@@ -145,6 +145,9 @@ func TestGraphReplayTicksOnlyWhileShown(t *testing.T) {
 	if m.graph.ticking {
 		t.Fatal("opening the graph on a block with no way scheduled frames")
 	}
+	if out := ansi.Strip(m.View().Content); !strings.Contains(out, "#20: its way was not seen") || !strings.Contains(out, "y copy block hash") {
+		t.Errorf("the graph on block 20 (no way recorded) does not say so, or its footer lacks y:\n%s", out)
+	}
 	m, cmd := update(m, keyText("j"))
 	if cmd == nil || !m.graph.ticking {
 		t.Fatal("selecting block 19 scheduled no frame")

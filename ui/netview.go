@@ -51,7 +51,7 @@ func (p *netPane) help(k keyMap) []key.Binding {
 	if p.devnet {
 		out = append(out, graphRadarKey)
 	}
-	return append(out, relabel(k.Network, "close"))
+	return append(out, relabel(k.Network, "close"), relabel(k.Copy, "copy block hash"))
 }
 
 // graphRadarKey switches, in a devnet, between the devnet's graph and
