@@ -13,11 +13,17 @@ import (
 	"github.com/meshchain/meshchain/chain"
 )
 
-// bestLeafPages finds the live leaf pages of the best-chain bucket in the
-// file at path and the first height each holds, in file order. bbolt says
-// which pages are live leaves (Tx.Page); the page bytes tell the best
-// bucket's apart by their entries (8-byte keys, 32-byte values).
-func bestLeafPages(t testing.TB, path string) (pageSize int, pages map[int]uint64) {
+// leafEntry is one element of a bbolt leaf page.
+type leafEntry struct {
+	flags      uint32
+	key, value []byte
+}
+
+// liveLeaves hands fn the entries of each live leaf page of the file at
+// path, in file order. bbolt says which pages are live leaves (Tx.Page);
+// the entries are read from the page bytes: after the 16-byte page header,
+// flags, pos, ksize, vsize (u32 each) per element, pos counting from it.
+func liveLeaves(t testing.TB, path string, fn func(id int, entries []leafEntry)) (pageSize int) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
 	if err != nil {
@@ -29,44 +35,62 @@ func bestLeafPages(t testing.TB, path string) (pageSize int, pages map[int]uint6
 		t.Fatal(err)
 	}
 	pageSize = db.Info().PageSize
-	pages = map[int]uint64{}
 	err = db.View(func(tx *bolt.Tx) error {
 		for id := 2; ; id++ {
 			info, err := tx.Page(id)
-			if err != nil {
+			if err != nil || info == nil {
 				return err
-			}
-			if info == nil {
-				return nil
 			}
 			if info.Type != "leaf" || info.Count == 0 {
 				continue
 			}
-			// A leaf element is flags, pos, ksize, vsize (u32 each) after
-			// the 16-byte page header; pos counts from the element.
 			p := raw[id*pageSize:]
-			best := true
-			var first uint64
-			for i := 0; i < info.Count && best; i++ {
+			entries := make([]leafEntry, info.Count)
+			for i := range entries {
 				el := p[16+16*i:]
 				pos, ks, vs := binary.LittleEndian.Uint32(el[4:]), binary.LittleEndian.Uint32(el[8:]), binary.LittleEndian.Uint32(el[12:])
-				best = binary.LittleEndian.Uint32(el) == 0 && ks == 8 && vs == 32
-				if best && i == 0 {
-					first = binary.BigEndian.Uint64(el[pos : pos+8])
-				}
+				entries[i] = leafEntry{flags: binary.LittleEndian.Uint32(el), key: el[pos : pos+ks], value: el[pos+ks : pos+ks+vs]}
 			}
-			if best {
-				pages[id] = first
-			}
+			fn(id, entries)
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pageSize
+}
+
+// bestLeafPages finds the live leaf pages of the best-chain bucket in the
+// file at path and the first height each holds: the pages whose entries
+// all have 8-byte keys and 32-byte values.
+func bestLeafPages(t testing.TB, path string) (pageSize int, pages map[int]uint64) {
+	t.Helper()
+	pages = map[int]uint64{}
+	pageSize = liveLeaves(t, path, func(id int, entries []leafEntry) {
+		for _, e := range entries {
+			if e.flags != 0 || len(e.key) != 8 || len(e.value) != 32 {
+				return
+			}
+		}
+		pages[id] = binary.BigEndian.Uint64(entries[0].key)
+	})
 	if len(pages) == 0 {
 		t.Fatal("no best-chain leaf pages found")
 	}
 	return pageSize, pages
+}
+
+// damagePage applies damage to page id of the file at path.
+func damagePage(t testing.TB, path string, pageSize, id int, damage func(raw []byte, pageSize, id int)) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	damage(raw, pageSize, id)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // middlePage is the best-chain leaf page whose first height is nearest mid.
@@ -128,16 +152,9 @@ func TestDamagedBestPagesAreSalvaged(t *testing.T) {
 			}
 			ps, pages := bestLeafPages(t, path)
 			id, first := middlePage(pages, n/2)
-			raw, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tc.damage(raw, ps, id)
-			if err := os.WriteFile(path, raw, 0o600); err != nil {
-				t.Fatal(err)
-			}
+			damagePage(t, path, ps, id, tc.damage)
 
-			s, err = Open(path)
+			s, err := Open(path)
 			if err != nil {
 				t.Fatalf("open: %v (the damage is in the best chain's pages only)", err)
 			}

@@ -1,69 +1,29 @@
 package store
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 
 	"github.com/meshchain/meshchain/chain"
 )
 
 // blockLeafPages finds the live leaf pages of the blocks bucket in the file
-// at path, each with the hashes it holds (32-byte keys whose values are
-// block records).
+// at path, each with the hashes it holds: the pages whose entries all have
+// 32-byte keys and block records (JSON objects) as values.
 func blockLeafPages(t testing.TB, path string) (pageSize int, pages map[int][]chain.Hash) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pageSize = db.Info().PageSize
 	pages = map[int][]chain.Hash{}
-	err = db.View(func(tx *bolt.Tx) error {
-		for id := 2; ; id++ {
-			info, err := tx.Page(id)
-			if err != nil {
-				return err
+	pageSize = liveLeaves(t, path, func(id int, entries []leafEntry) {
+		var hs []chain.Hash
+		for _, e := range entries {
+			if e.flags != 0 || len(e.key) != 32 || len(e.value) < 100 || e.value[0] != '{' {
+				return
 			}
-			if info == nil {
-				return nil
-			}
-			if info.Type != "leaf" || info.Count == 0 {
-				continue
-			}
-			p := raw[id*pageSize:]
-			var hs []chain.Hash
-			for i := range info.Count {
-				el := p[16+16*i:]
-				pos, ks, vs := binary.LittleEndian.Uint32(el[4:]), binary.LittleEndian.Uint32(el[8:]), binary.LittleEndian.Uint32(el[12:])
-				if binary.LittleEndian.Uint32(el) != 0 || ks != 32 || vs < 100 {
-					hs = nil
-					break
-				}
-				k := el[pos : pos+ks]
-				if string(el[pos+ks:pos+ks+1]) != "{" {
-					hs = nil
-					break
-				}
-				hs = append(hs, chain.Hash(k))
-			}
-			if len(hs) > 0 {
-				pages[id] = hs
-			}
+			hs = append(hs, chain.Hash(e.key))
 		}
+		pages[id] = hs
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if len(pages) < 3 {
 		t.Fatalf("found %d block leaf pages, want a few", len(pages))
 	}
@@ -87,11 +47,7 @@ func TestDamagedBlockPagesStopTheWalk(t *testing.T) {
 		for _, parsed := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/parsed=%v", tc.name, parsed), func(t *testing.T) {
 				s := openTemp(t)
-				msgs := make([]string, n)
-				for i := range msgs {
-					msgs[i] = fmt.Sprintf("message %d", i)
-				}
-				a, ae := testChain("a", genesisHash(), 1, msgs...)
+				a, ae := testChain("a", genesisHash(), 1, msgList("a", n)...)
 				if err := s.Apply(Update{Blocks: a, Connect: ae}); err != nil {
 					t.Fatal(err)
 				}
@@ -105,25 +61,17 @@ func TestDamagedBlockPagesStopTheWalk(t *testing.T) {
 				}
 				ps, pages := blockLeafPages(t, path)
 				// The page whose lowest height is nearest the middle.
-				id, first := 0, uint64(0)
+				lowest := map[int]uint64{}
 				for pid, hs := range pages {
 					low := ^uint64(0)
 					for _, h := range hs {
 						low = min(low, height[h])
 					}
-					if id == 0 || max(low, n/2)-min(low, n/2) < max(first, n/2)-min(first, n/2) {
-						id, first = pid, low
-					}
+					lowest[pid] = low
 				}
-				raw, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tc.damage(raw, ps, id)
-				if err := os.WriteFile(path, raw, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				s, err = Open(path)
+				id, first := middlePage(lowest, n/2)
+				damagePage(t, path, ps, id, tc.damage)
+				s, err := Open(path)
 				if err != nil {
 					t.Fatalf("open: %v (the damage is in the blocks bucket only)", err)
 				}
