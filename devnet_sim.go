@@ -313,8 +313,16 @@ func startSim(cfg simConfig) (*simNet, error) {
 			defer s.wg.Done()
 			for ev := range evs {
 				if p, ok := ev.Payload.(node.BlockAccepted); ok {
+					// Arrived is when the copy came off its session (at the
+					// miner: when it was found, before its relay); the event's
+					// own time is later by the node's work in between, and at
+					// the miner that put t0 after the relay had begun.
+					at := p.Arrived
+					if at.IsZero() {
+						at = ev.Time
+					}
 					select {
-					case s.events <- simArrival{node: i, message: p.Message, hash: p.Hash, peer: p.Peer, at: ev.Time}:
+					case s.events <- simArrival{node: i, message: p.Message, hash: p.Hash, peer: p.Peer, at: at}:
 					default: // the measurement loop reads as fast as events come; a block without an arrival times out and says so
 					}
 				}
