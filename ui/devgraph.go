@@ -67,10 +67,12 @@ func (g *devGraph) total() time.Duration {
 // spread is shown complete.
 func (g *devGraph) replayAt() (time.Duration, bool) {
 	total := g.total()
-	if g.start.IsZero() || total <= 0 || !g.now.After(g.start) {
+	if g.start.IsZero() || total <= 0 {
 		return total, true
 	}
-	e := g.now.Sub(g.start) % (replayPlay + replayHold)
+	// A block just picked is drawn from its beginning, not complete for a
+	// frame before its replay starts.
+	e := max(0, g.now.Sub(g.start)) % (replayPlay + replayHold)
 	if e >= replayPlay {
 		return total, true
 	}

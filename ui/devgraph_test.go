@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,11 @@ func graphModel(t *testing.T, w, h int) (Model, *fakeDevnet) {
 	if b, _ := m.chain.Selected(); b.Height != 19 || !m.net.open {
 		t.Fatalf("network view open %v on block %d, want block 19", m.net.open, b.Height)
 	}
+	// The picked block's replay starts from its beginning; the tests read
+	// the complete picture, held after the play.
+	held := m.graph.start.Add(replayPlay + replayHold/2)
+	m.now = func() time.Time { return held }
+	m.graph.now = held
 	return m, dn
 }
 
@@ -255,6 +261,9 @@ func TestGraphRadarPickStartsTheReplayAnew(t *testing.T) {
 	if !m.graph.start.Equal(clock) {
 		t.Fatalf("the replay started at %v, want %v (when the block was picked)", m.graph.start, clock)
 	}
+	if at, complete := m.graph.replayAt(); complete || at != 0 {
+		t.Errorf("at the pick the replay is at +%v (complete %v), want its beginning: no complete picture flashed first", at, complete)
+	}
 	m.graph.now = clock.Add(replayPlay / 4)
 	if at, complete := m.graph.replayAt(); complete || at > 10*time.Millisecond {
 		t.Errorf("a quarter of the play time after the pick, the replay is at +%v (complete %v), want +8.75ms of 35ms", at, complete)
@@ -351,11 +360,23 @@ func goldenDevnetGraph(t *testing.T, w, h int) {
 	f := newFakeNode(busySnapshot())
 	dn := newFakeDevnet()
 	dn.spreads = map[string]DevnetSpread{hashAt("best-19"): graphSpread()}
-	hs := startHarnessOpts(t, f, w, h, Options{Title: "devnet node 1 of 4", Devnet: dn})
+	m := testModelOpts(f, Options{Title: "devnet node 1 of 4", Devnet: dn})
+	// The clock stands still at the pick, then moves on to the complete
+	// picture the replay holds after its play.
+	var clock atomic.Int64
+	clock.Store(fixedNow.UnixNano())
+	m.now = func() time.Time { return time.Unix(0, clock.Load()).In(fixedNow.Location()) }
+	hs := startHarnessModel(t, m, w, h)
 	hs.waitUntil("first snapshot", loaded(0))
 	hs.tm.Type("wj")
 	hs.waitUntil("the devnet graph on block 19", func(m Model) bool {
 		return m.net.open && m.graph.has && m.graph.spread.Height == 19
+	})
+	held := fixedNow.Add(replayPlay + replayHold/2)
+	clock.Store(held.UnixNano())
+	hs.waitUntil("the complete picture", func(m Model) bool {
+		_, complete := m.graph.replayAt()
+		return m.graph.now.Equal(held) && complete
 	})
 	teatest.RequireEqualOutput(t, []byte(hs.finish()))
 }

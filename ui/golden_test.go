@@ -40,8 +40,13 @@ func startHarness(t *testing.T, f *fakeNode, w, h int) *harness {
 // startHarnessOpts is startHarness with other options.
 func startHarnessOpts(t *testing.T, f Node, w, h int, opts Options) *harness {
 	t.Helper()
+	return startHarnessModel(t, testModelOpts(f, opts), w, h)
+}
+
+// startHarnessModel runs a model the test has readied (its clock, say).
+func startHarnessModel(t *testing.T, m Model, w, h int) *harness {
+	t.Helper()
 	hs := &harness{t: t, hit: make(chan struct{}, 1)}
-	m := testModelOpts(f, opts)
 	filter := func(tm tea.Model, msg tea.Msg) tea.Msg {
 		if _, ok := msg.(probeMsg); !ok {
 			return msg
