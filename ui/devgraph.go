@@ -206,10 +206,6 @@ func (p *netPane) graphLines(w, h int) []string {
 		}
 		return p
 	}
-	// Links: all of them on a small devnet; on a big one only the ones
-	// the block took, or the picture is a ball of string (and 64 nodes
-	// have 2,016 links to trace each frame).
-	drawAll := n <= 12
 	type edge struct {
 		l    DevnetLink
 		path []graphCell
@@ -221,6 +217,11 @@ func (p *netPane) graphLines(w, h int) []string {
 		}
 		edges = append(edges, edge{l: l})
 	}
+	// Links: all of them while they are few (up to a full mesh of 8); on
+	// a denser devnet only the ones the block took, or the picture is a
+	// ball of string (12 nodes have 66 links, 64 nodes 2,016 to trace each
+	// frame). The title counts the links up either way.
+	drawAll := len(edges) <= 28
 	if drawAll {
 		for i := range edges {
 			edges[i].path = path(edges[i].l.A, edges[i].l.B)
@@ -278,8 +279,12 @@ func (p *netPane) graphLines(w, h int) []string {
 		kj := [2]int{edges[j].l.A, edges[j].l.B}
 		return travelled[ki] && !travelled[kj]
 	})
+	// Every link's latency while they are few for the canvas (a label
+	// and its margins take about 7 cells); beyond that only the block's
+	// way is labelled, or the labels bury the lines (12 nodes: 66 links).
+	labelAll := drawAll && len(edges)*7 <= w*h/12
 	for _, e := range edges {
-		if !drawAll && !travelled[[2]int{e.l.A, e.l.B}] {
+		if !labelAll && !travelled[[2]int{e.l.A, e.l.B}] {
 			continue
 		}
 		e.path = path(e.l.A, e.l.B)

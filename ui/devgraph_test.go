@@ -2,6 +2,7 @@ package ui
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -453,5 +454,36 @@ func BenchmarkGraph64(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = m.View()
+	}
+}
+
+// TestGraphDenseMeshLabelsOnlyTheWay: a full mesh of 12 nodes has 66
+// links, too many latencies for the canvas: only the links the block took
+// are labelled, and every one of those is; 4 nodes keep all 6 labels.
+func TestGraphDenseMeshLabelsOnlyTheWay(t *testing.T) {
+	latency := regexp.MustCompile(`(^|[^+0-9.])[0-9]+(\.[0-9])?ms`)
+	count := func(lines []string) int {
+		return len(latency.FindAllString(ansi.Strip(strings.Join(lines, "\n")), -1))
+	}
+	m, dn := graphModel(t, 120, 36)
+	p := graphPane(m)
+	if got := count(p.graphLines(68, 29)); got != 6 {
+		t.Errorf("4 nodes: %d latency labels, want all 6", got)
+	}
+	dn.mu.Lock()
+	sp := graphSpread()
+	for i := len(dn.nodes); i < 12; i++ {
+		dn.nodes = append(dn.nodes, DevnetNode{Name: fmt.Sprintf("node%d", i+1), Running: true, Half: -1})
+		// Node i+1 from node i, over a link of 10 ms, 40 ms apart.
+		sp.Reached = append(sp.Reached, DevnetArrival{Reached: true, At: time.Duration(i) * 40 * time.Millisecond, From: i - 1})
+	}
+	dn.spreads[sp.Hash] = sp
+	dn.mu.Unlock()
+	m, _ = update(m, tickMsg{}, graphTickMsg{})
+	p = graphPane(m)
+	lines := p.graphLines(68, 29)
+	if got := count(lines); got > 11 || got < 9 {
+		t.Errorf("12 nodes: %d latency labels, want the block's 11 links' (a few may find no room), not the mesh's 66:\n%s",
+			got, ansi.Strip(strings.Join(lines, "\n")))
 	}
 }
