@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/meshchain/meshchain/internal/plainnode"
@@ -18,6 +20,8 @@ import (
 //	    runs internal/plainnode instead of meshchain (the spread baseline)
 //	MESHCHAIN_CPUPROFILE=FILE
 //	    writes a CPU profile of the whole run to FILE on a normal exit
+//	    (%p in FILE becomes the process id, for benchmarks that start
+//	    several processes)
 const (
 	envPlainNode  = "MESHCHAIN_PLAINNODE"
 	envCPUProfile = "MESHCHAIN_CPUPROFILE"
@@ -42,6 +46,7 @@ func startCPUProfile(path string) func() {
 	if path == "" {
 		return func() {}
 	}
+	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	f, err := os.Create(path)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "meshchain: cpu profile:", err)

@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime/trace"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,9 +17,11 @@ import (
 // keypress latency (issue 10.2, TestDashboardKeypressLatency), when its
 // input arrives, when each key reaches the program's event loop and when
 // each frame is written to the terminal. goTraceEnv names a file for a Go
-// execution trace (runtime/trace) of the dashboard's whole run, to see
-// what held a key up: garbage collections, goroutines waiting for a P,
-// the renderer's ticks (go tool trace -d=parsed FILE prints it as text).
+// execution trace (runtime/trace) of the process's whole run (%p in it
+// becomes the process id), to see what held a key or a sync up: garbage
+// collections, goroutines waiting for a P, the renderer's ticks, pipeline
+// stages waiting on each other (go tool trace -d=parsed FILE prints it as
+// text).
 // Undocumented: tools for developers, not settings.
 const (
 	keyTraceEnv = "MESHCHAIN_KEYTRACE"
@@ -42,6 +45,7 @@ func startGoTrace() (stop func(), err error) {
 	if path == "" {
 		return func() {}, nil
 	}
+	path = strings.ReplaceAll(path, "%p", strconv.Itoa(os.Getpid()))
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", goTraceEnv, err)

@@ -92,11 +92,17 @@ func (e *exitError) Error() string { return e.err.Error() }
 func main() {
 	var err error
 	stopProfile := startCPUProfile(os.Getenv(envCPUProfile))
+	stopTrace, err := startGoTrace()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "meshchain:", err)
+		os.Exit(1)
+	}
 	if spec := os.Getenv(envPlainNode); spec != "" {
 		err = runPlainNode(spec)
 	} else {
 		err = run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	}
+	stopTrace()
 	stopProfile()
 	if err == nil {
 		return
@@ -612,11 +618,6 @@ func runWithUI(ctx context.Context, first *node.Node, others []*node.Node, backg
 			return msg
 		}),
 	}, traceOpts...)
-	stopTrace, err := startGoTrace()
-	if err != nil {
-		return err
-	}
-	defer stopTrace()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
