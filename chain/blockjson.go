@@ -11,6 +11,20 @@ import "unicode/utf8"
 // fast path never changes what is accepted or how it is refused. A relayed
 // block and every block of a 500-block sync answer pass through here.
 func decodeBlockFast(d []byte) (Block, bool) {
+	b, i, ok := DecodeBlockAt(d, 0)
+	if !ok || skipSpace(d, i) != len(d) {
+		return Block{}, false
+	}
+	return b, true
+}
+
+// DecodeBlockAt decodes the block object that starts at d[i] (after any
+// white space) as the fast path of Block.UnmarshalJSON does, and returns
+// the index just after its closing brace. It reports false for anything
+// that path leaves to encoding/json, so a caller that finds the object's
+// end here gets the same block that UnmarshalJSON would give for the
+// object alone; on false it must take its general path.
+func DecodeBlockAt(d []byte, i int) (Block, int, bool) {
 	const (
 		fNumber = 1 << iota
 		fPrev
@@ -26,19 +40,19 @@ func decodeBlockFast(d []byte) (Block, bool) {
 	)
 	var b Block
 	seen := 0
-	i := skipSpace(d, 0)
+	i = skipSpace(d, i)
 	if i >= len(d) || d[i] != '{' {
-		return Block{}, false
+		return Block{}, 0, false
 	}
 	i = skipSpace(d, i+1)
 	for {
 		key, j, ok := plainString(d, i)
 		if !ok {
-			return Block{}, false
+			return Block{}, 0, false
 		}
 		i = skipSpace(d, j)
 		if i >= len(d) || d[i] != ':' {
-			return Block{}, false
+			return Block{}, 0, false
 		}
 		i = skipSpace(d, i+1)
 		var bit int
@@ -67,22 +81,22 @@ func decodeBlockFast(d []byte) (Block, bool) {
 		case "hash":
 			bit, str = fHash, &b.Hash
 		default:
-			return Block{}, false
+			return Block{}, 0, false
 		}
 		if seen&bit != 0 {
-			return Block{}, false
+			return Block{}, 0, false
 		}
 		seen |= bit
 		if str != nil {
 			v, j, ok := plainString(d, i)
 			if !ok || !utf8.Valid(v) {
-				return Block{}, false
+				return Block{}, 0, false
 			}
 			*str, i = string(v), j
 		} else {
 			v, j, ok := plainUint(d, i, limit)
 			if !ok {
-				return Block{}, false
+				return Block{}, 0, false
 			}
 			if num != nil {
 				*num = v
@@ -93,22 +107,22 @@ func decodeBlockFast(d []byte) (Block, bool) {
 		}
 		i = skipSpace(d, i)
 		if i >= len(d) {
-			return Block{}, false
+			return Block{}, 0, false
 		}
 		if d[i] == ',' {
 			i = skipSpace(d, i+1)
 			continue
 		}
 		if d[i] != '}' {
-			return Block{}, false
+			return Block{}, 0, false
 		}
 		i++
 		break
 	}
-	if skipSpace(d, i) != len(d) || seen != fAll {
-		return Block{}, false
+	if seen != fAll {
+		return Block{}, 0, false
 	}
-	return b, true
+	return b, i, true
 }
 
 func skipSpace(d []byte, i int) int {

@@ -193,6 +193,9 @@ func Decode(data []byte) (Frame, error) {
 	if f, ok := decodeBlockFrameFast(trimmed); ok {
 		return f, nil
 	}
+	if f, ok := decodeBlocksFrameFast(trimmed); ok {
+		return f, nil
+	}
 	return decodeObject(trimmed)
 }
 
