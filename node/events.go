@@ -2,6 +2,9 @@ package node
 
 import (
 	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -23,30 +26,166 @@ type Event struct {
 // Payload is the typed body of an event; Kind is its wire name.
 type Payload interface{ Kind() string }
 
-// MarshalJSON flattens the event: {"time":…,"event":kind,["node":…,]["seq":…,]["missed":…,] payload fields}.
+// MarshalJSON flattens the event: {"time":…,"event":kind,["node":…,]["seq":…,]["missed":…,] payload fields},
+// keys in sorted order. The payload is encoded once and its fields are
+// spliced in by flattenEvent; a body that path cannot take (it never meets
+// one from these payloads) goes through a map of raw fields, with the same
+// bytes as the result.
 func (e Event) MarshalJSON() ([]byte, error) {
 	body, err := json.Marshal(e.Payload)
 	if err != nil {
 		return nil, err
 	}
+	extra := make([]eventField, 0, 5)
+	extra = append(extra,
+		eventField{"time", []byte(`"` + e.Time.UTC().Format(time.RFC3339Nano) + `"`)},
+		eventField{"event", jsonValue(e.Payload.Kind())})
+	if e.Node != "" {
+		extra = append(extra, eventField{"node", jsonValue(e.Node)})
+	}
+	if e.Seq != 0 {
+		extra = append(extra, eventField{"seq", strconv.AppendUint(nil, e.Seq, 10)})
+	}
+	if e.Missed != 0 {
+		extra = append(extra, eventField{"missed", strconv.AppendUint(nil, e.Missed, 10)})
+	}
+	if out, ok := flattenEvent(body, extra); ok {
+		return out, nil
+	}
+	return flattenEventMap(body, extra)
+}
+
+// eventField is one top-level field of an event's JSON: its key and its
+// value, encoded.
+type eventField struct {
+	key string
+	val []byte
+}
+
+func jsonValue(v any) []byte {
+	raw, _ := json.Marshal(v)
+	return raw
+}
+
+// flattenEvent splices extra into body, a JSON object as encoding/json
+// writes a struct (compact, keys that need no escaping), and writes the
+// fields sorted by key, an extra field replacing the body's of the same
+// name: the bytes encoding/json gives for the map flattenEventMap builds.
+// It reports false for any body it does not recognise.
+func flattenEvent(body []byte, extra []eventField) ([]byte, bool) {
+	fields := make([]eventField, 0, 16)
+	if len(body) < 2 || body[0] != '{' || body[len(body)-1] != '}' {
+		return nil, false
+	}
+	i := 1
+	for i < len(body)-1 {
+		if body[i] != '"' {
+			return nil, false
+		}
+		j := i + 1
+		for j < len(body) && body[j] != '"' {
+			// Keys that encoding/json would escape (or that hold an
+			// escape) are left to the map.
+			if c := body[j]; c == '\\' || c < 0x20 || c >= 0x80 || c == '<' || c == '>' || c == '&' {
+				return nil, false
+			}
+			j++
+		}
+		if j+1 >= len(body) || body[j+1] != ':' {
+			return nil, false
+		}
+		key := string(body[i+1 : j])
+		end, ok := skipJSONValue(body, j+2)
+		if !ok {
+			return nil, false
+		}
+		fields = append(fields, eventField{key, body[j+2 : end]})
+		i = end
+		if body[i] == ',' {
+			i++
+		} else if i != len(body)-1 {
+			return nil, false
+		}
+	}
+	for _, x := range extra {
+		if k := slices.IndexFunc(fields, func(f eventField) bool { return f.key == x.key }); k >= 0 {
+			fields[k] = x
+		} else {
+			fields = append(fields, x)
+		}
+	}
+	slices.SortFunc(fields, func(a, b eventField) int { return strings.Compare(a.key, b.key) })
+	for k := 1; k < len(fields); k++ {
+		if fields[k].key == fields[k-1].key {
+			return nil, false // a repeated key: the map keeps the last
+		}
+	}
+	size := 2
+	for _, f := range fields {
+		size += len(f.key) + len(f.val) + 4
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '{')
+	for k, f := range fields {
+		if k > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, f.key...)
+		out = append(out, '"', ':')
+		out = append(out, f.val...)
+	}
+	return append(out, '}'), true
+}
+
+// skipJSONValue returns the index just after the JSON value that starts at
+// d[i], for compact, valid JSON; false where it cannot tell.
+func skipJSONValue(d []byte, i int) (int, bool) {
+	depth := 0
+	for i < len(d) {
+		switch c := d[i]; c {
+		case '"':
+			i++
+			for i < len(d) && d[i] != '"' {
+				if d[i] == '\\' {
+					i++
+				}
+				i++
+			}
+			if i >= len(d) {
+				return 0, false
+			}
+			i++
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			if depth == 0 {
+				return i, true
+			}
+			depth--
+			i++
+		case ',':
+			if depth == 0 {
+				return i, true
+			}
+			i++
+		default:
+			i++
+		}
+	}
+	return 0, false
+}
+
+// flattenEventMap is flattenEvent through a map of raw fields and
+// encoding/json, for any body flattenEvent does not take.
+func flattenEventMap(body []byte, extra []eventField) ([]byte, error) {
 	fields := map[string]json.RawMessage{}
 	if err := json.Unmarshal(body, &fields); err != nil {
 		return nil, err
 	}
-	put := func(k string, v any) {
-		raw, _ := json.Marshal(v)
-		fields[k] = raw
-	}
-	put("time", e.Time.UTC().Format(time.RFC3339Nano))
-	put("event", e.Payload.Kind())
-	if e.Node != "" {
-		put("node", e.Node)
-	}
-	if e.Seq != 0 {
-		put("seq", e.Seq)
-	}
-	if e.Missed != 0 {
-		put("missed", e.Missed)
+	for _, x := range extra {
+		fields[x.key] = x.val
 	}
 	return json.Marshal(fields)
 }
