@@ -1,6 +1,7 @@
 package netpeers
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -503,15 +504,23 @@ func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 		}
 		return nil, malformed("a binary message: frames are text messages")
 	}
-	data, err := io.ReadAll(io.LimitReader(r, MaxFrameBytes+1))
-	if err != nil {
+	buf := readBufs.Get().(*bytes.Buffer)
+	defer readBufs.Put(buf)
+	buf.Reset()
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxFrameBytes+1)); err != nil {
 		return nil, err
 	}
-	if len(data) > MaxFrameBytes {
+	if buf.Len() > MaxFrameBytes {
 		return nil, &FrameError{Code: ReasonFrameTooLarge, Detail: fmt.Sprintf("frame is larger than %d bytes", MaxFrameBytes)}
 	}
-	return data, nil
+	// The frame is the caller's to keep: a copy of its exact size.
+	return bytes.Clone(buf.Bytes()), nil
 }
+
+// readBufs hold frames as they are read: a 500-block answer (~250 KB)
+// read by io.ReadAll grew its slice a dozen times from 512 bytes, copying
+// and clearing twice its size, for every answer of a sync.
+var readBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // attachInLoop makes a handshaken session online under its key (its node
 // id when proven, else its connection), applying the duplicate rule and
