@@ -14,14 +14,7 @@ import (
 // blockFrameInputs are block frames of the shape every node sends and
 // near misses of it, for the fast path's differential test and fuzz seeds.
 func blockFrameInputs(t testing.TB) [][]byte {
-	g := chain.Genesis(1)
-	gJSON, err := json.Marshal(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gs := string(gJSON)
-	escaped := strings.Replace(gs, `"meshchain genesis"`, `"mesh\u0063hain genesis"`, 1)
-	noHash := strings.Replace(gs, `,"hash":"`+g.Hash+`"`, "", 1)
+	gs, escaped, noHash := genesisVariants(t)
 	return [][]byte{
 		[]byte(`{"type":"block","block":` + gs + `}`),
 		[]byte(`{"type":"block","block": ` + gs + ` }`),
@@ -36,6 +29,20 @@ func blockFrameInputs(t testing.TB) [][]byte {
 		[]byte(`{"type":"block","block":` + gs[:len(gs)-1] + `,"extra":[1,{"a":"}"}]}}`),
 		[]byte(`{"block":` + gs + `,"type":"block"}`),
 	}
+}
+
+// genesisVariants is a block as JSON, the same block with an escape in its
+// message (left to encoding/json) and without its hash (MalformedBlock).
+func genesisVariants(t testing.TB) (gs, escaped, noHash string) {
+	g := chain.Genesis(1)
+	gJSON, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gs = string(gJSON)
+	escaped = strings.Replace(gs, `"meshchain genesis"`, `"mesh\u0063hain genesis"`, 1)
+	noHash = strings.Replace(gs, `,"hash":"`+g.Hash+`"`, "", 1)
+	return gs, escaped, noHash
 }
 
 // TestBlockFrameFastPathAgrees: Decode, fast path included, gives for
