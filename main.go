@@ -556,6 +556,10 @@ func (l *lineWriter) close() {
 	}
 }
 
+// pipeAtomic is PIPE_BUF on Linux: a write to a pipe no larger is not
+// interleaved with other writers' data.
+const pipeAtomic = 4096
+
 // run writes queued lines until close, then what is left.
 func (l *lineWriter) run() {
 	for {
@@ -563,15 +567,20 @@ func (l *lineWriter) run() {
 		batch, dropped, closed := l.queue, l.dropped, l.closed
 		l.queue, l.bytes, l.dropped = nil, 0, 0
 		l.mu.Unlock()
-		// The batch goes out in writes of up to 64 KiB, not one a line (a
-		// sync prints a line per block).
+		// Whole lines go out together in writes of at most 4 KiB (a sync
+		// prints a line per block): a pipe takes a write that size in one
+		// piece, so a line is never split by another writer's output on
+		// the same pipe (2>&1). A longer line is one write of its own.
 		var buf []byte
-		for i, b := range batch {
-			buf = append(buf, b...)
-			if len(buf) >= 64<<10 || i == len(batch)-1 {
+		for _, b := range batch {
+			if len(buf) > 0 && len(buf)+len(b) > pipeAtomic {
 				l.w.Write(buf)
 				buf = buf[:0]
 			}
+			buf = append(buf, b...)
+		}
+		if len(buf) > 0 {
+			l.w.Write(buf)
 		}
 		if dropped > 0 {
 			b, _ := json.Marshal(map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano),

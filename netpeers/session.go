@@ -505,7 +505,13 @@ func readFrame(ctx context.Context, c *websocket.Conn) ([]byte, error) {
 		return nil, malformed("a binary message: frames are text messages")
 	}
 	buf := readBufs.Get().(*bytes.Buffer)
-	defer readBufs.Put(buf)
+	defer func() {
+		// A buffer grown by a rare large frame (up to twice MaxFrameBytes)
+		// is left to the collector, not kept.
+		if buf.Cap() <= 1<<20 {
+			readBufs.Put(buf)
+		}
+	}()
 	buf.Reset()
 	if _, err := buf.ReadFrom(io.LimitReader(r, MaxFrameBytes+1)); err != nil {
 		return nil, err
