@@ -1,12 +1,16 @@
 package chain
 
-import "unicode/utf8"
+import (
+	"encoding/json"
+	"unicode/utf8"
+)
 
 // decodeBlockFast decodes the common shape of a block in one pass without
 // reflection: one JSON object holding exactly the ten fields, by their
-// exact names, once each, strings without escapes, numbers as plain digits.
-// Anything else (an unknown or repeated field, an escape, null, a number
-// out of range, a syntax error) reports false and is left to the
+// exact names, once each, strings (an escaped one read by encoding/json,
+// as the general path reads it), numbers as plain digits. Anything else
+// (an unknown or repeated field, null, a number out of range, a syntax
+// error, an escape in a key) reports false and is left to the
 // encoding/json path, which gives the same block or the rule error, so the
 // fast path never changes what is accepted or how it is refused. A relayed
 // block and every block of a 500-block sync answer pass through here.
@@ -88,11 +92,11 @@ func DecodeBlockAt(d []byte, i int) (Block, int, bool) {
 		}
 		seen |= bit
 		if str != nil {
-			v, j, ok := plainString(d, i)
-			if !ok || !utf8.Valid(v) {
+			v, j, ok := stringValue(d, i)
+			if !ok {
 				return Block{}, 0, false
 			}
-			*str, i = string(v), j
+			*str, i = v, j
 		} else {
 			v, j, ok := plainUint(d, i, limit)
 			if !ok {
@@ -130,6 +134,35 @@ func skipSpace(d []byte, i int) int {
 		i++
 	}
 	return i
+}
+
+// stringValue reads the JSON string at d[i] and returns it and the index
+// after it: a plain one (valid UTF-8, no escapes) as its bytes, one with
+// escapes (json.Marshal writes <, > and & as \u003c, \u003e, \u0026, so
+// a chat message has them often) through encoding/json, as the general
+// path's wireString reads it. Anything else reports false.
+func stringValue(d []byte, i int) (string, int, bool) {
+	if v, j, ok := plainString(d, i); ok {
+		return string(v), j, utf8.Valid(v)
+	}
+	if i >= len(d) || d[i] != '"' {
+		return "", 0, false
+	}
+	for k := i + 1; k < len(d); k++ {
+		switch c := d[k]; {
+		case c == '\\':
+			k++ // the escaped byte cannot end the string
+		case c == '"':
+			var s string
+			if json.Unmarshal(d[i:k+1], &s) != nil {
+				return "", 0, false
+			}
+			return s, k + 1, true
+		case c < 0x20:
+			return "", 0, false
+		}
+	}
+	return "", 0, false
 }
 
 // plainString reads a JSON string at d[i] that has no escapes and no

@@ -74,9 +74,10 @@ func TestDecodeBlockFastTakesEncodedBlocks(t *testing.T) {
 		}
 	}
 	// The vectors' invalid blocks include malformed ones; every block this
-	// node encodes itself (no escapes in it) must take the fast path.
+	// node encodes itself (json.Marshal escapes <, > and & and U+2028) must
+	// take the fast path.
 	for i, raw := range inputs[:2] {
-		if _, ok := decodeBlockFast(raw); !ok && !strings.ContainsRune(string(raw), '\\') {
+		if _, ok := decodeBlockFast(raw); !ok {
 			t.Errorf("input %d (%s) left the fast path", i, raw)
 		}
 	}
@@ -91,7 +92,10 @@ func TestDecodeBlockFastLeavesTheRest(t *testing.T) {
 	good := string(raw)
 	cases := map[string]string{
 		"unknown field":   strings.Replace(good, `{`, `{"extra":[1,{"a":2}],`, 1),
-		"escape":          strings.Replace(good, `"meshchain genesis"`, `"mesh\u0063hain genesis"`, 1),
+		"bad escape":      strings.Replace(good, `"meshchain genesis"`, `"mesh\qchain genesis"`, 1),
+		"short escape":    strings.Replace(good, `"meshchain genesis"`, `"mesh\u00"`, 1),
+		"escaped key":     strings.Replace(good, `"nonce"`, `"non\u0063e"`, 1),
+		"escaped end":     strings.Replace(good, `"meshchain genesis"`, `"mesh\"`, 1),
 		"repeated field":  strings.Replace(good, `{`, `{"nonce":5,`, 1),
 		"null":            strings.Replace(good, `"nonce":0`, `"nonce":null`, 1),
 		"fraction":        strings.Replace(good, `"nonce":0`, `"nonce":0.0`, 1),
@@ -114,6 +118,24 @@ func TestDecodeBlockFastLeavesTheRest(t *testing.T) {
 	for name, in := range cases {
 		if _, ok := decodeBlockFast([]byte(in)); ok {
 			t.Errorf("%s: fast path took %q", name, in)
+		}
+	}
+}
+
+// TestDecodeBlockFastTakesEscapes: strings with escapes (json.Marshal
+// writes <, > and & as \u003c, \u003e, \u0026) take the fast path, with the
+// string encoding/json reads, lone surrogates and escaped quotes included.
+func TestDecodeBlockFastTakesEscapes(t *testing.T) {
+	raw, err := json.Marshal(Genesis(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := string(raw)
+	for _, msg := range []string{`mesh\u0063hain`, `\u003c3 \u0026 \u003e`, `a\"b\\c\/d`, `\n\t\r\b\f`,
+		`\ud83d\ude00`, `\ud800 lone`, `\udc00\ud800`, `end\\`, `\u00e9\u2028`} {
+		in := []byte(strings.Replace(good, `"meshchain genesis"`, `"`+msg+`"`, 1))
+		if !sameAsWire(t, in) {
+			t.Errorf("%s: left the fast path", msg)
 		}
 	}
 }

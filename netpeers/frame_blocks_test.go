@@ -22,13 +22,13 @@ func blocksFrameInputs(t testing.TB) [][]byte {
 	g2s := string(g2JSON)
 	extra := gs[:len(gs)-1] + `,"extra":[1,{"a":"}"}]}`
 	return [][]byte{
-		// Taken by the fast path (0-2).
+		// Taken by the fast path (0-3).
 		[]byte(`{"type":"blocks","blocks":[]}`),
 		[]byte(`{"type":"blocks","blocks":[` + gs + `]}`),
 		[]byte(`{"type":"blocks","blocks":[` + gs + `,` + g2s + `,` + gs + `]}`),
+		[]byte(`{"type":"blocks","blocks":[` + gs + `,` + escaped + `]}`),
 		// Left to the general path.
 		[]byte(`{"type":"blocks","blocks":[ ` + gs + ` , ` + g2s + ` ]}`),
-		[]byte(`{"type":"blocks","blocks":[` + gs + `,` + escaped + `]}`),
 		[]byte(`{"type":"blocks","blocks":[` + gs + `,` + noHash + `]}`), // MalformedBlock at blocks[1]
 		[]byte(`{"type":"blocks","blocks":[` + extra + `,` + gs + `]}`),  // encoding/json takes the unknown field
 		[]byte(`{"type":"blocks","blocks":[` + gs + `],"x":1}`),
@@ -55,8 +55,8 @@ func blocksFrameInputs(t testing.TB) [][]byte {
 func TestBlocksFrameFastPathAgrees(t *testing.T) {
 	for i, in := range blocksFrameInputs(t) {
 		sameAsGeneral(t, in)
-		if _, ok := decodeBlocksFrameFast(bytes.TrimSpace(in)); ok != (i < 3) {
-			t.Errorf("input %d: fast path took it: %v, want %v", i, ok, i < 3)
+		if _, ok := decodeBlocksFrameFast(bytes.TrimSpace(in)); ok != (i < 4) {
+			t.Errorf("input %d: fast path took it: %v, want %v", i, ok, i < 4)
 		}
 	}
 	var answer Blocks
@@ -93,16 +93,30 @@ func FuzzBlocksFrameFastPath(f *testing.F) {
 // BenchmarkDecodeBlocks500: a full get_blocks answer through Decode (the
 // fast path) and through the general path alone, for the ratio.
 func BenchmarkDecodeBlocks500(b *testing.B) {
-	var answer Blocks
+	var answer, chat Blocks
 	for i := range chain.MaxBlocksPerReply {
 		bl := chain.Genesis(8)
 		bl.Number, bl.Message = uint64(i+1), strings.Repeat("m", 40+i%80)
 		answer.Blocks = append(answer.Blocks, bl)
+		bl.Message = "fish & chips <3 " + bl.Message // json.Marshal escapes & < >
+		chat.Blocks = append(chat.Blocks, bl)
 	}
 	data, err := Encode(answer)
 	if err != nil {
 		b.Fatal(err)
 	}
+	chatData, err := Encode(chat)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("escapes", func(b *testing.B) {
+		b.SetBytes(int64(len(chatData)))
+		for b.Loop() {
+			if _, err := Decode(chatData); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("Decode", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
 		for b.Loop() {
