@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"unicode/utf8"
 
 	"github.com/meshchain/meshchain/chain"
@@ -10,13 +11,14 @@ import (
 // of a chain.Block: its fields in their order, no spaces) without
 // encoding/json, which spent most of an open's time. It accepts only what
 // it can decode exactly as chain.Block.UnmarshalJSON would: strings with no
-// escapes, no control characters and valid UTF-8, numbers whole, without
-// leading zeros and in range. It reports false for anything else (a record
-// from an older encoder, one that needs escapes, a damaged one), and the
-// caller then uses the strict decoder, which also gives the error.
+// control characters and valid UTF-8 (one with escapes read by
+// encoding/json), numbers whole, without leading zeros and in range. It
+// reports false for anything else (a record from an older encoder, a
+// damaged one), and the caller then uses the strict decoder, which also
+// gives the error.
 //
-// The strings are parts of data, so a block costs no allocation beside
-// itself and the record's one copy.
+// Strings without escapes are parts of data, so such a block costs no
+// allocation beside itself and the record's one copy.
 func decodeStored(data string, b *chain.Block) bool {
 	d := fastDec{s: data}
 	var out chain.Block
@@ -100,7 +102,10 @@ func (d *fastDec) str(dst *string) bool {
 		if c == '"' {
 			break
 		}
-		if c == '\\' || c < 0x20 {
+		if c == '\\' {
+			return d.escaped(dst, start-1)
+		}
+		if c < 0x20 {
 			return false
 		}
 		if c >= utf8.RuneSelf {
@@ -117,6 +122,30 @@ func (d *fastDec) str(dst *string) bool {
 	*dst = v
 	d.i = j + 1
 	return true
+}
+
+// escaped consumes the JSON string at s[q] that holds an escape (json.Marshal
+// writes & < > as \u0026 \u003c \u003e, so chat messages often do), read by
+// encoding/json as the strict decoder reads it. A control character, an
+// unterminated string or a bad escape reports false.
+func (d *fastDec) escaped(dst *string, q int) bool {
+	for j := q + 1; j < len(d.s); j++ {
+		switch c := d.s[j]; {
+		case c == '\\':
+			j++ // the escaped byte cannot end the string
+		case c == '"':
+			var v string
+			if json.Unmarshal([]byte(d.s[q:j+1]), &v) != nil {
+				return false
+			}
+			*dst = v
+			d.i = j + 1
+			return true
+		case c < 0x20:
+			return false
+		}
+	}
+	return false
 }
 
 // load64 is s's first 8 bytes as a little-endian word (len(s) >= 8).

@@ -47,6 +47,7 @@ func TestDecodeStoredMatchesStrict(t *testing.T) {
 	fastCases := []func(*chain.Block){
 		func(*chain.Block) {},
 		func(b *chain.Block) { b.Message = "héllo wörld ✓ 🎉" },
+		func(b *chain.Block) { b.Message = "fish & chips <3 \"quoted\" back\\slash \u2028 tab\t" }, // escapes
 		func(b *chain.Block) { b.Number, b.Nonce, b.ProofOfWork, b.Difficulty = 0, 0, 0, 0 },
 		func(b *chain.Block) {
 			b.Number, b.Nonce, b.ProofOfWork, b.Difficulty = 1<<63-1, chain.MaxSafeInteger, chain.MaxSafeInteger, 256
@@ -60,9 +61,12 @@ func TestDecodeStoredMatchesStrict(t *testing.T) {
 		}
 	}
 	// What the fast decoder must leave to the strict one (which may accept
-	// or refuse it): escapes, other layouts, numbers out of range.
+	// or refuse it): bad escapes, control characters, other layouts, numbers
+	// out of range.
 	slow := []string{
-		strings.Replace(string(storedRecord(t, base)), `"hello"`, `"a\"b"`, 1),
+		strings.Replace(string(storedRecord(t, base)), `"hello"`, `"a\qb"`, 1),
+		strings.Replace(string(storedRecord(t, base)), `"hello"`, `"a\u00"`, 1),
+		strings.Replace(string(storedRecord(t, base)), `"hello"`, "\"a\\\x01b\"", 1),
 		strings.Replace(string(storedRecord(t, base)), `"hello"`, "\"a\x01b\"", 1),
 		strings.Replace(string(storedRecord(t, base)), `"hello"`, "\"a\xffb\"", 1),
 		strings.Replace(string(storedRecord(t, base)), `"nonce":63`, `"nonce":063`, 1),
