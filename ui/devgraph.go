@@ -79,6 +79,23 @@ func (g *devGraph) replayAt() (time.Duration, bool) {
 	return time.Duration(float64(total) * float64(e) / float64(replayPlay)), false
 }
 
+// denseLinks is the most links the graph draws all of (a full mesh of 8).
+const denseLinks = 28
+
+// dense reports whether the devnet has too many links to draw them all:
+// then only the ones the block took are drawn, or the picture is a ball
+// of string (12 nodes have 66 links, 64 nodes 2,016 to trace each frame).
+// The title counts the links up either way.
+func (g *devGraph) dense() bool {
+	k := 0
+	for _, l := range g.links {
+		if l.A < len(g.nodes) && l.B < len(g.nodes) && l.A != l.B {
+			k++
+		}
+	}
+	return k > denseLinks
+}
+
 // Glyphs of the graph, readable without colour.
 const (
 	glyphOrigin  = "★" // mined the block
@@ -217,11 +234,7 @@ func (p *netPane) graphLines(w, h int) []string {
 		}
 		edges = append(edges, edge{l: l})
 	}
-	// Links: all of them while they are few (up to a full mesh of 8); on
-	// a denser devnet only the ones the block took, or the picture is a
-	// ball of string (12 nodes have 66 links, 64 nodes 2,016 to trace each
-	// frame). The title counts the links up either way.
-	drawAll := len(edges) <= 28
+	drawAll := !g.dense()
 	if drawAll {
 		for i := range edges {
 			edges[i].path = path(edges[i].l.A, edges[i].l.B)
@@ -386,7 +399,14 @@ func (p *netPane) graphLines(w, h int) []string {
 }
 
 // graphKey explains the graph's glyphs, as long as fits in w.
-func graphKey(w int) string {
+func graphKey(w int, dense bool) string {
+	if dense { // no link is drawn but the block's way
+		return firstFit(w,
+			glyphOrigin+" mined it "+glyphReached+" reached "+glyphWaiting+" not yet "+glyphStopped+" stopped "+glyphTravel+" the block's way (other links not drawn)",
+			glyphOrigin+" mined "+glyphReached+" reached "+glyphWaiting+" not yet "+glyphStopped+" stopped "+glyphTravel+" its way",
+			glyphOrigin+" mined "+glyphReached+" has it "+glyphWaiting+" not yet "+glyphStopped+" off",
+			glyphOrigin+" mined "+glyphReached+" has "+glyphWaiting+" not yet")
+	}
 	return firstFit(w,
 		glyphOrigin+" mined it "+glyphReached+" reached "+glyphWaiting+" not yet "+glyphStopped+" stopped "+glyphTravel+" the block's way "+glyphLinkOff+" link down · latency one way",
 		glyphOrigin+" mined "+glyphReached+" reached "+glyphWaiting+" not yet "+glyphStopped+" stopped "+glyphLinkOff+" link down",
@@ -510,7 +530,7 @@ func (p *netPane) arrivalLines(w, rows int) []string {
 func (p *netPane) graphView(radarW, rightW int) string {
 	h := p.h
 	title, note := p.graphTitle()
-	left := p.st.box(title, note, p.st.Dim.Render(graphKey(radarW-6)), p.graphLines(radarW-4, h-2), radarW, h, true)
+	left := p.st.box(title, note, p.st.Dim.Render(graphKey(radarW-6, p.graph.dense())), p.graphLines(radarW-4, h-2), radarW, h, true)
 	wayH := clamp(len(p.graph.nodes)+4, 5, h/2)
 	spreadH := h - wayH
 	way := p.st.box("Its way across the devnet", "", p.st.Dim.Render("v radar"), p.arrivalLines(rightW-4, wayH-2), rightW, wayH, false)

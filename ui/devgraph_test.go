@@ -482,6 +482,9 @@ func TestGraphDenseMeshLabelsOnlyTheWay(t *testing.T) {
 	m, _ = update(m, tickMsg{}, graphTickMsg{})
 	p = graphPane(m)
 	lines := p.graphLines(68, 29)
+	if out := ansi.Strip(m.View().Content); strings.Contains(out, "link down") || !strings.Contains(out, "its way") {
+		t.Errorf("the key of a graph that draws only the block's way still explains dotted links:\n%s", out)
+	}
 	if got := count(lines); got > 11 || got < 9 {
 		t.Errorf("12 nodes: %d latency labels, want the block's 11 links' (a few may find no room), not the mesh's 66:\n%s",
 			got, ansi.Strip(strings.Join(lines, "\n")))
