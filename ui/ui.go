@@ -117,6 +117,7 @@ func (f focus) String() string {
 type (
 	subscribedMsg struct{ ch <-chan node.Event }
 	eventMsg      struct{ ev node.Event }
+	eventsMsg     struct{ evs []node.Event } // several that were waiting
 	eventsEndMsg  struct{}
 	snapshotMsg   struct {
 		snap node.Snapshot
@@ -299,7 +300,11 @@ func (m Model) subscribe() tea.Cmd {
 	return func() tea.Msg { return subscribedMsg{ch: n.Subscribe(ctx)} }
 }
 
-// waitEvent waits for the next event; Update issues it again after each one.
+// waitEvent waits for the next event; Update issues it again after each
+// one. Events already waiting behind it come along in one eventsMsg (at
+// most eventBatch): Bubble Tea draws the whole view after every message,
+// and a sync brings 500 block events at once (one view each kept the
+// dashboard seconds behind the node, using a core).
 func waitEvent(ctx context.Context, ch <-chan node.Event) tea.Cmd {
 	return func() tea.Msg {
 		select {
@@ -307,12 +312,31 @@ func waitEvent(ctx context.Context, ch <-chan node.Event) tea.Cmd {
 			if !ok {
 				return eventsEndMsg{}
 			}
-			return eventMsg{ev: ev}
+			evs := []node.Event{ev}
+		more:
+			for len(evs) < eventBatch {
+				select {
+				case ev, ok := <-ch:
+					if !ok {
+						break more // the next wait says the stream ended
+					}
+					evs = append(evs, ev)
+				default:
+					break more
+				}
+			}
+			if len(evs) == 1 {
+				return eventMsg{ev: ev}
+			}
+			return eventsMsg{evs: evs}
 		case <-ctx.Done():
 			return nil
 		}
 	}
 }
+
+// eventBatch is the most events one message carries.
+const eventBatch = 1024
 
 func (m Model) fetchSnapshot(req uint64) tea.Cmd {
 	n, ctx := m.n, m.ctx
@@ -386,7 +410,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		cmds = append(cmds, waitEvent(m.ctx, msg.ch))
 
 	case eventMsg:
-		cmds = append(cmds, m.applyEvent(msg.ev), waitEvent(m.ctx, m.events))
+		cmds = append(cmds, m.applyEvents([]node.Event{msg.ev}), waitEvent(m.ctx, m.events))
+
+	case eventsMsg:
+		cmds = append(cmds, m.applyEvents(msg.evs), waitEvent(m.ctx, m.events))
 
 	case eventsEndMsg:
 		m.streamed = true
@@ -863,9 +890,54 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 // it the snapshot is taken again once it arrives.
 const maxSinceSnap = 4096
 
-// applyEvent folds an event into the state and shows it at once. Only a
-// gap in the events costs a snapshot.
-func (m *Model) applyEvent(ev node.Event) tea.Cmd {
+// shown is what events changed, for the panes to show once per message.
+type shown uint8
+
+const (
+	showChainRows shown = 1 << iota
+	showMiningState
+	showPeerRows
+	showMessageRows
+	readPeerBook
+)
+
+// applyEvents folds events into the state, then hands the panes what they
+// changed, once for all of them. Only a gap in the events costs a
+// snapshot.
+func (m *Model) applyEvents(evs []node.Event) tea.Cmd {
+	var cmds []tea.Cmd
+	var show shown
+	for _, ev := range evs {
+		cmd, s := m.applyEvent(ev)
+		show |= s
+		if cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	if show&showChainRows != 0 {
+		m.showChain()
+	}
+	if show&showMiningState != 0 {
+		m.showMining()
+	}
+	if show&showPeerRows != 0 {
+		m.showPeers()
+	}
+	if show&showMessageRows != 0 {
+		m.showMessages()
+	}
+	if show&readPeerBook != 0 {
+		// The address book is read at once (from memory), so the row
+		// changes with the event, not up to a second later.
+		cmds = append(cmds, m.readPeers())
+	}
+	return tea.Batch(cmds...)
+}
+
+// applyEvent folds one event into the state and says which panes it
+// changed.
+func (m *Model) applyEvent(ev node.Event) (tea.Cmd, shown) {
+	var show shown
 	m.log.Add(ev)
 	if m.fetching {
 		if len(m.sinceSnap) < maxSinceSnap {
@@ -881,24 +953,21 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 	}
 	switch e := ev.Payload.(type) {
 	case node.MiningProgress, node.MiningIdle, node.MessageQueued:
-		m.showMining()
+		show |= showMiningState
 	case node.BlockMined:
 		b := e
 		m.miner.lastMined = &b
 		if e.HashRate > 0 {
 			m.miner.lastRate = e.HashRate
 		}
-		m.showMining()
+		show |= showMiningState
 	case node.BlockAccepted, node.TipChanged, node.Started:
-		m.showChain()
-		m.showMining()
+		show |= showChainRows | showMiningState
 	case node.SyncStarted, node.SyncBacktrack, node.SyncFinished:
-		m.showPeers()
+		show |= showPeerRows
 	}
 	if isPeerEvent(ev.Payload) {
-		// The address book is read at once (from memory), so the row
-		// changes with the event, not up to a second later.
-		cmd = tea.Batch(cmd, m.readPeers())
+		show |= readPeerBook
 	}
 	switch e := ev.Payload.(type) {
 	case node.BlockAccepted:
@@ -913,10 +982,10 @@ func (m *Model) applyEvent(ev node.Event) tea.Cmd {
 	if m.focus == focusMessages {
 		switch ev.Payload.(type) {
 		case node.BlockAccepted, node.TipChanged, node.Reorg, node.MessageQueued, node.BlockMined, node.Started:
-			m.showMessages()
+			show |= showMessageRows
 		}
 	}
-	return cmd
+	return cmd, show
 }
 
 // notify announces a message addressed to us beyond the screen, as

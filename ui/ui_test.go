@@ -485,6 +485,13 @@ func TestSyncStateInWords(t *testing.T) {
 			s.Sync = node.SyncState{Syncing: true, Peer: "10.0.0.2:8333", Behind: 1200, Online: 3, Known: 6}
 		},
 			"syncing from 10.0.0.2:8333, 1,200 blocks behind"},
+		// The round began 5,000 behind; the peer's height against ours
+		// now says what is left.
+		{"syncing, some taken in", func(s *node.Snapshot) {
+			s.Peers[1].Height = 1220
+			s.Sync = node.SyncState{Syncing: true, Peer: s.Peers[1].Addr, Behind: 5000, Online: 3, Known: 6}
+		},
+			"syncing from 10.0.0.7:8333, 1,200 blocks behind"},
 		{"alone", func(s *node.Snapshot) { s.Peers, s.Sync = nil, node.SyncState{} }, "alone: no peers"},
 		{"all offline", func(s *node.Snapshot) { s.Sync = node.SyncState{Known: 6} }, "alone: none of 6 known peers are online"},
 		{"one block propagating", func(s *node.Snapshot) { s.Peers[0].Height = 21 }, "in sync with 3 peers"},
@@ -1067,5 +1074,74 @@ func TestEnterOpensEventWhole(t *testing.T) {
 	m, _ = update(m, keyEsc)
 	if m.focus != focusEvents {
 		t.Errorf("Esc went to %v, want the events pane", m.focus)
+	}
+}
+
+// TestWaitEventTakesWhatIsWaiting: events already queued come in one
+// message (at most eventBatch), a lone one as eventMsg, and the end of the
+// stream after the last of them.
+func TestWaitEventTakesWhatIsWaiting(t *testing.T) {
+	ch := make(chan node.Event, 3000)
+	for i := range 1500 {
+		ch <- node.Event{Seq: uint64(i + 1)}
+	}
+	close(ch)
+	ctx := context.Background()
+	var sizes []int
+	next := uint64(1)
+	for {
+		msg := waitEvent(ctx, ch)()
+		var evs []node.Event
+		switch msg := msg.(type) {
+		case eventsMsg:
+			evs = msg.evs
+		case eventMsg:
+			evs = []node.Event{msg.ev}
+		case eventsEndMsg:
+			if next != 1501 || len(sizes) != 2 || sizes[0] != eventBatch {
+				t.Fatalf("the stream ended after %d events in messages of %v, want 1500 in %d + %d", next-1, sizes, eventBatch, 1500-eventBatch)
+			}
+			lone := make(chan node.Event, 1)
+			lone <- node.Event{Seq: 7}
+			if m, ok := waitEvent(ctx, lone)().(eventMsg); !ok || m.ev.Seq != 7 {
+				t.Fatalf("a lone event came as %T", m)
+			}
+			return
+		default:
+			t.Fatalf("message %T", msg)
+		}
+		sizes = append(sizes, len(evs))
+		for _, ev := range evs {
+			if ev.Seq != next {
+				t.Fatalf("event %d where %d was due", ev.Seq, next)
+			}
+			next++
+		}
+	}
+}
+
+// TestEventBatchShowsItsLastBlock: a batch of 500 block events (a sync
+// answer) leaves the header, the Chain pane and its cursor on the last of
+// them, as 500 messages one by one did.
+func TestEventBatchShowsItsLastBlock(t *testing.T) {
+	one, _ := busyModel(t, 120, 30)
+	batch := one
+	prev := busySnapshot().Tip
+	var evs []node.Event
+	for h := uint64(21); h <= 520; h++ {
+		b := summary(h, prev, fmt.Sprintf("best-%d", h), aliceKey)
+		evs = append(evs, node.Event{Time: fixedNow, Seq: h, Payload: node.BlockAccepted{Height: b.Height, Hash: b.Hash,
+			PrevHash: b.PrevHash, Sender: b.Sender, Message: b.Message, TimeStamp: b.TimeStamp, OnBest: true, Fetched: true}})
+		prev = b.Hash
+	}
+	for _, ev := range evs {
+		one, _ = update(one, eventMsg{ev: ev})
+	}
+	batch, _ = update(batch, eventsMsg{evs: evs})
+	if a, b := screen(one), screen(batch); a != b {
+		t.Errorf("one by one:\n%s\nas a batch:\n%s", a, b)
+	}
+	if sel, _ := batch.chain.Selected(); sel.Height != 520 || batch.state.Height != 520 {
+		t.Errorf("after the batch: height %d, cursor on %d; want 520", batch.state.Height, sel.Height)
 	}
 }
