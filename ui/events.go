@@ -20,7 +20,9 @@ type eventsPane struct {
 	w, h    int
 	focused bool
 
-	items []eventItem // newest first
+	items []eventItem // newest first: buf[start:], at most maxEvents
+	buf   []eventItem // room before items, so that a new event moves nothing
+	start int
 	home  string      // the node of the first event: its events need no tag
 	total int         // events shown since start, including those dropped from history
 	// notice is pinned in the bottom border for the whole session: what
@@ -108,16 +110,31 @@ func (p *eventsPane) Add(ev node.Event) {
 	if ev.Node != p.home {
 		it.node = Sanitize(ev.Node) // another devnet node speaking
 	}
-	p.items = append([]eventItem{it}, p.items...)
-	if len(p.items) > maxEvents {
-		p.items = p.items[:maxEvents]
-	}
+	p.prepend(it)
 	p.total++
 	if p.offset > 0 {
 		// Someone is reading older events: keep them in place.
 		p.offset++
 	}
 	p.Scroll(0)
+}
+
+// prepend puts it first and keeps the newest maxEvents. The items end a
+// buffer of twice that with room before them: a new event takes the slot
+// before the first, and only when no room is left are the items moved to
+// the end of a new buffer (a prepend by copy moved all 500 for each event,
+// 24 µs an event during a sync).
+func (p *eventsPane) prepend(it eventItem) {
+	n := min(len(p.items), maxEvents-1) // the ones kept after it
+	if p.start == 0 || p.buf == nil {
+		buf := make([]eventItem, 2*maxEvents)
+		p.start = len(buf) - n
+		copy(buf[p.start:], p.items[:n])
+		p.buf = buf
+	}
+	p.start--
+	p.buf[p.start] = it
+	p.items = p.buf[p.start : p.start+1+n : p.start+1+n]
 }
 
 // Selected is the event Enter opens: the top one shown.

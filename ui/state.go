@@ -252,7 +252,11 @@ func (s *State) pushBest(b node.BlockSummary) {
 			delete(s.msgAt, old.MessageID)
 		}
 		delete(s.reorgAt, old.Hash)
-		s.best = append(s.best[:0:0], s.best[1:]...)
+		// Dropped from the front, not copied: the next append that finds
+		// no room copies the kept blocks once, not at every block (a
+		// sync's 50,000 blocks copied 1,000 summaries each).
+		s.best[0] = node.BlockSummary{}
+		s.best = s.best[1:]
 	}
 }
 

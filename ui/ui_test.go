@@ -1145,3 +1145,24 @@ func TestEventBatchShowsItsLastBlock(t *testing.T) {
 		t.Errorf("after the batch: height %d, cursor on %d; want 520", batch.state.Height, sel.Height)
 	}
 }
+
+// TestEventsPaneKeepsTheNewest: through the buffer's moves the pane keeps
+// the newest maxEvents, newest first, and the count of all.
+func TestEventsPaneKeepsTheNewest(t *testing.T) {
+	var p eventsPane
+	for i := range 2*maxEvents + 123 {
+		p.Add(node.Event{Payload: node.Warning{Message: fmt.Sprint(i)}})
+		want := min(i+1, maxEvents)
+		if len(p.items) != want {
+			t.Fatalf("after %d events the pane holds %d, want %d", i+1, len(p.items), want)
+		}
+		for k, it := range p.items {
+			if !strings.HasSuffix(it.text, " "+fmt.Sprint(i-k)) && it.text != fmt.Sprint(i-k) {
+				t.Fatalf("after %d events item %d is %q, want event %d", i+1, k, it.text, i-k)
+			}
+		}
+	}
+	if p.total != 2*maxEvents+123 {
+		t.Errorf("total %d", p.total)
+	}
+}
