@@ -23,8 +23,8 @@ type eventsPane struct {
 	items []eventItem // newest first: buf[start:], at most maxEvents
 	buf   []eventItem // room before items, so that a new event moves nothing
 	start int
-	home  string      // the node of the first event: its events need no tag
-	total int         // events shown since start, including those dropped from history
+	home  string // the node of the first event: its events need no tag
+	total int    // events shown since start, including those dropped from history
 	// notice is pinned in the bottom border for the whole session: what
 	// the user must act on (a new wallet to back up) must not scroll away.
 	// It holds variants, longest first; the path is the part to keep whole.
