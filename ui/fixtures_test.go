@@ -164,7 +164,7 @@ func busySnapshot() node.Snapshot {
 	}
 
 	peers := []node.PeerInfo{
-		{Addr: "127.0.0.1:8334", Status: node.PeerOnlineStatus, LastRTT: 900 * time.Microsecond, SmoothRTT: 1200 * time.Microsecond, MinRTT: 700 * time.Microsecond, Height: 20, LastChange: fixedNow.Add(-3 * time.Minute), SyncPeer: true},
+		{Addr: "127.0.0.1:8334", Status: node.PeerOnlineStatus, LastRTT: 900 * time.Microsecond, SmoothRTT: 1200 * time.Microsecond, MinRTT: 700 * time.Microsecond, Height: 20, LastChange: fixedNow.Add(-3 * time.Minute)},
 		{Addr: "10.0.0.7:8333", Status: node.PeerOnlineStatus, LastRTT: 48 * time.Millisecond, SmoothRTT: 45 * time.Millisecond, MinRTT: 41 * time.Millisecond, Height: 20, LastChange: fixedNow.Add(-12 * time.Minute), Inbound: true},
 		{Addr: "127.0.0.1:8335", Status: node.PeerOnlineStatus, LastRTT: 2 * time.Millisecond, SmoothRTT: 2500 * time.Microsecond, MinRTT: 1800 * time.Microsecond, Height: 19, LastChange: fixedNow.Add(-90 * time.Second)},
 		{Addr: "192.168.1.20:8333", Status: node.PeerConnectingStatus, LastChange: fixedNow.Add(-2 * time.Second), Failures: 2},

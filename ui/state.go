@@ -58,6 +58,7 @@ func (s *State) Seed(snap node.Snapshot) {
 	s.Mining, s.Queue = snap.Mining, snap.Queue
 	s.Sync = snap.Sync
 	s.Peers = append([]node.PeerInfo(nil), snap.Peers...)
+	s.markSyncPeer()
 
 	s.best, s.bestIdx, s.msgAt = nil, map[string]int{}, map[string]uint64{}
 	for i := len(snap.Recent) - 1; i >= 0; i-- {
@@ -164,10 +165,13 @@ func (s *State) Apply(ev node.Event) (resnapshot bool) {
 		if e.Peer != "" {
 			s.Sync.Syncing, s.Sync.Peer, s.Sync.Behind = true, e.Peer, e.Behind
 		}
+		s.markSyncPeer()
 	case node.SyncBacktrack:
 		s.Sync.Peer = e.Next
+		s.markSyncPeer()
 	case node.SyncFinished:
 		s.Sync.Syncing, s.Sync.Peer, s.Sync.Behind = false, "", 0
+		s.markSyncPeer()
 	}
 	return resnapshot
 }
@@ -180,6 +184,15 @@ func (s *State) SetPeers(peers []node.PeerInfo) {
 		if s.Peers[i].Status == node.PeerOnlineStatus {
 			s.Sync.Online++
 		}
+	}
+	s.markSyncPeer()
+}
+
+// markSyncPeer marks the peer a sync round is reading from, as the round
+// starts, moves on or ends (not only when the address book is next read:
+// a row kept its mark for up to a second after the round ended).
+func (s *State) markSyncPeer() {
+	for i := range s.Peers {
 		s.Peers[i].SyncPeer = s.Sync.Syncing && s.Peers[i].Addr == s.Sync.Peer
 	}
 }

@@ -214,3 +214,44 @@ func TestIdleAsksNothingOfTheStore(t *testing.T) {
 		t.Errorf("the peer read did not reach the screen:\n%s", s)
 	}
 }
+
+// TestSyncPeerMarkFollowsTheRound: the sync peer's mark comes and goes with
+// the round's events, not with the next read of the address book.
+func TestSyncPeerMarkFollowsTheRound(t *testing.T) {
+	var s State
+	s.SetPeers([]node.PeerInfo{{Addr: "a", Status: node.PeerOnlineStatus}, {Addr: "b", Status: node.PeerOnlineStatus}})
+	marked := func() string {
+		for _, p := range s.Peers {
+			if p.SyncPeer {
+				return p.Addr
+			}
+		}
+		return ""
+	}
+	s.Apply(node.Event{Payload: node.SyncStarted{Peer: "a", Behind: 3}})
+	if got := marked(); got != "a" {
+		t.Fatalf("round started from a: %q marked", got)
+	}
+	s.Apply(node.Event{Payload: node.SyncBacktrack{Peer: "a", Next: "b"}})
+	if got := marked(); got != "b" {
+		t.Fatalf("round moved on to b: %q marked", got)
+	}
+	s.Apply(node.Event{Payload: node.SyncFinished{Peer: "b"}})
+	if got := marked(); got != "" {
+		t.Fatalf("round over: %q still marked", got)
+	}
+}
+
+// TestSyncPeerMarkOnScreen: while a round reads from a peer its row and
+// the pane's title say so, and both go when the round ends.
+func TestSyncPeerMarkOnScreen(t *testing.T) {
+	m, _ := busyModel(t, 120, 40)
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.SyncStarted{Peer: "127.0.0.1:8334", Behind: 3}}})
+	if s := screen(m); !strings.Contains(s, "▶ 127.0.0.1:8334") || !strings.Contains(s, "▶ sync peer") {
+		t.Errorf("syncing from 127.0.0.1:8334, its row is not marked:\n%s", s)
+	}
+	m, _ = update(m, eventMsg{ev: node.Event{Time: fixedNow, Payload: node.SyncFinished{Peer: "127.0.0.1:8334"}}})
+	if s := screen(m); strings.Contains(s, "▶") {
+		t.Errorf("the round is over, a row is still marked:\n%s", s)
+	}
+}
