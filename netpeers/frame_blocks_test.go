@@ -109,28 +109,22 @@ func BenchmarkDecodeBlocks500(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Run("escapes", func(b *testing.B) {
-		b.SetBytes(int64(len(chatData)))
-		for b.Loop() {
-			if _, err := Decode(chatData); err != nil {
-				b.Fatal(err)
+	for _, c := range []struct {
+		name   string
+		data   []byte
+		decode func([]byte) (Frame, error)
+	}{
+		{"escapes", chatData, Decode},
+		{"Decode", data, Decode},
+		{"general", data, decodeObject},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.data)))
+			for b.Loop() {
+				if _, err := c.decode(c.data); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
-	b.Run("Decode", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			if _, err := Decode(data); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("general", func(b *testing.B) {
-		b.SetBytes(int64(len(data)))
-		for b.Loop() {
-			if _, err := decodeObject(data); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
+		})
+	}
 }
