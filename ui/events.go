@@ -113,10 +113,14 @@ func (p *eventsPane) Add(ev node.Event) {
 	p.prepend(it)
 	p.total++
 	if p.offset > 0 {
-		// Someone is reading older events: keep them in place.
-		p.offset++
+		// Someone is reading older events: keep them in place (an event
+		// the filter hides moves nothing). At the top nothing moves, and
+		// the filter is not run for each event.
+		if p.match == "" || matches(p.match, it.label, it.text, it.node) {
+			p.offset++
+		}
+		p.Scroll(0)
 	}
-	p.Scroll(0)
 }
 
 // prepend puts it first and keeps the newest maxEvents. The items end a

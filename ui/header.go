@@ -65,18 +65,7 @@ func (m Model) syncWords() (string, lipgloss.Style) {
 	switch {
 	case s.Syncing && s.Peer != "":
 		words := "syncing from " + Sanitize(s.Peer)
-		// Behind is the distance when the round began; the peer's height
-		// in the table against ours now says what is left.
-		behind := s.Behind
-		for _, p := range m.state.Peers {
-			if p.Addr == s.Peer && p.Height > 0 {
-				behind = 0
-				if p.Height > m.state.Height {
-					behind = p.Height - m.state.Height
-				}
-			}
-		}
-		if behind > 0 {
+		if behind := m.state.SyncBehind(); behind > 0 {
 			words += fmt.Sprintf(", %s %s behind", commas(behind), plural(behind, "block", "blocks"))
 		}
 		return words, st.Warn

@@ -30,7 +30,11 @@ type State struct {
 	Mining  *node.MiningState     // nil when idle
 	Queue   int                   // own messages waiting
 	Sync    node.SyncState
-	Peers   []node.PeerInfo // nearest first
+	// syncTarget is the height the running round set out to reach (its
+	// start height and distance), for "N blocks behind" when the peer's
+	// own height is not in the table.
+	syncTarget uint64
+	Peers      []node.PeerInfo // nearest first
 
 	best    []node.BlockSummary // the best chain's newest blocks, ascending
 	bestIdx map[string]int      // hash -> height, for the blocks in best
@@ -164,13 +168,14 @@ func (s *State) Apply(ev node.Event) (resnapshot bool) {
 	case node.SyncStarted:
 		if e.Peer != "" {
 			s.Sync.Syncing, s.Sync.Peer, s.Sync.Behind = true, e.Peer, e.Behind
+			s.syncTarget = e.Height + e.Behind
 		}
 		s.markSyncPeer()
 	case node.SyncBacktrack:
 		s.Sync.Peer = e.Next
 		s.markSyncPeer()
 	case node.SyncFinished:
-		s.Sync.Syncing, s.Sync.Peer, s.Sync.Behind = false, "", 0
+		s.Sync.Syncing, s.Sync.Peer, s.Sync.Behind, s.syncTarget = false, "", 0, 0
 		s.markSyncPeer()
 	}
 	return resnapshot
@@ -186,6 +191,26 @@ func (s *State) SetPeers(peers []node.PeerInfo) {
 		}
 	}
 	s.markSyncPeer()
+}
+
+// SyncBehind is how far the running round still has to go: to the sync
+// peer's height in the table or the height the round set out to reach,
+// whichever is higher; the distance at the round's start when neither is
+// known.
+func (s *State) SyncBehind() uint64 {
+	target := s.syncTarget
+	for _, p := range s.Peers {
+		if p.Addr == s.Sync.Peer {
+			target = max(target, p.Height)
+		}
+	}
+	if target == 0 {
+		return s.Sync.Behind
+	}
+	if target <= s.Height {
+		return 0
+	}
+	return target - s.Height
 }
 
 // markSyncPeer marks the peer a sync round is reading from, as the round

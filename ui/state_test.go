@@ -255,3 +255,30 @@ func TestSyncPeerMarkOnScreen(t *testing.T) {
 		t.Errorf("the round is over, a row is still marked:\n%s", s)
 	}
 }
+
+// TestSyncBehind: what is left of a round, from the sync peer's height in
+// the table or the height the round set out to reach, whichever is higher.
+func TestSyncBehind(t *testing.T) {
+	var s State
+	s.Height = 100
+	s.Apply(node.Event{Payload: node.SyncStarted{Peer: "x", Height: 100, Behind: 5000}})
+	if got := s.SyncBehind(); got != 5000 {
+		t.Errorf("at the start: %d behind, want 5000", got)
+	}
+	s.Height = 3100 // the peer is not in the table: the round's target
+	if got := s.SyncBehind(); got != 2000 {
+		t.Errorf("peer not in the table: %d behind, want 2000", got)
+	}
+	s.SetPeers([]node.PeerInfo{{Addr: "x", Status: node.PeerOnlineStatus, Height: 6000}})
+	if got := s.SyncBehind(); got != 2900 {
+		t.Errorf("peer announces 6000: %d behind, want 2900", got)
+	}
+	s.SetPeers([]node.PeerInfo{{Addr: "x", Status: node.PeerOnlineStatus, Height: 50}})
+	if got := s.SyncBehind(); got != 2000 {
+		t.Errorf("peer's table height below the target: %d behind, want 2000", got)
+	}
+	s.Height = 9000
+	if got := s.SyncBehind(); got != 0 {
+		t.Errorf("past the target: %d behind, want 0", got)
+	}
+}

@@ -145,7 +145,10 @@ type (
 	}
 )
 
-// Model is the dashboard's root model.
+// Model is the dashboard's root model. Copies of it share the buffers of
+// its state and panes (the best-chain window, the events list), which new
+// blocks and events are written into in place: only the newest copy, the
+// one Update returned, may be used, as Bubble Tea does.
 type Model struct {
 	n    Node
 	opts Options
@@ -884,6 +887,7 @@ func (m *Model) applySnapshot(msg snapshotMsg) {
 	m.showChain()
 	m.showMining()
 	m.showPeers()
+	m.showPeerDetail()
 }
 
 // maxSinceSnap bounds the events kept while a snapshot is in flight; past
@@ -922,6 +926,7 @@ func (m *Model) applyEvents(evs []node.Event) tea.Cmd {
 	}
 	if show&showPeerRows != 0 {
 		m.showPeers()
+		m.showPeerDetail() // its "the sync peer" too
 	}
 	if show&showMessageRows != 0 {
 		m.showMessages()

@@ -1124,14 +1124,16 @@ func TestWaitEventTakesWhatIsWaiting(t *testing.T) {
 // answer) leaves the header, the Chain pane and its cursor on the last of
 // them, as 500 messages one by one did.
 func TestEventBatchShowsItsLastBlock(t *testing.T) {
+	// Two models of their own: copies of one share their panes' buffers.
 	one, _ := busyModel(t, 120, 30)
-	batch := one
+	batch, _ := busyModel(t, 120, 30)
 	prev := busySnapshot().Tip
 	var evs []node.Event
 	for h := uint64(21); h <= 520; h++ {
 		b := summary(h, prev, fmt.Sprintf("best-%d", h), aliceKey)
 		evs = append(evs, node.Event{Time: fixedNow, Seq: h, Payload: node.BlockAccepted{Height: b.Height, Hash: b.Hash,
-			PrevHash: b.PrevHash, Sender: b.Sender, Message: b.Message, TimeStamp: b.TimeStamp, OnBest: true, Fetched: true}})
+			PrevHash: b.PrevHash, Sender: b.Sender, Message: b.Message, TimeStamp: b.TimeStamp, OnBest: true, Fetched: true,
+			Peer: "127.0.0.1:8334"}}) // with a peer, the events pane lists them
 		prev = b.Hash
 	}
 	for _, ev := range evs {
@@ -1143,6 +1145,30 @@ func TestEventBatchShowsItsLastBlock(t *testing.T) {
 	}
 	if sel, _ := batch.chain.Selected(); sel.Height != 520 || batch.state.Height != 520 {
 		t.Errorf("after the batch: height %d, cursor on %d; want 520", batch.state.Height, sel.Height)
+	}
+	if s := screen(batch); !strings.Contains(s, "#520") {
+		t.Errorf("the events pane does not list the batch's last block:\n%s", s)
+	}
+}
+
+// TestEventsPaneFilterKeepsTheReader: reading older events under a filter,
+// an event the filter hides does not move the rows.
+func TestEventsPaneFilterKeepsTheReader(t *testing.T) {
+	var p eventsPane
+	p.SetSize(80, 8)
+	for i := range 40 {
+		p.Add(node.Event{Payload: node.Warning{Message: fmt.Sprintf("keep %d", i)}})
+	}
+	p.match = "keep"
+	p.Scroll(5)
+	top, _ := p.Selected()
+	p.Add(node.Event{Payload: node.Warning{Message: "other"}})
+	if now, _ := p.Selected(); now.text != top.text {
+		t.Errorf("a hidden event moved the reader from %q to %q", top.text, now.text)
+	}
+	p.Add(node.Event{Payload: node.Warning{Message: "keep new"}})
+	if now, _ := p.Selected(); now.text != top.text {
+		t.Errorf("a shown event moved the reader from %q to %q", top.text, now.text)
 	}
 }
 
