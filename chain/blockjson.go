@@ -138,13 +138,21 @@ func skipSpace(d []byte, i int) int {
 
 // stringValue reads the JSON string at d[i] and returns it and the index
 // after it: a plain one (valid UTF-8, no escapes) as its bytes, one with
-// escapes (json.Marshal writes <, > and & as \u003c, \u003e, \u0026, so
-// a chat message has them often) through encoding/json, as the general
-// path's wireString reads it. Anything else reports false.
+// escapes through JSONStringAt. Anything else reports false.
 func stringValue(d []byte, i int) (string, int, bool) {
 	if v, j, ok := plainString(d, i); ok {
 		return string(v), j, utf8.Valid(v)
 	}
+	return JSONStringAt(d, i)
+}
+
+// JSONStringAt reads the JSON string that starts with the quote at d[i],
+// escapes and all, as encoding/json reads it (json.Marshal writes <, > and
+// & as \u003c, \u003e, \u0026, so a chat message has them often), and
+// returns it and the index after its closing quote. A control character,
+// a bad escape or no closing quote reports false. The fast block decoders
+// (this package's and the store's) take escaped strings through it.
+func JSONStringAt[T ~string | ~[]byte](d T, i int) (string, int, bool) {
 	if i >= len(d) || d[i] != '"' {
 		return "", 0, false
 	}
@@ -154,7 +162,7 @@ func stringValue(d []byte, i int) (string, int, bool) {
 			k++ // the escaped byte cannot end the string
 		case c == '"':
 			var s string
-			if json.Unmarshal(d[i:k+1], &s) != nil {
+			if json.Unmarshal([]byte(d[i:k+1]), &s) != nil {
 				return "", 0, false
 			}
 			return s, k + 1, true

@@ -86,14 +86,17 @@ const denseLinks = 28
 // then only the ones the block took are drawn, or the picture is a ball
 // of string (12 nodes have 66 links, 64 nodes 2,016 to trace each frame).
 // The title counts the links up either way.
-func (g *devGraph) dense() bool {
-	k := 0
+func (g *devGraph) dense() bool { return len(g.drawable()) > denseLinks }
+
+// drawable is the links between two known nodes.
+func (g *devGraph) drawable() []DevnetLink {
+	var out []DevnetLink
 	for _, l := range g.links {
 		if l.A < len(g.nodes) && l.B < len(g.nodes) && l.A != l.B {
-			k++
+			out = append(out, l)
 		}
 	}
-	return k > denseLinks
+	return out
 }
 
 // Glyphs of the graph, readable without colour.
@@ -227,14 +230,12 @@ func (p *netPane) graphLines(w, h int) []string {
 		l    DevnetLink
 		path []graphCell
 	}
-	var edges []edge
-	for _, l := range g.links {
-		if l.A >= n || l.B >= n || l.A == l.B {
-			continue
-		}
-		edges = append(edges, edge{l: l})
+	links := g.drawable()
+	edges := make([]edge, len(links))
+	for i, l := range links {
+		edges[i].l = l
 	}
-	drawAll := !g.dense()
+	drawAll := len(links) <= denseLinks
 	if drawAll {
 		for i := range edges {
 			edges[i].path = path(edges[i].l.A, edges[i].l.B)

@@ -130,7 +130,8 @@ func (p *eventsPane) Add(ev node.Event) {
 // 24 µs an event during a sync).
 func (p *eventsPane) prepend(it eventItem) {
 	n := min(len(p.items), maxEvents-1) // the ones kept after it
-	if p.start == 0 || p.buf == nil {
+	// No room before the first, or no buffer yet.
+	if p.start == 0 {
 		buf := make([]eventItem, 2*maxEvents)
 		p.start = len(buf) - n
 		copy(buf[p.start:], p.items[:n])

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"unicode/utf8"
 
 	"github.com/meshchain/meshchain/chain"
@@ -102,8 +101,12 @@ func (d *fastDec) str(dst *string) bool {
 		if c == '"' {
 			break
 		}
-		if c == '\\' {
-			return d.escaped(dst, start-1)
+		if c == '\\' { // escaped: read as the strict decoder reads it
+			v, next, ok := chain.JSONStringAt(d.s, start-1)
+			if ok {
+				*dst, d.i = v, next
+			}
+			return ok
 		}
 		if c < 0x20 {
 			return false
@@ -122,30 +125,6 @@ func (d *fastDec) str(dst *string) bool {
 	*dst = v
 	d.i = j + 1
 	return true
-}
-
-// escaped consumes the JSON string at s[q] that holds an escape (json.Marshal
-// writes & < > as \u0026 \u003c \u003e, so chat messages often do), read by
-// encoding/json as the strict decoder reads it. A control character, an
-// unterminated string or a bad escape reports false.
-func (d *fastDec) escaped(dst *string, q int) bool {
-	for j := q + 1; j < len(d.s); j++ {
-		switch c := d.s[j]; {
-		case c == '\\':
-			j++ // the escaped byte cannot end the string
-		case c == '"':
-			var v string
-			if json.Unmarshal([]byte(d.s[q:j+1]), &v) != nil {
-				return false
-			}
-			*dst = v
-			d.i = j + 1
-			return true
-		case c < 0x20:
-			return false
-		}
-	}
-	return false
 }
 
 // load64 is s's first 8 bytes as a little-endian word (len(s) >= 8).
